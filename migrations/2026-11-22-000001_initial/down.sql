@@ -1,0 +1,16 @@
+DROP TABLE log_chunks;
+DROP TABLE releases;
+DROP TABLE release_stores;
+DROP TABLE job_input_artifacts;
+DROP TABLE artifacts;
+DROP TABLE job_envs;
+DROP TABLE job_dependencies;
+DROP TABLE jobs;
+DROP TABLE submit_envs;
+DROP TABLE submits;
+DROP TABLE env_vars;
+DROP TABLE endpoints;
+DROP TABLE image_digests;
+DROP TABLE images;
+DROP TABLE packages;
+DROP TABLE git_hashes;

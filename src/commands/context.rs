@@ -1,0 +1,35 @@
+//! What every command may need, created lazily: the package repository's
+//! location, the configuration, the database.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::cli::GlobalArgs;
+use crate::config::{Config, LoadOptions};
+
+/// The global options and the things derived from them.
+pub struct Context {
+    pub global: GlobalArgs,
+}
+
+impl Context {
+    pub fn new(global: GlobalArgs) -> Self {
+        Self { global }
+    }
+
+    /// The top of the package repository, if kiln runs inside one (or `--repo` names one).
+    pub fn repo_root(&self) -> Result<Option<PathBuf>> {
+        crate::repo::find_root(self.global.repo.as_deref())
+    }
+
+    /// Loads the configuration from all its layers.
+    pub fn config(&self) -> Result<Config> {
+        let options = LoadOptions {
+            repo_root: self.repo_root()?,
+            user_file: self.global.config.clone(),
+            database_url: self.global.database_url.clone(),
+        };
+        Ok(Config::load(&options)?)
+    }
+}

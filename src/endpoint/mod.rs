@@ -1,0 +1,1 @@
+//! Docker endpoints: containers, tar streams in and out, log streams. The only user of bollard.

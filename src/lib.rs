@@ -1,0 +1,32 @@
+//! kiln builds trees of Linux packages inside Docker containers and records
+//! everything about every build in PostgreSQL.
+//!
+//! The modules, in reading order (see `docs/ARCHITECTURE.md`):
+//!
+//! - [`cli`]: the command-line grammar (clap derive types only);
+//! - [`commands`]: one file per command, from arguments to library calls;
+//! - [`config`]: configuration layering and validation;
+//! - [`repo`]: loading the `pkg.toml` hierarchy (the only reader of package files);
+//! - [`package`]: packages, names, versions, dependencies, script rendering (no I/O);
+//! - [`plan`]: dependency DAGs and build order (no I/O);
+//! - [`endpoint`]: Docker endpoints (the only user of bollard);
+//! - [`orchestrator`]: running a plan across endpoints;
+//! - [`store`]: staging and release stores, safe extraction, checksums;
+//! - [`log`]: the container log protocol (no I/O);
+//! - [`db`]: the database (the only user of diesel);
+//! - [`ui`]: everything the user reads on the terminal.
+
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod db;
+pub mod diagnostics;
+pub mod endpoint;
+pub mod error;
+pub mod log;
+pub mod orchestrator;
+pub mod package;
+pub mod plan;
+pub mod repo;
+pub mod store;
+pub mod ui;

@@ -1,0 +1,1 @@
+//! Running a plan: per-endpoint limits, cancellation, events, job records.

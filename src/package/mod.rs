@@ -1,0 +1,1 @@
+//! Packages, names, versions, dependencies, conditions and script rendering. No I/O.

@@ -1,0 +1,1 @@
+//! Dependency DAGs of a root package, cycles, build order and build keys. No I/O.

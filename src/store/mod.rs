@@ -1,0 +1,1 @@
+//! Staging and release stores: safe extraction of outputs, checksums, releases.
