@@ -1,0 +1,335 @@
+//! Which job runs next, and where: the pure heart of the orchestrator.
+//!
+//! The scheduler knows the dependency graph of one submit and the free slots
+//! of each endpoint. It is told when jobs finish and answers with the jobs
+//! that may start now. A job is ready when all of its dependencies have
+//! succeeded; among ready jobs, the one with the longest chain of dependents
+//! goes first, and it goes to the endpoint with the most free slots. A failed
+//! job makes every job that depends on it, transitively, `dep_failed`.
+//!
+//! No I/O, no clocks, no async: the run loop drives it from events, so there
+//! is nothing to poll.
+
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
+
+/// A job by its index in the plan.
+pub type JobIndex = usize;
+/// An endpoint by its index in the submit's endpoint list.
+pub type EndpointIndex = usize;
+
+/// What became of a job, as far as scheduling cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobState {
+    /// Waiting for dependencies.
+    Waiting,
+    /// All dependencies succeeded; waiting for a slot.
+    Ready,
+    /// Handed out by [`Scheduler::next_assignments`].
+    Running,
+    Succeeded,
+    Failed,
+    /// Not run because a dependency failed.
+    DepFailed,
+    /// Not run because scheduling stopped (cancellation or `--fail-fast`).
+    NotStarted,
+}
+
+impl JobState {
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            JobState::Succeeded | JobState::Failed | JobState::DepFailed | JobState::NotStarted
+        )
+    }
+}
+
+/// How a running job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    Succeeded,
+    Failed,
+}
+
+/// The scheduling state of one submit.
+#[derive(Debug)]
+pub struct Scheduler {
+    dependents: Vec<Vec<JobIndex>>,
+    missing_deps: Vec<usize>,
+    priority: Vec<usize>,
+    state: Vec<JobState>,
+    endpoint: Vec<Option<EndpointIndex>>,
+    free: Vec<usize>,
+    ready: BinaryHeap<(usize, Reverse<JobIndex>)>,
+    stopped: bool,
+    running: usize,
+}
+
+impl Scheduler {
+    /// `dependencies[j]` lists the jobs `j` waits for (the graph must be
+    /// acyclic: the planner guarantees it); `slots[e]` is endpoint `e`'s
+    /// `maxjobs`.
+    pub fn new(dependencies: &[Vec<JobIndex>], slots: &[usize]) -> Self {
+        let n = dependencies.len();
+        let mut dependents = vec![Vec::new(); n];
+        for (job, deps) in dependencies.iter().enumerate() {
+            for &dep in deps {
+                dependents[dep].push(job);
+            }
+        }
+        let priority = longest_dependent_chains(dependencies, &dependents);
+        let missing_deps: Vec<usize> = dependencies.iter().map(Vec::len).collect();
+        let mut scheduler = Scheduler {
+            dependents,
+            missing_deps,
+            priority,
+            state: vec![JobState::Waiting; n],
+            endpoint: vec![None; n],
+            free: slots.to_vec(),
+            ready: BinaryHeap::new(),
+            stopped: false,
+            running: 0,
+        };
+        for job in 0..n {
+            if scheduler.missing_deps[job] == 0 {
+                scheduler.make_ready(job);
+            }
+        }
+        scheduler
+    }
+
+    fn make_ready(&mut self, job: JobIndex) {
+        self.state[job] = JobState::Ready;
+        self.ready.push((self.priority[job], Reverse(job)));
+    }
+
+    /// The jobs that may start now, each with the endpoint it goes to. The
+    /// caller must start every one of them.
+    pub fn next_assignments(&mut self) -> Vec<(JobIndex, EndpointIndex)> {
+        let mut out = Vec::new();
+        if self.stopped {
+            return out;
+        }
+        while let Some(endpoint) = self.most_free_endpoint() {
+            let Some((_, Reverse(job))) = self.ready.pop() else {
+                break;
+            };
+            self.free[endpoint] -= 1;
+            self.state[job] = JobState::Running;
+            self.endpoint[job] = Some(endpoint);
+            self.running += 1;
+            out.push((job, endpoint));
+        }
+        out
+    }
+
+    fn most_free_endpoint(&self) -> Option<EndpointIndex> {
+        // The first of the endpoints with the most free slots, so ties go to
+        // the endpoint listed first.
+        let (index, free) = self
+            .free
+            .iter()
+            .enumerate()
+            .rev()
+            .max_by_key(|(_, free)| **free)?;
+        (*free > 0).then_some(index)
+    }
+
+    /// Records that a running job ended. Returns the jobs that this made
+    /// `dep_failed` (empty unless it failed).
+    pub fn finished(&mut self, job: JobIndex, finish: Finish) -> Vec<JobIndex> {
+        debug_assert_eq!(self.state[job], JobState::Running, "job {job} was not running");
+        if let Some(endpoint) = self.endpoint[job] {
+            self.free[endpoint] += 1;
+        }
+        self.running -= 1;
+        match finish {
+            Finish::Succeeded => {
+                self.state[job] = JobState::Succeeded;
+                for i in 0..self.dependents[job].len() {
+                    let dependent = self.dependents[job][i];
+                    self.missing_deps[dependent] -= 1;
+                    if self.missing_deps[dependent] == 0 && self.state[dependent] == JobState::Waiting {
+                        self.make_ready(dependent);
+                    }
+                }
+                Vec::new()
+            }
+            Finish::Failed => {
+                self.state[job] = JobState::Failed;
+                self.fail_dependents(job)
+            }
+        }
+    }
+
+    fn fail_dependents(&mut self, job: JobIndex) -> Vec<JobIndex> {
+        let mut failed = Vec::new();
+        let mut stack = self.dependents[job].clone();
+        while let Some(dependent) = stack.pop() {
+            if self.state[dependent] == JobState::Waiting {
+                self.state[dependent] = JobState::DepFailed;
+                failed.push(dependent);
+                stack.extend_from_slice(&self.dependents[dependent]);
+            }
+        }
+        failed.sort_unstable();
+        failed
+    }
+
+    /// Stops handing out jobs (Ctrl-C, or `--fail-fast` after a failure).
+    /// Returns the jobs that will now never start.
+    pub fn stop(&mut self) -> Vec<JobIndex> {
+        self.stopped = true;
+        self.ready.clear();
+        let mut never = Vec::new();
+        for (job, state) in self.state.iter_mut().enumerate() {
+            if matches!(*state, JobState::Waiting | JobState::Ready) {
+                *state = JobState::NotStarted;
+                never.push(job);
+            }
+        }
+        never
+    }
+
+    /// Jobs handed out and not yet finished.
+    pub fn running(&self) -> usize {
+        self.running
+    }
+
+    /// True when no job is running and none can start any more.
+    pub fn is_done(&self) -> bool {
+        self.running == 0 && (self.stopped || self.ready.is_empty())
+    }
+
+    pub fn state(&self, job: JobIndex) -> JobState {
+        self.state[job]
+    }
+}
+
+/// For each job, the number of jobs on the longest chain that waits for it
+/// (0 for a job nothing depends on). Linear in the size of the graph.
+pub fn longest_dependent_chains(dependencies: &[Vec<JobIndex>], dependents: &[Vec<JobIndex>]) -> Vec<usize> {
+    let n = dependencies.len();
+    // Kahn's algorithm from the jobs nothing depends on, towards the roots of
+    // the build (the jobs with no dependencies).
+    let mut remaining: Vec<usize> = dependents.iter().map(Vec::len).collect();
+    let mut queue: Vec<JobIndex> = (0..n).filter(|&j| remaining[j] == 0).collect();
+    let mut chain = vec![0usize; n];
+    while let Some(job) = queue.pop() {
+        for &dep in &dependencies[job] {
+            chain[dep] = chain[dep].max(chain[job] + 1);
+            remaining[dep] -= 1;
+            if remaining[dep] == 0 {
+                queue.push(dep);
+            }
+        }
+    }
+    chain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_all(deps: &[Vec<usize>], slots: &[usize], fail: &[usize]) -> (Vec<(usize, usize)>, Vec<JobState>) {
+        let mut s = Scheduler::new(deps, slots);
+        let mut order = Vec::new();
+        let mut running = Vec::new();
+        loop {
+            running.extend(s.next_assignments());
+            if running.is_empty() {
+                break;
+            }
+            // Finish the earliest started job first.
+            let (job, ep) = running.remove(0);
+            order.push((job, ep));
+            let finish = if fail.contains(&job) { Finish::Failed } else { Finish::Succeeded };
+            s.finished(job, finish);
+        }
+        assert!(s.is_done());
+        let states = (0..deps.len()).map(|j| s.state(j)).collect();
+        (order, states)
+    }
+
+    #[test]
+    fn chain_runs_in_order() {
+        let deps = vec![vec![], vec![0], vec![1], vec![2]];
+        let (order, states) = run_all(&deps, &[2], &[]);
+        assert_eq!(order.iter().map(|o| o.0).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+        assert!(states.iter().all(|s| *s == JobState::Succeeded));
+    }
+
+    #[test]
+    fn longest_chain_goes_first() {
+        // 0 <- 1 <- 2 (a chain of dependents of 0), and 3, 4 leaves.
+        let deps = vec![vec![], vec![0], vec![1], vec![], vec![]];
+        let mut s = Scheduler::new(&deps, &[1]);
+        assert_eq!(s.next_assignments(), vec![(0, 0)]);
+        s.finished(0, Finish::Succeeded);
+        // 1 has a dependent chain of length 1; 3 and 4 have none.
+        assert_eq!(s.next_assignments(), vec![(1, 0)]);
+    }
+
+    #[test]
+    fn chains_are_measured() {
+        let deps = vec![vec![], vec![0], vec![1], vec![0], vec![]];
+        let mut dependents = vec![Vec::new(); deps.len()];
+        for (j, ds) in deps.iter().enumerate() {
+            for &d in ds {
+                dependents[d].push(j);
+            }
+        }
+        assert_eq!(longest_dependent_chains(&deps, &dependents), vec![2, 1, 0, 0, 0]);
+    }
+
+    #[test]
+    fn endpoint_with_most_free_slots_wins_and_limits_hold() {
+        let deps = vec![vec![]; 5];
+        let mut s = Scheduler::new(&deps, &[1, 3]);
+        let got = s.next_assignments();
+        assert_eq!(got.len(), 4, "never more than maxjobs per endpoint: {got:?}");
+        assert_eq!(got[0].1, 1, "the endpoint with the most free slots first");
+        assert_eq!(got.iter().filter(|a| a.1 == 0).count(), 1);
+        assert_eq!(got.iter().filter(|a| a.1 == 1).count(), 3);
+        assert!(s.next_assignments().is_empty());
+        s.finished(got[0].0, Finish::Succeeded);
+        assert_eq!(s.next_assignments().len(), 1);
+    }
+
+    #[test]
+    fn failure_marks_dependents_and_spares_independent_branches() {
+        // 0 <- 1 <- 2 ; 3 <- 4 ; 5 depends on 2 and 4.
+        let deps = vec![vec![], vec![0], vec![1], vec![], vec![3], vec![2, 4]];
+        let (_, states) = run_all(&deps, &[2], &[1]);
+        use JobState::*;
+        assert_eq!(states, vec![Succeeded, Failed, DepFailed, Succeeded, Succeeded, DepFailed]);
+    }
+
+    #[test]
+    fn stop_starts_nothing_new() {
+        let deps = vec![vec![], vec![], vec![0]];
+        let mut s = Scheduler::new(&deps, &[1]);
+        let first = s.next_assignments();
+        assert_eq!(first.len(), 1);
+        let never = s.stop();
+        assert_eq!(never.len(), 2);
+        assert!(!s.is_done());
+        s.finished(first[0].0, Finish::Succeeded);
+        assert!(s.next_assignments().is_empty());
+        assert!(s.is_done());
+    }
+
+    #[test]
+    fn diamond_waits_for_both_sides() {
+        let deps = vec![vec![], vec![0], vec![0], vec![1, 2]];
+        let mut s = Scheduler::new(&deps, &[4]);
+        assert_eq!(s.next_assignments(), vec![(0, 0)]);
+        s.finished(0, Finish::Succeeded);
+        let mid = s.next_assignments();
+        assert_eq!(mid.len(), 2);
+        s.finished(mid[0].0, Finish::Succeeded);
+        assert!(s.next_assignments().is_empty(), "3 must wait for both 1 and 2");
+        s.finished(mid[1].0, Finish::Succeeded);
+        assert_eq!(s.next_assignments(), vec![(3, 0)]);
+    }
+}
