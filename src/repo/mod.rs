@@ -1,6 +1,8 @@
 //! Loading the package repository: the `pkg.toml` hierarchy, its layers and
 //! the files they name. The only reader of package files.
 
+pub mod git;
+
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
