@@ -9,3 +9,5 @@ pub fn print_error(err: &anyhow::Error) {
     }
     eprintln!("{msg}");
 }
+
+pub mod progress;
