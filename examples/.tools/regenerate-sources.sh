@@ -10,10 +10,19 @@
 # SHA-256 replaces the `hash.hash` line of the package's pkg.toml. Finally
 # every patch of the repository is checked to apply to the source it is for.
 #
-# Usage: examples/.tools/regenerate-sources.sh     (from anywhere)
-# Needs: GNU tar, gzip, sha256sum, sed, patch.
+# Usage: examples/.tools/regenerate-sources.sh [--check]    (from anywhere)
+#   --check  change nothing; fail if a committed source or hash differs from
+#            what this script would write, or a patch does not apply.
+# Needs: GNU tar, gzip, sha256sum, sed, patch, cmp.
 set -eu
 export LC_ALL=C
+
+mode=write
+case "${1:-}" in
+    "") ;;
+    --check) mode=check ;;
+    *) echo "usage: $0 [--check]" >&2; exit 2 ;;
+esac
 
 examples=$(cd "$(dirname "$0")/.." && pwd)
 scratch=$(mktemp -d)
@@ -104,19 +113,33 @@ echo "$packages" | while read -r path name version; do
     [ -n "$path" ] || continue
     project="$scratch/$name-$version"
     make_project "$project" "$name" "$version"
-    mkdir -p "$examples/sources/$name-$version"
-    source="$examples/sources/$name-$version/src.source"
+    archive="$scratch/$name-$version.tar.gz"
     tar -C "$scratch" -c --format=ustar --sort=name --mtime=@0 \
         --owner=0 --group=0 --numeric-owner --mode='u=rwX,go=rX' \
-        "$name-$version" | gzip -n -9 > "$source"
-    hash=$(sha256sum "$source" | cut -d ' ' -f 1)
+        "$name-$version" | gzip -n -9 > "$archive"
+    hash=$(sha256sum "$archive" | cut -d ' ' -f 1)
+    source="$examples/sources/$name-$version/src.source"
     pkg="$examples/$path/pkg.toml"
     if [ "$(grep -c '^hash\.hash = ' "$pkg")" != 1 ]; then
         echo "error: $pkg must hold exactly one 'hash.hash = ' line" >&2
         exit 1
     fi
-    sed -i "s/^hash\.hash = .*/hash.hash = \"$hash\"/" "$pkg"
-    echo "$hash  sources/$name-$version/src.source"
+    if [ "$mode" = check ]; then
+        if ! cmp -s "$archive" "$source"; then
+            echo "error: sources/$name-$version/src.source is not what this script makes" >&2
+            exit 1
+        fi
+        if ! grep -qx "hash\.hash = \"$hash\"" "$pkg"; then
+            echo "error: $path/pkg.toml does not record the hash $hash" >&2
+            exit 1
+        fi
+        echo "ok: sources/$name-$version/src.source"
+    else
+        mkdir -p "$examples/sources/$name-$version"
+        cp "$archive" "$source"
+        sed -i "s/^hash\.hash = .*/hash.hash = \"$hash\"/" "$pkg"
+        echo "$hash  sources/$name-$version/src.source"
+    fi
 done
 
 echo "$patches" | while read -r patch source; do
@@ -131,4 +154,14 @@ echo "$patches" | while read -r patch source; do
         exit 1
     fi
     echo "ok: $patch applies to $source"
+done
+
+# Every package with a source must be in the list above.
+find "$examples" -name pkg.toml -not -path '*/.*' | sort | while read -r pkg; do
+    grep -q '^hash\.hash = ' "$pkg" || continue
+    path=$(dirname "${pkg#"$examples"/}")
+    if ! echo "$packages" | grep -q "^$path "; then
+        echo "error: $path/pkg.toml has a source but is not in the list of $0" >&2
+        exit 1
+    fi
 done
