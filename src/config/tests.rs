@@ -264,6 +264,8 @@ fn passwords_never_show() {
         .expect("database_url");
     assert_eq!(e.value, serde_json::json!("postgres://u:********@h/db"));
     assert_eq!(e.source, Source::Flag("--database-url".into()));
+    // The file's database_* keys are not in effect, so not shown.
+    assert!(!c.shown_entries().iter().any(|e| e.key == "database_host"));
 }
 
 /// Each case: repository file, user file, variables → the value of one
@@ -547,6 +549,19 @@ fn every_problem_of_a_file_is_reported() {
     home.write_repo("available_phases = [\"b\"]\ndocker.images = [\"i\"]\ncolour = 1\nshebang = 3\n[docker.endpoints.a]\nuri = \"unix:///s\"\nmaxjobs = -1\n");
     let err = home.load(&[]).expect_err("three problems");
     assert_eq!(err.problems().len(), 3, "{err}");
+    let lines: Vec<_> = err
+        .problems()
+        .iter()
+        .map(|p| match p.source {
+            Source::File { line, .. } => line,
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        lines,
+        [Some(3), Some(4), Some(7)],
+        "in the order of the file: {err}"
+    );
     assert!(
         err.to_string()
             .starts_with("invalid configuration (3 problems):"),
@@ -642,4 +657,55 @@ fn example_file_validates() {
         .unwrap_or_else(|e| panic!("config.toml.example: {e}"));
     assert!(!c.available_phases.is_empty());
     assert!(!c.docker.images.is_empty());
+}
+
+/// Every key kiln uses, as `table.key` paths for messages.
+fn documented_keys() -> Vec<(&'static str, &'static str)> {
+    use validate::*;
+    let tables: [(&str, &[&str]); 5] = [
+        ("", ROOT_KEYS),
+        ("docker", DOCKER_KEYS),
+        ("docker.endpoints.<name>", ENDPOINT_KEYS),
+        ("docker.endpoints.<name>.tls", TLS_KEYS),
+        ("containers", CONTAINERS_KEYS),
+    ];
+    tables
+        .into_iter()
+        .flat_map(|(table, keys)| keys.iter().map(move |k| (table, *k)))
+        .filter(|(_, k)| {
+            !IGNORED_BUTIDO_KEYS.contains(k) && !["docker", "containers", "endpoints"].contains(k)
+        })
+        .collect()
+}
+
+#[test]
+fn example_file_documents_every_key() {
+    let text = include_str!("../../config.toml.example");
+    for (table, key) in documented_keys() {
+        let re = regex::Regex::new(&format!(
+            r"(?m)^#?\s*(tls = \{{ )?{key}\s*=|\{{ {key} =|, {key} ="
+        ))
+        .expect("regex");
+        assert!(
+            re.is_match(text),
+            "config.toml.example does not show `{table}.{key}`"
+        );
+    }
+}
+
+#[test]
+fn user_guide_documents_every_key() {
+    let text = include_str!("../../docs/configuration.md");
+    for (table, key) in documented_keys() {
+        assert!(
+            text.contains(&format!("`{key}`")),
+            "docs/configuration.md does not document `{table}.{key}`"
+        );
+    }
+    for key in validate::IGNORED_BUTIDO_KEYS {
+        assert!(
+            text.contains(&format!("`{key}`")),
+            "docs/configuration.md does not mention `{key}`"
+        );
+    }
 }

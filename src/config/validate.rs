@@ -30,7 +30,11 @@ pub const LOCAL_ENDPOINT: &str = "local";
 /// Default of `log_limit`: 64 MiB.
 pub const DEFAULT_LOG_LIMIT: u64 = 64 << 20;
 
-const ROOT_KEYS: &[&str] = &[
+/// butido keys kiln accepts so that butido files load, but does not use.
+pub(crate) const IGNORED_BUTIDO_KEYS: &[&str] =
+    &["spinner_format", "verify_images_present", "speed"];
+
+pub(crate) const ROOT_KEYS: &[&str] = &[
     "compatibility",
     "log_dir",
     "strict_script_interpolation",
@@ -61,14 +65,14 @@ const ROOT_KEYS: &[&str] = &[
     "job_timeout",
     "job_silence_timeout",
 ];
-const DOCKER_KEYS: &[&str] = &[
+pub(crate) const DOCKER_KEYS: &[&str] = &[
     "images",
     "docker_versions",
     "docker_api_versions",
     "verify_images_present",
     "endpoints",
 ];
-const ENDPOINT_KEYS: &[&str] = &[
+pub(crate) const ENDPOINT_KEYS: &[&str] = &[
     "uri",
     "endpoint_type",
     "maxjobs",
@@ -77,9 +81,9 @@ const ENDPOINT_KEYS: &[&str] = &[
     "tls",
     "speed",
 ];
-const TLS_KEYS: &[&str] = &["ca", "cert", "key"];
-const IMAGE_KEYS: &[&str] = &["name", "short_name"];
-const CONTAINERS_KEYS: &[&str] = &[
+pub(crate) const TLS_KEYS: &[&str] = &["ca", "cert", "key"];
+pub(crate) const IMAGE_KEYS: &[&str] = &["name", "short_name"];
+pub(crate) const CONTAINERS_KEYS: &[&str] = &[
     "check_env_names",
     "allowed_env",
     "git_author",
@@ -163,6 +167,7 @@ pub(crate) fn validate(mut root: Table, ctx: Context<'_>) -> Result<Config, Vec<
     c.finish(root, "", ROOT_KEYS);
 
     if !c.problems.is_empty() {
+        sort_problems(&mut c.problems, &ctx.files);
         return Err(c.problems);
     }
     Ok(Config {
@@ -198,6 +203,20 @@ pub(crate) fn validate(mut root: Table, ctx: Context<'_>) -> Result<Config, Vec<
             data_dir_source: ctx.env.data_dir_source(),
         },
     })
+}
+
+/// Orders problems as a reader meets them: by file (in the order the files
+/// are read), then line; variables and flags after the files.
+pub(crate) fn sort_problems(problems: &mut [Problem], files: &[PathBuf]) {
+    problems.sort_by_key(|p| match &p.source {
+        Source::File { path, line } => {
+            let file = files.iter().position(|f| f == path).unwrap_or(files.len());
+            (0, file, String::new(), line.unwrap_or(0))
+        }
+        Source::Env(name) => (1, 0, name.clone(), 0),
+        Source::Flag(name) => (2, 0, name.clone(), 0),
+        Source::Default => (3, 0, String::new(), 0),
+    });
 }
 
 /// Checks a file's own `compatibility` before anything else: a file for a
@@ -707,6 +726,9 @@ impl Checker<'_> {
                     };
                     self.problem(&source, "database_url", why);
                 }
+                // Only the URL is in effect: the database_* keys are not shown.
+                tracing::debug!("database_url ({source}) is used; the database_* keys are not");
+                shown.retain(|(key, _)| key == "database_url");
                 self.sources.insert("database".into(), source);
                 DatabaseTarget::External {
                     url: Secret::new(text),

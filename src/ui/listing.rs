@@ -72,21 +72,33 @@ pub fn render(format: OutputFormat, listing: &Listing) -> Result<String> {
             Ok(String::from_utf8(bytes)?)
         }
         OutputFormat::Json => {
-            let objects: Vec<Json> = listing
+            let objects: Vec<JsonRow<'_>> = listing
                 .rows
                 .iter()
-                .map(|row| {
-                    let map = listing
-                        .columns
-                        .iter()
-                        .zip(row)
-                        .map(|(c, v)| ((*c).to_owned(), v.clone()))
-                        .collect();
-                    Json::Object(map)
+                .map(|cells| JsonRow {
+                    columns: &listing.columns,
+                    cells,
                 })
                 .collect();
             Ok(format!("{}\n", serde_json::to_string_pretty(&objects)?))
         }
+    }
+}
+
+/// One row as a JSON object whose keys keep the order of the columns.
+struct JsonRow<'a> {
+    columns: &'a [&'static str],
+    cells: &'a [Json],
+}
+
+impl serde::Serialize for JsonRow<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.columns.len()))?;
+        for (column, cell) in self.columns.iter().zip(self.cells) {
+            map.serialize_entry(column, cell)?;
+        }
+        map.end()
     }
 }
 
@@ -125,6 +137,10 @@ mod tests {
 
     #[test]
     fn formats() {
+        let reversed = Listing {
+            columns: vec!["value", "key"],
+            rows: vec![vec![json!(1), json!("a")]],
+        };
         let listing = Listing {
             columns: vec!["key", "value"],
             rows: vec![
@@ -143,6 +159,11 @@ mod tests {
         check(
             OutputFormat::Json,
             "[\n  {\n    \"key\": \"a\",\n    \"value\": 1\n  },\n  {\n    \"key\": \"long key\",\n    \"value\": \"x, y\"\n  }\n]\n",
+        );
+        // JSON keys keep the order of the columns.
+        assert_eq!(
+            render(OutputFormat::Json, &reversed).expect("renders"),
+            "[\n  {\n    \"value\": 1,\n    \"key\": \"a\"\n  }\n]\n"
         );
         let table = render(OutputFormat::Table, &listing).expect("renders");
         let lines: Vec<&str> = table.lines().collect();
