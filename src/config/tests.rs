@@ -435,7 +435,8 @@ fn layering() {
 /// Each case: repository file, variables → fragments the error must hold.
 #[test]
 fn errors_name_file_key_and_line() {
-    let cases: &[(&str, &[(&str, &str)], &[&str])] = &[
+    type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], &'a [&'a str]);
+    let cases: &[Case] = &[
         ("colour = \"blue\"", &[], &["repo:1: `colour`: unknown key"]),
         ("[docker.endpoints.a]\nuri = \"http://a:1\"\nmaxjob = 2", &[], &[
             "repo:3: `docker.endpoints.a.maxjob`: unknown key; did you mean `maxjobs`?",
@@ -708,4 +709,50 @@ fn user_guide_documents_every_key() {
             "docs/configuration.md does not mention `{key}`"
         );
     }
+}
+
+#[test]
+fn older_butido_keys_load() {
+    let home = Home::new();
+    home.write_repo(
+        r#"compatibility = 1
+spinner_format = "{spinner} {msg}"
+available_phases = ["build"]
+[docker]
+verify_images_present = true
+images = ["debian:bullseye"]
+[[docker.endpoints]]
+name = "a"
+uri = "http://a:2375"
+endpoint_type = "http"
+speed = 1
+maxjobs = 2
+[[docker.endpoints]]
+name = "b"
+uri = "unix:///var/run/docker.sock"
+endpoint_type = "socket"
+speed = 2
+maxjobs = 1
+"#,
+    );
+    let c = home.load(&[]).unwrap_or_else(|e| panic!("{e}"));
+    let eps: Vec<_> = c
+        .docker
+        .endpoints
+        .iter()
+        .map(|e| (e.name.as_str(), e.maxjobs))
+        .collect();
+    assert_eq!(eps, [("a", 2), ("b", 1)]);
+    assert_eq!(c.docker.images[0].name, "debian:bullseye");
+
+    home.write_repo("available_phases = [\"b\"]\ndocker.images = [\"i\"]\n[[docker.endpoints]]\nuri = \"http://a:1\"\n[[docker.endpoints]]\nname = \"x\"\nuri = \"http://a:1\"\n[[docker.endpoints]]\nname = \"x\"\nuri = \"http://b:1\"\n");
+    let text = err_text(home.load(&[]));
+    assert!(
+        text.contains("`docker.endpoints[0].name`: is required"),
+        "{text}"
+    );
+    assert!(
+        text.contains("`docker.endpoints.x`: two endpoints have this name"),
+        "{text}"
+    );
 }

@@ -125,7 +125,9 @@ pub(crate) fn validate(mut root: Table, ctx: Context<'_>) -> Result<Config, Vec<
         .unwrap_or(true);
     let progress_format = c.template(t, "progress_format", check_progress_template);
     // butido's spinner template: accepted so that butido files load; kiln has no spinners.
-    let _ = c.string(t, "", "spinner_format");
+    if c.string(t, "", "spinner_format").is_some() {
+        c.ignored("spinner_format");
+    }
     let package_print_format = c.template(t, "package_print_format", check_handlebars_template);
     let build_error_lines = c
         .integer(t, "", "build_error_lines", 0, i64::MAX)
@@ -326,6 +328,16 @@ impl Checker<'_> {
     fn problem(&mut self, source: &Source, key: &str, message: impl Into<String>) {
         self.problems
             .push(Problem::key(source.clone(), key, message));
+    }
+
+    /// Notes a butido key that kiln accepts and does not use.
+    fn ignored(&self, path: &str) {
+        let key = path.rsplit('.').next().unwrap_or(path);
+        debug_assert!(
+            IGNORED_BUTIDO_KEYS.contains(&key),
+            "{key} is not an ignored key"
+        );
+        tracing::debug!("`{path}` has no effect in kiln; ignored");
     }
 
     fn type_error(&mut self, item: &Item, key: &str, expected: &str) {
@@ -763,7 +775,12 @@ impl Checker<'_> {
             .strings(&mut d, "docker", "docker_api_versions")
             .map(|(_, v)| v);
         // butido's switch; kiln always checks that the images exist.
-        let _ = self.boolean(&mut d, "docker", "verify_images_present");
+        if self
+            .boolean(&mut d, "docker", "verify_images_present")
+            .is_some()
+        {
+            self.ignored("docker.verify_images_present");
+        }
         let endpoints = self.endpoints(&mut d);
         self.finish(d, "docker", DOCKER_KEYS);
         DockerConfig {
@@ -839,33 +856,58 @@ impl Checker<'_> {
         images
     }
 
+    /// `[docker.endpoints.<name>]` tables, or the `[[docker.endpoints]]`
+    /// array with a `name` in each of older butido files; the local engine
+    /// when there is none.
     fn endpoints(&mut self, d: &mut Table) -> Vec<EndpointConfig> {
-        let mut out = Vec::new();
-        if let Some((_, table)) = self.table(d, "docker", "endpoints") {
-            for (name, item) in table {
-                let path = format!("docker.endpoints.{name}");
-                if name.is_empty() {
-                    self.problem(&item.source, &path, "an endpoint needs a name");
-                    continue;
-                }
-                match item.value {
-                    Value::Table(mut et) => {
-                        if let Some(e) = self.endpoint(&name, &item.source, &mut et) {
-                            out.push(e);
+        let mut named: Vec<(String, Item)> = Vec::new();
+        if let Some((path, item)) = self.take(d, "docker", "endpoints") {
+            match item.value {
+                Value::Table(table) => named.extend(table),
+                Value::Array(items) => {
+                    for (i, mut item) in items.into_iter().enumerate() {
+                        let ipath = format!("{path}[{i}]");
+                        let Value::Table(t) = &mut item.value else {
+                            self.type_error(&item, &ipath, "a table");
+                            continue;
+                        };
+                        if !t.contains_key("name") {
+                            let source = item.source.clone();
+                            self.problem(&source, &format!("{ipath}.name"), "is required");
+                            continue;
                         }
-                        self.finish(et, &path, ENDPOINT_KEYS);
+                        if let Some(name) = self.nonempty_string(t, &ipath, "name") {
+                            named.push((name, item));
+                        }
                     }
-                    _ => self.type_error(&item, &path, "a table"),
                 }
+                _ => self.type_error(&item, &path, "a table of endpoints"),
             }
         }
-        if out.is_empty()
-            && !self.problems.iter().any(|p| {
-                p.key
-                    .as_deref()
-                    .is_some_and(|k| k.starts_with("docker.endpoints"))
-            })
-        {
+        let configured = !named.is_empty();
+        let mut out = Vec::new();
+        let mut seen = BTreeSet::new();
+        for (name, item) in named {
+            let path = format!("docker.endpoints.{name}");
+            if name.is_empty() {
+                self.problem(&item.source, &path, "an endpoint needs a name");
+                continue;
+            }
+            if !seen.insert(name.clone()) {
+                self.problem(&item.source, &path, "two endpoints have this name");
+                continue;
+            }
+            match item.value {
+                Value::Table(mut et) => {
+                    if let Some(e) = self.endpoint(&name, &item.source, &mut et) {
+                        out.push(e);
+                    }
+                    self.finish(et, &path, ENDPOINT_KEYS);
+                }
+                _ => self.type_error(&item, &path, "a table"),
+            }
+        }
+        if !configured {
             let mut empty = Table::new();
             if let Some(e) = self.endpoint(LOCAL_ENDPOINT, &Source::Default, &mut empty) {
                 out.push(e);
@@ -957,7 +999,9 @@ impl Checker<'_> {
                 .unwrap_or(10),
         );
         // butido's relative speed; kiln balances by free slots instead.
-        let _ = self.integer(et, &prefix, "speed", 0, i64::MAX);
+        if self.integer(et, &prefix, "speed", 0, i64::MAX).is_some() {
+            self.ignored(&format!("{prefix}.speed"));
+        }
         let tls = self.tls(et, &prefix, kind);
         let (uri, _) = uri?;
         kind?;
