@@ -91,7 +91,7 @@ pub(crate) fn entries(c: &Config) -> Vec<ShownEntry> {
     );
     for e in &c.docker.endpoints {
         let k = |s: &str| format!("docker.endpoints.{}.{s}", e.name);
-        push(&k("uri"), e.uri.clone().into());
+        push(&k("uri"), mask_url_password(&e.uri).into());
         let ty = match e.kind() {
             super::EndpointKind::Socket => "socket",
             super::EndpointKind::Http | super::EndpointKind::Https => "http",

@@ -9,7 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::database::{build_url, is_postgres_url, DatabaseParts, DatabaseTarget, Secret, MASK};
+use super::database::{
+    build_url, is_postgres_url, mask_url_password, DatabaseParts, DatabaseTarget, Secret, MASK,
+};
 use super::error::Problem;
 use super::raw::{join_key, Item, Table, Value};
 use super::source::{Environment, Layer, Source};
@@ -977,7 +979,7 @@ impl Checker<'_> {
                         self.problem(
                             &source,
                             &path,
-                            format!("`{ty}` does not fit the URI `{uri}`"),
+                            format!("`{ty}` does not fit the URI `{}`", mask_url_password(uri)),
                         );
                     }
                 }
