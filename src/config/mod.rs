@@ -127,8 +127,6 @@ pub struct Provenance {
     pub sources: BTreeMap<String, Source>,
     /// The database keys that were set, in display form (passwords masked).
     pub database_keys: Vec<(String, serde_json::Value)>,
-    /// Where the data directory came from (`XDG_DATA_HOME` or default).
-    pub data_dir_source: Source,
 }
 
 impl Provenance {

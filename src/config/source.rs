@@ -173,15 +173,6 @@ impl Environment {
         }
     }
 
-    /// Where the data directory's location came from, for `config show`.
-    pub fn data_dir_source(&self) -> Source {
-        if self.var("XDG_DATA_HOME").is_some() {
-            Source::Env("XDG_DATA_HOME".into())
-        } else {
-            Source::Default
-        }
-    }
-
     fn home_or_root(&self) -> PathBuf {
         self.home().unwrap_or_else(|| PathBuf::from("/"))
     }

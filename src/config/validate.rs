@@ -204,7 +204,6 @@ pub(crate) fn validate(mut root: Table, ctx: Context<'_>) -> Result<Config, Vec<
             repo_file: ctx.repo_file.map(Path::to_owned),
             sources: c.sources,
             database_keys,
-            data_dir_source: ctx.env.data_dir_source(),
         },
     })
 }
