@@ -1,13 +1,34 @@
 //! Configuration: the layers of spec/config.md (the repository's butido
 //! `config.toml`, the user's file, `KILN_*` variables, flags) merged into one
-//! raw table, then validated into [`Config`]. Nothing else reads
-//! configuration files or `KILN_*` variables.
+//! raw tree ([`raw`]), then validated into [`Config`] ([`validate`]), with
+//! the source of every value kept for `kiln config show` ([`show`]).
+//! Nothing else reads configuration files or `KILN_*` variables.
+//!
+//! Loading reads files: it is blocking, so async code calls it through
+//! `spawn_blocking` (commands call it before any runtime work starts).
+//!
+//! `available_phases` and `docker.images` are required only when the
+//! package repository has a `config.toml`, so that `kiln db ...` and
+//! `kiln config show` work outside any repository. Code that builds asks
+//! through [`Config::phases`] and [`Config::images`], which fail with a
+//! [`ConfigError`] when they are not configured.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+mod database;
+mod error;
+mod raw;
+mod show;
+mod source;
+mod validate;
+
+pub use database::{mask_url_password, DatabaseTarget, Secret};
+pub use error::{ConfigError, Problem, Problems};
+pub use show::ShownEntry;
+pub use source::{Environment, Layer, Source, ENV_PREFIX, NON_CONFIG_VARS};
+pub use validate::{COMPATIBILITY, DEFAULT_DOCKER_SOCKET, DEFAULT_LOG_LIMIT, LOCAL_ENDPOINT};
 
 /// Where configuration comes from, besides the fixed locations.
 #[derive(Debug, Clone, Default)]
@@ -20,47 +41,15 @@ pub struct LoadOptions {
     pub database_url: Option<String>,
 }
 
-/// A configuration that cannot be used: the message names the file and the key.
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("cannot read configuration file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
-    #[error("{path}: {message}")]
-    Invalid { path: PathBuf, message: String },
-    #[error("{0}")]
-    Other(String),
-}
-
-/// A secret string: never printed by `Debug` or `Display`.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
-    }
-    /// The secret itself: only for handing it to the thing that needs it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("\"********\"")
-    }
-}
-
-/// Which PostgreSQL database kiln uses.
-#[derive(Debug, Clone)]
-pub enum DatabaseTarget {
-    /// kiln's own server in its data directory, started on demand.
-    Embedded { dir: PathBuf },
-    /// A configured server; the URL may hold a password.
-    External { url: Secret },
+/// How an endpoint is reached, from the scheme of its URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EndpointKind {
+    /// `unix:///path`: a Unix socket (butido's `endpoint_type = "socket"`).
+    Socket,
+    /// `http://host:port` (butido's `endpoint_type = "http"`).
+    Http,
+    /// `https://host:port`, optionally with client certificates (`tls`).
+    Https,
 }
 
 /// How kiln reaches one Docker endpoint.
@@ -75,6 +64,14 @@ pub struct EndpointConfig {
     pub tls: Option<TlsConfig>,
 }
 
+impl EndpointConfig {
+    /// How the endpoint is reached (validated at load, so never a guess).
+    pub fn kind(&self) -> EndpointKind {
+        validate::parse_endpoint_uri(&self.uri).unwrap_or(EndpointKind::Http)
+    }
+}
+
+/// Client certificates for an `https://` endpoint; the files exist at load time.
 #[derive(Debug, Clone)]
 pub struct TlsConfig {
     pub ca: PathBuf,
@@ -91,11 +88,21 @@ pub struct ImageConfig {
 
 #[derive(Debug, Clone, Default)]
 pub struct DockerConfig {
+    /// Distinct names and short names; empty only without a repository file.
     pub images: Vec<ImageConfig>,
     pub docker_versions: Option<Vec<String>>,
     pub docker_api_versions: Option<Vec<String>>,
     /// Never empty: the local engine when none is configured.
     pub endpoints: Vec<EndpointConfig>,
+}
+
+impl DockerConfig {
+    /// The image with this name or short name.
+    pub fn find_image(&self, name: &str) -> Option<&ImageConfig> {
+        self.images
+            .iter()
+            .find(|i| i.name == name || i.short_name.as_deref() == Some(name))
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -106,6 +113,29 @@ pub struct ContainersConfig {
     pub git_commit_hash: Option<String>,
 }
 
+/// Where the effective values came from: for `kiln config show`. Holds no
+/// secret (the password of `database_password` is kept masked).
+#[derive(Debug, Clone, Default)]
+pub struct Provenance {
+    /// The configuration files read, lowest precedence first.
+    pub files: Vec<PathBuf>,
+    /// The repository's `config.toml`, when there was one.
+    pub repo_file: Option<PathBuf>,
+    /// Source of each key that something set, by dotted path
+    /// (`docker.endpoints.local.maxjobs`); absent keys have their default.
+    /// `database` is the source of the effective database.
+    pub sources: BTreeMap<String, Source>,
+    /// The database keys that were set, in display form (passwords masked).
+    pub database_keys: Vec<(String, serde_json::Value)>,
+}
+
+impl Provenance {
+    /// Where `key` was set; [`Source::Default`] when nothing set it.
+    pub fn source(&self, key: &str) -> Source {
+        self.sources.get(key).cloned().unwrap_or(Source::Default)
+    }
+}
+
 /// The validated, effective configuration.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -113,19 +143,23 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub log_dir: PathBuf,
     pub strict_script_interpolation: bool,
+    /// `None`: the built-in template.
     pub progress_format: Option<String>,
+    /// `None`: the built-in template.
     pub package_print_format: Option<String>,
     pub build_error_lines: usize,
     pub script_highlight_theme: Option<String>,
     pub script_linter: Option<PathBuf>,
     pub shebang: String,
     pub releases_root: PathBuf,
+    /// Never empty; distinct directory names under `releases_root`.
     pub release_stores: Vec<String>,
     pub staging: PathBuf,
     pub source_cache: PathBuf,
     pub database: DatabaseTarget,
     pub database_connection_timeout: Duration,
     pub database_default_query_limit: usize,
+    /// Empty only without a repository file; see [`Config::phases`].
     pub available_phases: Vec<String>,
     pub docker: DockerConfig,
     pub containers: ContainersConfig,
@@ -133,211 +167,189 @@ pub struct Config {
     pub log_limit: u64,
     pub job_timeout: Option<Duration>,
     pub job_silence_timeout: Option<Duration>,
+    /// Where each value came from.
+    pub provenance: Provenance,
 }
 
 /// kiln's data directory: `$XDG_DATA_HOME/kiln`, else `~/.local/share/kiln`.
 pub fn data_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("kiln");
-    }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"));
-    home.join(".local/share/kiln")
+    Environment::from_process().data_dir()
 }
 
 /// The user's configuration directory: `$XDG_CONFIG_HOME/kiln`, else `~/.config/kiln`.
 pub fn config_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
-        return PathBuf::from(dir).join("kiln");
+    Environment::from_process().config_dir()
+}
+
+/// Reads a configuration file, or `None` when it does not exist.
+fn read_file(path: &Path) -> Result<Option<String>, ConfigError> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        }),
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"));
-    home.join(".config/kiln")
 }
 
-// ---------------------------------------------------------------------------
-// A first, simple loader. It reads the repository's file and the user's file
-// (the latter replacing keys of the former at the top level).
-// ---------------------------------------------------------------------------
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawConfig {
-    compatibility: Option<u32>,
-    log_dir: Option<PathBuf>,
-    strict_script_interpolation: Option<bool>,
-    progress_format: Option<String>,
-    package_print_format: Option<String>,
-    build_error_lines: Option<usize>,
-    script_highlight_theme: Option<String>,
-    script_linter: Option<PathBuf>,
-    shebang: Option<String>,
-    releases_root: Option<PathBuf>,
-    release_stores: Option<Vec<String>>,
-    staging: Option<PathBuf>,
-    source_cache: Option<PathBuf>,
-    database_url: Option<String>,
-    database_host: Option<String>,
-    database_port: Option<u16>,
-    database_user: Option<String>,
-    database_password: Option<String>,
-    database_name: Option<String>,
-    database_connection_timeout: Option<u64>,
-    database_default_query_limit: Option<usize>,
-    available_phases: Option<Vec<String>>,
-    docker: Option<RawDocker>,
-    containers: Option<RawContainers>,
-    secret_env: Option<Vec<String>>,
-    log_limit: Option<u64>,
-    job_timeout: Option<u64>,
-    job_silence_timeout: Option<u64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawDocker {
-    images: Option<Vec<RawImage>>,
-    docker_versions: Option<Vec<String>>,
-    docker_api_versions: Option<Vec<String>>,
-    endpoints: Option<BTreeMap<String, RawEndpoint>>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawImage {
-    name: String,
-    short_name: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawEndpoint {
-    uri: String,
-    endpoint_type: Option<String>,
-    maxjobs: Option<usize>,
-    network_mode: Option<String>,
-    timeout: Option<u64>,
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawContainers {
-    check_env_names: Option<bool>,
-    allowed_env: Option<Vec<String>>,
-    git_author: Option<String>,
-    git_commit_hash: Option<String>,
-}
-
-fn read_layer(path: &Path) -> Result<RawConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_owned(),
-        source,
-    })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Invalid {
-        path: path.to_owned(),
-        message: e.to_string(),
-    })
+fn absolute(path: &Path, env: &Environment) -> PathBuf {
+    if path.is_absolute() {
+        path.to_owned()
+    } else {
+        env.cwd().join(path)
+    }
 }
 
 impl Config {
-    /// Loads and validates the configuration from all layers.
+    /// Loads and validates the configuration from all layers, with this
+    /// process's environment.
     pub fn load(options: &LoadOptions) -> Result<Config, ConfigError> {
-        let mut raw = RawConfig::default();
-        if let Some(root) = &options.repo_root {
-            let path = root.join("config.toml");
-            if path.exists() {
-                raw = read_layer(&path)?;
-            }
-        }
-        let user = options
-            .user_file
-            .clone()
-            .unwrap_or_else(|| config_dir().join("config.toml"));
-        if user.exists() {
-            let layer = read_layer(&user)?;
-            if layer.database_url.is_some() {
-                raw.database_url = layer.database_url;
-            }
-        }
-        if let Some(url) = &options.database_url {
-            raw.database_url = Some(url.clone());
-        }
-        if let Ok(url) = std::env::var("KILN_DATABASE_URL") {
-            raw.database_url = Some(url);
-        }
-        Ok(Self::from_raw(raw))
+        Self::load_with(options, &Environment::from_process())
     }
 
-    fn from_raw(raw: RawConfig) -> Config {
-        let data_dir = data_dir();
-        let database = match raw.database_url {
-            Some(url) => DatabaseTarget::External { url: Secret::new(url) },
-            None => DatabaseTarget::Embedded { dir: data_dir.join("postgres") },
+    /// Loads and validates the configuration from all layers, with the
+    /// given environment (`KILN_*`, `DOCKER_HOST`, XDG directories, `HOME`).
+    pub fn load_with(options: &LoadOptions, env: &Environment) -> Result<Config, ConfigError> {
+        let repo_file = options
+            .repo_root
+            .as_ref()
+            .map(|root| absolute(&root.join("config.toml"), env));
+        let (user_file, user_required) = match &options.user_file {
+            Some(file) => (absolute(file, env), true),
+            None => (env.config_dir().join("config.toml"), false),
         };
-        let docker = raw.docker.unwrap_or_default();
-        let mut endpoints: Vec<EndpointConfig> = docker
-            .endpoints
-            .unwrap_or_default()
-            .into_iter()
-            .map(|(name, e)| EndpointConfig {
-                name,
-                uri: e.uri,
-                maxjobs: e.maxjobs.unwrap_or(1),
-                network_mode: e.network_mode,
-                timeout: Duration::from_secs(e.timeout.unwrap_or(10)),
-                tls: None,
-            })
-            .collect();
-        if endpoints.is_empty() {
-            let uri = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-            endpoints.push(EndpointConfig {
-                name: "local".into(),
-                uri,
-                maxjobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-                network_mode: None,
-                timeout: Duration::from_secs(10),
-                tls: None,
+
+        let mut files = Vec::new();
+        let mut problems = Vec::new();
+        let mut layers = Vec::new();
+        let mut repo_present = None;
+        let candidates = [
+            (repo_file, Layer::RepoFile, false),
+            (Some(user_file), Layer::UserFile, user_required),
+        ];
+        for (path, layer, required) in candidates {
+            let Some(path) = path else { continue };
+            let text = match read_file(&path)? {
+                Some(text) => text,
+                None if required => {
+                    return Err(ConfigError::Read {
+                        path,
+                        source: std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+                    })
+                }
+                None => continue,
+            };
+            match raw::parse_file(&path, &text, layer) {
+                Ok(table) => {
+                    problems.extend(validate::check_compatibility(&table));
+                    layers.push(table);
+                }
+                Err(p) => problems.extend(p),
+            }
+            if layer == Layer::RepoFile {
+                repo_present = Some(path.clone());
+            }
+            files.push(path);
+        }
+        if !problems.is_empty() {
+            return Err(ConfigError::Problems(Problems(problems)));
+        }
+
+        let mut root = raw::Table::new();
+        for layer in layers {
+            raw::merge(&mut root, layer);
+        }
+        for name in raw::apply_env(&mut root, env) {
+            tracing::warn!("environment variable {name} names no configuration key; ignored");
+        }
+        if let Some(url) = &options.database_url {
+            let item = raw::Item {
+                value: raw::Value::String(url.clone()),
+                source: Source::Flag("--database-url".into()),
+                layer: Layer::Flag,
+                raw: None,
+            };
+            raw::set_path(&mut root, &["database_url".to_owned()], item);
+        }
+
+        let ctx = validate::Context {
+            env,
+            repo_file: repo_present.as_deref(),
+            files,
+        };
+        validate::validate(root, ctx).map_err(|p| ConfigError::Problems(Problems(p)))
+    }
+
+    /// The phases of the build script, in order: an error when no
+    /// configuration lists them (no package repository).
+    pub fn phases(&self) -> Result<&[String], ConfigError> {
+        if self.available_phases.is_empty() {
+            return Err(ConfigError::Missing {
+                key: "available_phases",
+                hint: "run kiln inside a package repository whose config.toml lists them, or give --repo",
             });
         }
-        let containers = raw.containers.unwrap_or_default();
-        Config {
-            compatibility: raw.compatibility.unwrap_or(1),
-            log_dir: raw.log_dir.unwrap_or_else(|| data_dir.join("logs")),
-            strict_script_interpolation: raw.strict_script_interpolation.unwrap_or(true),
-            progress_format: raw.progress_format,
-            package_print_format: raw.package_print_format,
-            build_error_lines: raw.build_error_lines.unwrap_or(10),
-            script_highlight_theme: raw.script_highlight_theme,
-            script_linter: raw.script_linter,
-            shebang: raw.shebang.unwrap_or_else(|| "#!/bin/bash".into()),
-            releases_root: raw.releases_root.unwrap_or_else(|| data_dir.join("releases")),
-            release_stores: raw.release_stores.unwrap_or_else(|| vec!["default".into()]),
-            staging: raw.staging.unwrap_or_else(|| data_dir.join("staging")),
-            source_cache: raw.source_cache.unwrap_or_else(|| data_dir.join("sources")),
-            database,
-            database_connection_timeout: Duration::from_secs(raw.database_connection_timeout.unwrap_or(30)),
-            database_default_query_limit: raw.database_default_query_limit.unwrap_or(10),
-            available_phases: raw.available_phases.unwrap_or_default(),
-            docker: DockerConfig {
-                images: docker
-                    .images
-                    .unwrap_or_default()
-                    .into_iter()
-                    .map(|i| ImageConfig { name: i.name, short_name: i.short_name })
-                    .collect(),
-                docker_versions: docker.docker_versions,
-                docker_api_versions: docker.docker_api_versions,
-                endpoints,
-            },
-            containers: ContainersConfig {
-                check_env_names: containers.check_env_names.unwrap_or(false),
-                allowed_env: containers.allowed_env.unwrap_or_default(),
-                git_author: containers.git_author,
-                git_commit_hash: containers.git_commit_hash,
-            },
-            secret_env: raw.secret_env.unwrap_or_default(),
-            log_limit: raw.log_limit.unwrap_or(64 << 20),
-            job_timeout: raw.job_timeout.map(Duration::from_secs),
-            job_silence_timeout: raw.job_silence_timeout.map(Duration::from_secs),
-            data_dir,
+        Ok(&self.available_phases)
+    }
+
+    /// The images builds may use: an error when none is configured.
+    pub fn images(&self) -> Result<&[ImageConfig], ConfigError> {
+        if self.docker.images.is_empty() {
+            return Err(ConfigError::Missing {
+                key: "docker.images",
+                hint: "run kiln inside a package repository whose config.toml lists them, or give --repo",
+            });
+        }
+        Ok(&self.docker.images)
+    }
+
+    /// The directory of a release store, which must be listed in `release_stores`.
+    pub fn release_store_dir(&self, name: &str) -> Result<PathBuf, ConfigError> {
+        if !self.release_stores.iter().any(|s| s == name) {
+            return Err(ConfigError::UnknownReleaseStore {
+                name: name.to_owned(),
+                known: self.release_stores.join(", "),
+            });
+        }
+        Ok(self.releases_root.join(name))
+    }
+
+    /// Creates `path` (and its parents) if it does not exist, and returns
+    /// it. The error names the configuration key whose directory `path` is
+    /// (or lies under). Blocking: call it from `spawn_blocking` in async code.
+    pub fn ensure_dir(&self, path: impl AsRef<Path>) -> Result<PathBuf, ConfigError> {
+        let path = path.as_ref();
+        match std::fs::create_dir_all(path) {
+            Ok(()) => Ok(path.to_owned()),
+            Err(source) => Err(ConfigError::CreateDir {
+                path: path.to_owned(),
+                key: self.key_of_dir(path),
+                source,
+            }),
         }
     }
+
+    /// The configuration key a directory belongs to, the most specific first.
+    fn key_of_dir(&self, path: &Path) -> Option<&'static str> {
+        let dirs: [(&Path, &'static str); 5] = [
+            (&self.log_dir, "log_dir"),
+            (&self.releases_root, "releases_root"),
+            (&self.staging, "staging"),
+            (&self.source_cache, "source_cache"),
+            (&self.data_dir, "data directory (XDG_DATA_HOME)"),
+        ];
+        dirs.iter()
+            .filter(|(dir, _)| path.starts_with(dir))
+            .max_by_key(|(dir, _)| dir.components().count())
+            .map(|(_, key)| *key)
+    }
+
+    /// The effective configuration as one entry per key, passwords masked.
+    pub fn shown_entries(&self) -> Vec<ShownEntry> {
+        show::entries(self)
+    }
 }
+
+#[cfg(test)]
+mod tests;
