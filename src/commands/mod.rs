@@ -8,8 +8,8 @@ use crate::cli::{Cli, Command};
 use crate::error::Outcome;
 
 mod config;
-mod db;
 mod context;
+mod db;
 
 pub use context::Context;
 
