@@ -59,6 +59,8 @@ pub fn exit_code_of(err: &anyhow::Error) -> ExitCode {
 
 /// Whether the error was caused by input the user can fix.
 pub fn is_input_error(err: &anyhow::Error) -> bool {
-    err.chain()
-        .any(|e| e.is::<InputError>() || e.is::<crate::config::ConfigError>())
+    err.chain().any(|e| {
+        e.is::<InputError>()
+            || e.is::<crate::config::ConfigError>()
+    })
 }

@@ -8,8 +8,8 @@ use crate::cli::{Cli, Command};
 use crate::error::Outcome;
 
 mod config;
-mod context;
 mod db;
+mod context;
 
 pub use context::Context;
 
