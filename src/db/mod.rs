@@ -121,6 +121,98 @@ impl Location {
     }
 }
 
+/// How to run `psql` on a database: its arguments, and the password that
+/// must travel in `PGPASSWORD` rather than on the command line (where every
+/// user could read it in the process list).
+#[derive(Debug, Clone)]
+pub struct PsqlInvocation {
+    pub args: Vec<String>,
+    pub password: Option<Secret>,
+}
+
+impl Location {
+    /// The `psql` invocation for this database (starting the embedded server
+    /// if need be).
+    pub fn psql_invocation(&self) -> Result<PsqlInvocation> {
+        let url = self.prepare()?;
+        let (rest, password) = split_password(url.expose());
+        Ok(PsqlInvocation {
+            args: vec!["--dbname".to_owned(), rest],
+            password: password.map(Secret::new),
+        })
+    }
+
+    /// The embedded server, if this is one.
+    pub fn embedded(&self) -> Option<&EmbeddedServer> {
+        match self {
+            Location::Embedded(server) => Some(server),
+            Location::External { .. } => None,
+        }
+    }
+}
+
+/// What `kiln db status` reports.
+#[derive(Debug, Clone)]
+pub struct Status {
+    /// [`Location::describe`].
+    pub location: String,
+    /// The embedded server's details, if the database is the embedded one.
+    pub embedded: Option<EmbeddedStatus>,
+    pub reachability: Reachability,
+}
+
+#[derive(Debug, Clone)]
+pub struct EmbeddedStatus {
+    pub dir: std::path::PathBuf,
+    pub socket_dir: std::path::PathBuf,
+    pub log_file: std::path::PathBuf,
+    /// The user the server runs as, when it is not kiln's.
+    pub server_user: Option<String>,
+    pub state: embedded::ServerState,
+}
+
+#[derive(Debug, Clone)]
+pub enum Reachability {
+    Reachable {
+        server_version: String,
+        migrations: MigrationStatus,
+    },
+    Unreachable {
+        error: String,
+    },
+}
+
+impl Location {
+    /// Connects (starting the embedded server if need be) and reports where
+    /// the database is, whether it answers, its version and its migrations.
+    /// Changes nothing in the database.
+    pub fn status(&self) -> Status {
+        let reachability = match self.connect().and_then(|mut conn| {
+            Ok(Reachability::Reachable {
+                server_version: server_version(&mut conn)?,
+                migrations: migration_status(&mut conn)?,
+            })
+        }) {
+            Ok(r) => r,
+            Err(e) => Reachability::Unreachable {
+                error: format!("{e:#}"),
+            },
+        };
+        let embedded = self.embedded().map(|server| EmbeddedStatus {
+            dir: server.dir().to_owned(),
+            socket_dir: server.socket_dir().to_owned(),
+            log_file: server.log_file(),
+            server_user: server.user().name().map(str::to_owned),
+            state: server.state().unwrap_or(embedded::ServerState::Stopped),
+        });
+        Status {
+            location: self.describe(),
+            embedded,
+            reachability,
+        }
+    }
+}
+
 /// Opens one connection to the configured database.
 pub fn connect(config: &Config) -> Result<PgConnection> {
     Location::from_config(config)?.connect()
