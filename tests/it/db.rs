@@ -741,20 +741,29 @@ fn server_programs_installed() -> bool {
     }
 }
 
-/// Stops the embedded server of a sandbox when the test ends, however it ends.
-struct StopOnDrop<'a> {
+/// `kiln` in a sandbox with its data in `data_home`, run by the test's user
+/// or by `user`; stops the embedded server when the test ends, however it ends.
+struct EmbeddedKiln<'a> {
     sandbox: &'a Sandbox,
     data_home: PathBuf,
+    user: Option<nix::unistd::User>,
 }
 
-impl Drop for StopOnDrop<'_> {
+impl EmbeddedKiln<'_> {
+    fn cmd(&self) -> std::process::Command {
+        use std::os::unix::process::CommandExt;
+        let mut cmd = self.sandbox.kiln();
+        cmd.env("XDG_DATA_HOME", &self.data_home);
+        if let Some(user) = &self.user {
+            cmd.uid(user.uid.as_raw()).gid(user.gid.as_raw());
+        }
+        cmd
+    }
+}
+
+impl Drop for EmbeddedKiln<'_> {
     fn drop(&mut self) {
-        let _ = self
-            .sandbox
-            .kiln()
-            .env("XDG_DATA_HOME", &self.data_home)
-            .args(["db", "stop"])
-            .output();
+        let _ = self.cmd().args(["db", "stop"]).output();
     }
 }
 
@@ -824,16 +833,19 @@ fn process_ends(pid: u32) -> bool {
 
 /// `db setup` (twice at once), `db status`, the server's user and sockets,
 /// `db stop`, for the embedded server in `data_home/kiln/postgres`.
-fn check_embedded_server(sandbox: &Sandbox, data_home: &Path, socket_in_dir: bool) {
-    let _stop = StopOnDrop {
+fn check_embedded_server(
+    sandbox: &Sandbox,
+    data_home: &Path,
+    socket_in_dir: bool,
+    user: Option<nix::unistd::User>,
+) {
+    let expected_uid = user.as_ref().map(|u| u.uid.as_raw());
+    let embedded = EmbeddedKiln {
         sandbox,
         data_home: data_home.to_owned(),
+        user,
     };
-    let kiln = || {
-        let mut cmd = sandbox.kiln();
-        cmd.env("XDG_DATA_HOME", data_home);
-        cmd
-    };
+    let kiln = || embedded.cmd();
     let dir = data_home.join("kiln/postgres");
 
     // Two processes starting it at once: one creates and starts the server,
@@ -910,7 +922,13 @@ fn check_embedded_server(sandbox: &Sandbox, data_home: &Path, socket_in_dir: boo
     assert!(tcp.is_disjoint(&mine), "the server listens on TCP");
     drop(conn);
 
-    if nix::unistd::geteuid().is_root() {
+    if let Some(expected) = expected_uid {
+        assert_eq!(
+            uid_of(pid),
+            expected,
+            "the server does not run as kiln's user"
+        );
+    } else if nix::unistd::geteuid().is_root() {
         let uid = uid_of(pid);
         assert_ne!(uid, 0, "the server runs as root");
         let meta = std::fs::metadata(&dir).expect("the directory");
@@ -943,7 +961,7 @@ fn embedded_server_starts_on_demand_on_a_socket_only() {
     }
     let sandbox = Sandbox::new();
     let data_home = sandbox.path().join("data");
-    check_embedded_server(&sandbox, &data_home, true);
+    check_embedded_server(&sandbox, &data_home, true, None);
 }
 
 #[test]
@@ -954,5 +972,83 @@ fn embedded_server_in_a_deep_directory_puts_its_socket_in_tmp() {
     let sandbox = Sandbox::new();
     let data_home = sandbox.path().join("d".repeat(60)).join("e".repeat(40));
     std::fs::create_dir_all(&data_home).expect("creating a deep data directory");
-    check_embedded_server(&sandbox, &data_home, false);
+    check_embedded_server(&sandbox, &data_home, false, None);
+}
+
+/// Run by an ordinary user, the server runs as that user, with no switch.
+/// (Needs root to become `nobody`; run as an ordinary user, the tests above
+/// already cover it.)
+#[test]
+fn embedded_server_of_an_ordinary_user_runs_as_that_user() {
+    if !nix::unistd::geteuid().is_root() || !server_programs_installed() {
+        return;
+    }
+    let nobody = nix::unistd::User::from_name("nobody")
+        .expect("looking up nobody")
+        .expect("user nobody exists");
+    let sandbox = Sandbox::new();
+    for entry in walkdir::WalkDir::new(sandbox.path()) {
+        let entry = entry.expect("walking the sandbox");
+        nix::unistd::chown(entry.path(), Some(nobody.uid), Some(nobody.gid)).expect("chown");
+    }
+    let data_home = sandbox.path().join("data");
+    check_embedded_server(&sandbox, &data_home, true, Some(nobody));
+}
+
+#[test]
+fn run_moves_database_work_off_the_async_workers() {
+    let Some(db) = TestDb::new() else { return };
+    let db = db.migrated();
+    let location = kiln::db::Location::External {
+        url: kiln::config::Secret::new(db.url.clone()),
+    };
+    let pool = location
+        .pool(std::time::Duration::from_secs(5))
+        .expect("a pool");
+    assert_eq!(pool.max_size(), kiln::db::POOL_MAX_SIZE);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("a runtime");
+    runtime.block_on(async {
+        let package = kiln::db::run(&pool, "recording package zlib 1.3", |conn| {
+            Ok(NewPackage {
+                name: "zlib",
+                version: "1.3",
+            }
+            .get_or_create(conn)?)
+        })
+        .await
+        .expect("recording a package");
+        assert_eq!(package.name, "zlib");
+
+        // A current-thread runtime has one worker: were the work run on it,
+        // this timer could not fire while the database sleeps.
+        let sleeper = kiln::db::run(&pool, "sleeping in the database", |conn| {
+            diesel::sql_query("SELECT pg_sleep(0.5)").execute(conn)?;
+            Ok(std::time::Instant::now())
+        });
+        let timer = async {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            std::time::Instant::now()
+        };
+        let (slept, timer) = tokio::join!(sleeper, timer);
+        assert!(
+            timer < slept.expect("sleeping"),
+            "the database work blocked the async worker"
+        );
+
+        let err = kiln::db::run(&pool, "recording package ../bad", |conn| {
+            Ok(NewPackage {
+                name: "../bad",
+                version: "1",
+            }
+            .get_or_create(conn)?)
+        })
+        .await
+        .expect_err("the name breaks a CHECK constraint");
+        let text = format!("{err:#}");
+        assert!(text.starts_with("recording package ../bad: "), "{text}");
+        assert!(text.contains("packages_name_check"), "{text}");
+    });
 }
