@@ -75,9 +75,10 @@ fn find_psql(location: &Location) -> Result<std::path::PathBuf> {
             return Ok(p);
         }
     }
-    Err(crate::input_error!(
-        "`psql` was not found on PATH; install the PostgreSQL client (Debian or Ubuntu: `apt-get install postgresql-client`)"
-    ))
+    anyhow::bail!(
+        "`psql` was not found on PATH; install the PostgreSQL client \
+         (Debian or Ubuntu: `apt-get install postgresql-client`)"
+    )
 }
 
 fn stop(location: &Location) -> Result<Outcome> {
