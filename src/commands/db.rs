@@ -1,29 +1,98 @@
 //! `kiln db setup|status|cli|stop`.
 
-use anyhow::Result;
+use std::process::Command;
+
+use anyhow::{Context as _, Result};
 
 use super::Context;
 use crate::cli::DbCommand;
-use crate::db;
+use crate::db::{self, Location, Reachability};
 use crate::error::Outcome;
+use crate::ui;
 
 pub fn run(ctx: &Context, cmd: DbCommand) -> Result<Outcome> {
     let config = ctx.config()?;
+    let location = Location::from_config(&config)?;
     match cmd {
-        DbCommand::Setup => {
-            let mut conn = db::connect(&config)?;
-            let applied = db::run_pending_migrations(&mut conn)?;
-            if applied.is_empty() {
-                println!("The database is up to date; nothing to do.");
-            } else {
-                for m in applied {
-                    println!("applied {m}");
-                }
-            }
+        DbCommand::Setup => setup(&location),
+        DbCommand::Status => status(&location),
+        DbCommand::Cli => cli(&location),
+        DbCommand::Stop => stop(&location),
+    }
+}
+
+fn setup(location: &Location) -> Result<Outcome> {
+    let mut conn = location.connect()?;
+    let applied = db::run_pending_migrations(&mut conn)
+        .with_context(|| format!("setting up the database at {}", location.describe()))?;
+    let after = db::migration_status(&mut conn)?;
+    ui::db::print_setup(&applied, &after);
+    Ok(Outcome::Success)
+}
+
+fn status(location: &Location) -> Result<Outcome> {
+    let status = location.status();
+    ui::db::print_status(&status);
+    Ok(match status.reachability {
+        Reachability::Reachable { .. } => Outcome::Success,
+        Reachability::Unreachable { .. } => Outcome::Failed,
+    })
+}
+
+fn cli(location: &Location) -> Result<Outcome> {
+    let invocation = location.psql_invocation()?;
+    let psql = find_psql(location)?;
+    let mut cmd = Command::new(&psql);
+    cmd.args(&invocation.args);
+    if let Some(password) = &invocation.password {
+        cmd.env("PGPASSWORD", password.expose());
+    }
+    let status = cmd
+        .status()
+        .with_context(|| format!("running {}", psql.display()))?;
+    Ok(if status.success() {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
+
+/// `psql` on `PATH`, else beside the embedded server's programs.
+fn find_psql(location: &Location) -> Result<std::path::PathBuf> {
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .map(|dir| dir.join("psql"))
+        .find(|p| p.is_file());
+    if let Some(p) = on_path {
+        return Ok(p);
+    }
+    if location.embedded().is_some() {
+        if let Some(p) = db::embedded::ServerPrograms::find(None)
+            .ok()
+            .and_then(|p| p.psql())
+        {
+            return Ok(p);
         }
-        DbCommand::Status | DbCommand::Cli | DbCommand::Stop => {
-            anyhow::bail!("not yet available")
+    }
+    anyhow::bail!(
+        "`psql` was not found on PATH; install the PostgreSQL client \
+         (Debian or Ubuntu: `apt-get install postgresql-client`)"
+    )
+}
+
+fn stop(location: &Location) -> Result<Outcome> {
+    match location {
+        Location::Embedded(server) => {
+            let outcome = server.stop().with_context(|| {
+                format!(
+                    "stopping kiln's embedded database in {}",
+                    server.dir().display()
+                )
+            })?;
+            ui::db::print_stop(server.dir(), outcome);
         }
+        Location::External { .. } => ui::db::print_stop_external(&location.describe()),
     }
     Ok(Outcome::Success)
 }

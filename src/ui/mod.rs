@@ -1,7 +1,9 @@
 //! Everything the user reads: errors, tables, CSV, JSON, progress bars. The
 //! only writer to the terminal.
 
+pub mod db;
 pub mod listing;
+pub mod progress;
 
 /// Prints an error that ended a command, with its chain of causes.
 pub fn print_error(err: &anyhow::Error) {
@@ -11,5 +13,3 @@ pub fn print_error(err: &anyhow::Error) {
     }
     eprintln!("{msg}");
 }
-
-pub mod progress;

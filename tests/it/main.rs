@@ -7,3 +7,4 @@
 
 mod config;
 mod support;
+mod db;

@@ -1,0 +1,246 @@
+//! `jobs`: one package built (or reused) inside one submit. A row is written
+//! when the job is planned, before any container exists, and its status
+//! moves `queued → running → succeeded | failed | timed_out | cancelled |
+//! lost`; `reused` rows point at the job whose artifacts they took, and
+//! `dep_failed` rows never ran because a dependency failed.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::{id_type, text_enum, EndpointId, ImageId, PackageId, SubmitId};
+use crate::db::schema::jobs;
+
+id_type!(
+    /// The id of a `jobs` row (users see the UUID instead).
+    JobId
+);
+
+text_enum! {
+    /// Where a job is in its lifecycle.
+    JobStatus ("job status") {
+        /// Planned, waiting for its dependencies or an endpoint.
+        Queued => "queued",
+        /// Its container runs.
+        Running => "running",
+        /// The script exited 0 and the artifacts were collected.
+        Succeeded => "succeeded",
+        /// The script (or collecting its artifacts) failed.
+        Failed => "failed",
+        /// Stopped for running longer than `job_timeout` or being silent
+        /// longer than `job_silence_timeout`.
+        TimedOut => "timed_out",
+        /// The user interrupted it.
+        Cancelled => "cancelled",
+        /// Its kiln process died while it ran; a later run found it.
+        Lost => "lost",
+        /// Not built: an earlier job with the same build key provided the artifacts.
+        Reused => "reused",
+        /// Not run because a dependency failed.
+        DepFailed => "dep_failed",
+    }
+}
+
+impl JobStatus {
+    /// Whether the job has reached its last state.
+    pub fn is_final(self) -> bool {
+        !matches!(self, JobStatus::Queued | JobStatus::Running)
+    }
+}
+
+/// The last state of a job that was queued or ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FinalJobStatus {
+    Succeeded,
+    Failed,
+    TimedOut,
+    Cancelled,
+    Lost,
+    DepFailed,
+}
+
+impl From<FinalJobStatus> for JobStatus {
+    fn from(s: FinalJobStatus) -> Self {
+        match s {
+            FinalJobStatus::Succeeded => JobStatus::Succeeded,
+            FinalJobStatus::Failed => JobStatus::Failed,
+            FinalJobStatus::TimedOut => JobStatus::TimedOut,
+            FinalJobStatus::Cancelled => JobStatus::Cancelled,
+            FinalJobStatus::Lost => JobStatus::Lost,
+            FinalJobStatus::DepFailed => JobStatus::DepFailed,
+        }
+    }
+}
+
+/// Whether a job's stored log is all of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogState {
+    Complete,
+    /// Over `log_limit`: only its head and tail are stored.
+    Truncated,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = jobs, check_for_backend(diesel::pg::Pg))]
+pub struct Job {
+    pub id: JobId,
+    pub uuid: Uuid,
+    pub submit_id: SubmitId,
+    pub package_id: PackageId,
+    pub image_id: ImageId,
+    /// The digest the image name resolved to on the endpoint.
+    pub image_digest: Option<String>,
+    pub endpoint_id: Option<EndpointId>,
+    pub container_id: Option<String>,
+    pub status: JobStatus,
+    pub queued_at: DateTime<Utc>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub exit_status: Option<i32>,
+    pub failed_phase: Option<String>,
+    pub error_message: Option<String>,
+    pub script: String,
+    pub build_key: String,
+    pub build_key_inputs: serde_json::Value,
+    pub reused_job_id: Option<JobId>,
+    pub log_bytes: i64,
+    pub log_truncated: bool,
+}
+
+/// A planned job: `queued`, or `reused` with `reused_job_id` set (the
+/// database refuses any other pairing).
+#[derive(Debug, Clone, Copy, Insertable)]
+#[diesel(table_name = jobs)]
+pub struct NewJob<'a> {
+    pub uuid: Uuid,
+    pub submit_id: SubmitId,
+    pub package_id: PackageId,
+    pub image_id: ImageId,
+    pub status: JobStatus,
+    /// The rendered script.
+    pub script: &'a str,
+    /// SHA-256 (hex) over everything that can change the job's output.
+    pub build_key: &'a str,
+    /// The fields the build key was computed from, to explain differences.
+    pub build_key_inputs: &'a serde_json::Value,
+    pub reused_job_id: Option<JobId>,
+}
+
+/// What is known when a job's container starts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobStart<'a> {
+    pub endpoint_id: EndpointId,
+    pub container_id: &'a str,
+    pub image_digest: Option<&'a str>,
+}
+
+/// How a job ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobEnd<'a> {
+    pub status: FinalJobStatus,
+    /// The script's exit status, if it ran to its end.
+    pub exit_status: Option<i32>,
+    /// The phase it failed in, if the log said so.
+    pub failed_phase: Option<&'a str>,
+    pub error_message: Option<&'a str>,
+}
+
+impl NewJob<'_> {
+    pub fn insert(&self, conn: &mut PgConnection) -> QueryResult<Job> {
+        diesel::insert_into(jobs::table)
+            .values(self)
+            .returning(Job::as_returning())
+            .get_result(conn)
+    }
+
+    /// Inserts several jobs in one statement, returning them in the same order.
+    pub fn insert_all(conn: &mut PgConnection, jobs: &[NewJob<'_>]) -> QueryResult<Vec<Job>> {
+        diesel::insert_into(jobs::table)
+            .values(jobs)
+            .returning(Job::as_returning())
+            .get_results(conn)
+    }
+}
+
+impl Job {
+    pub fn find(conn: &mut PgConnection, id: JobId) -> QueryResult<Job> {
+        jobs::table.find(id).select(Job::as_select()).first(conn)
+    }
+
+    pub fn find_by_uuid(conn: &mut PgConnection, uuid: Uuid) -> QueryResult<Option<Job>> {
+        jobs::table
+            .filter(jobs::uuid.eq(uuid))
+            .select(Job::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// The latest succeeded job with this build key: its artifacts may be reused.
+    pub fn find_reusable(conn: &mut PgConnection, build_key: &str) -> QueryResult<Option<Job>> {
+        jobs::table
+            .filter(jobs::build_key.eq(build_key))
+            .filter(jobs::status.eq(JobStatus::Succeeded))
+            .order(jobs::id.desc())
+            .select(Job::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// Marks a queued job running now. `None` if it was not queued.
+    pub fn start(
+        conn: &mut PgConnection,
+        id: JobId,
+        start: JobStart<'_>,
+    ) -> QueryResult<Option<Job>> {
+        diesel::update(
+            jobs::table
+                .find(id)
+                .filter(jobs::status.eq(JobStatus::Queued)),
+        )
+        .set((
+            jobs::status.eq(JobStatus::Running),
+            jobs::started_at.eq(diesel::dsl::now),
+            jobs::endpoint_id.eq(start.endpoint_id),
+            jobs::container_id.eq(start.container_id),
+            jobs::image_digest.eq(start.image_digest),
+        ))
+        .returning(Job::as_returning())
+        .get_result(conn)
+        .optional()
+    }
+
+    /// Ends a queued or running job now. `None` if it had already ended.
+    pub fn finish(conn: &mut PgConnection, id: JobId, end: JobEnd<'_>) -> QueryResult<Option<Job>> {
+        diesel::update(
+            jobs::table
+                .find(id)
+                .filter(jobs::status.eq_any([JobStatus::Queued, JobStatus::Running])),
+        )
+        .set((
+            jobs::status.eq(JobStatus::from(end.status)),
+            jobs::finished_at.eq(diesel::dsl::now),
+            jobs::exit_status.eq(end.exit_status),
+            jobs::failed_phase.eq(end.failed_phase),
+            jobs::error_message.eq(end.error_message),
+        ))
+        .returning(Job::as_returning())
+        .get_result(conn)
+        .optional()
+    }
+
+    /// Records how many bytes of log the job has written so far.
+    pub fn record_log_size(
+        conn: &mut PgConnection,
+        id: JobId,
+        log_bytes: i64,
+        state: LogState,
+    ) -> QueryResult<()> {
+        diesel::update(jobs::table.find(id))
+            .set((
+                jobs::log_bytes.eq(log_bytes),
+                jobs::log_truncated.eq(state == LogState::Truncated),
+            ))
+            .execute(conn)
+            .map(drop)
+    }
+}

@@ -1,0 +1,70 @@
+//! `packages`: a package by name and version, as submits request it and jobs
+//! build it; a shared lookup row.
+
+use diesel::prelude::*;
+
+use super::id_type;
+use crate::db::schema::packages;
+
+id_type!(
+    /// The id of a `packages` row.
+    PackageId
+);
+
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = packages, check_for_backend(diesel::pg::Pg))]
+pub struct Package {
+    pub id: PackageId,
+    pub name: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, Copy, Insertable)]
+#[diesel(table_name = packages)]
+pub struct NewPackage<'a> {
+    pub name: &'a str,
+    pub version: &'a str,
+}
+
+impl NewPackage<'_> {
+    /// The row of this package and version, inserted if it is new.
+    pub fn get_or_create(&self, conn: &mut PgConnection) -> QueryResult<Package> {
+        let inserted = diesel::insert_into(packages::table)
+            .values(self)
+            .on_conflict((packages::name, packages::version))
+            .do_nothing()
+            .returning(Package::as_returning())
+            .get_result(conn)
+            .optional()?;
+        match inserted {
+            Some(row) => Ok(row),
+            None => packages::table
+                .filter(packages::name.eq(self.name))
+                .filter(packages::version.eq(self.version))
+                .select(Package::as_select())
+                .first(conn),
+        }
+    }
+}
+
+impl Package {
+    pub fn find(conn: &mut PgConnection, id: PackageId) -> QueryResult<Package> {
+        packages::table
+            .find(id)
+            .select(Package::as_select())
+            .first(conn)
+    }
+
+    pub fn find_by_name_version(
+        conn: &mut PgConnection,
+        name: &str,
+        version: &str,
+    ) -> QueryResult<Option<Package>> {
+        packages::table
+            .filter(packages::name.eq(name))
+            .filter(packages::version.eq(version))
+            .select(Package::as_select())
+            .first(conn)
+            .optional()
+    }
+}
