@@ -205,18 +205,18 @@ impl Endpoint {
         };
         let docker = match tokio::time::timeout(config.timeout, docker.negotiate_version()).await {
             Ok(Ok(docker)) => docker,
+            Ok(Err(bollard::errors::Error::RequestTimeoutError)) | Err(_) => {
+                return Err(EndpointError::Timeout {
+                    endpoint,
+                    action: format!("negotiating the API version with {uri}"),
+                    timeout: config.timeout,
+                })
+            }
             Ok(Err(source)) => {
                 return Err(EndpointError::Docker {
                     endpoint,
                     action: format!("negotiating the API version with {uri}"),
                     source,
-                })
-            }
-            Err(_) => {
-                return Err(EndpointError::Timeout {
-                    endpoint,
-                    action: format!("negotiating the API version with {uri}"),
-                    timeout: config.timeout,
                 })
             }
         };
@@ -419,5 +419,95 @@ fn pull_reason(e: &bollard::errors::Error) -> String {
         bollard::errors::Error::DockerResponseServerError { message, .. } => message.clone(),
         bollard::errors::Error::DockerStreamError { error } => error.clone(),
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TlsConfig;
+
+    fn config(uri: &str) -> EndpointConfig {
+        EndpointConfig {
+            name: "test-endpoint".into(),
+            uri: uri.into(),
+            maxjobs: 1,
+            network_mode: None,
+            timeout: Duration::from_secs(1),
+            tls: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn connection_errors_name_the_endpoint() {
+        // A TCP port that accepts connections but never answers.
+        let silent = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding");
+        let silent_uri = format!("http://{}", silent.local_addr().expect("address"));
+        // A port nobody listens on.
+        let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binding");
+        let closed_uri = format!("http://{}", closed.local_addr().expect("address"));
+        drop(closed);
+        let mut https_with_missing_files = config("https://127.0.0.1:2376");
+        https_with_missing_files.tls = Some(TlsConfig {
+            ca: "/nonexistent/ca.pem".into(),
+            cert: "/nonexistent/cert.pem".into(),
+            key: "/nonexistent/key.pem".into(),
+        });
+
+        type Check = fn(&EndpointError) -> bool;
+        let cases: Vec<(EndpointConfig, Check, bool)> = vec![
+            (
+                config("ssh://builder"),
+                |e| matches!(e, EndpointError::UnsupportedUri { .. }),
+                true,
+            ),
+            (
+                config("no scheme"),
+                |e| matches!(e, EndpointError::UnsupportedUri { .. }),
+                true,
+            ),
+            (
+                config("https://127.0.0.1:2376"),
+                |e| matches!(e, EndpointError::MissingTls { .. }),
+                true,
+            ),
+            (
+                https_with_missing_files,
+                |e| matches!(e, EndpointError::Connect { .. }),
+                false,
+            ),
+            (
+                config("unix:///nonexistent/docker.sock"),
+                |e| matches!(e, EndpointError::Connect { .. }),
+                false,
+            ),
+            (
+                config(&closed_uri),
+                |e| matches!(e, EndpointError::Docker { .. }),
+                false,
+            ),
+            (
+                config(&silent_uri),
+                |e| matches!(e, EndpointError::Timeout { .. }),
+                false,
+            ),
+        ];
+        for (config, expected, input) in cases {
+            let started = std::time::Instant::now();
+            let got = Endpoint::connect(&config).await;
+            let err = got.expect_err(&config.uri);
+            assert!(expected(&err), "{}: {err:?}", config.uri);
+            assert_eq!(err.is_input(), input, "{}: {err}", config.uri);
+            assert!(err.to_string().contains("`test-endpoint`"), "{err}");
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "{} took too long",
+                config.uri
+            );
+        }
     }
 }

@@ -342,3 +342,175 @@ impl Write for ChannelWriter {
         self.send()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The entries of a tar: (path, kind, mode, content).
+    fn read_tar(bytes: &[u8]) -> Vec<(String, tar::EntryType, u32, Vec<u8>)> {
+        let mut archive = tar::Archive::new(bytes);
+        archive
+            .entries()
+            .expect("entries")
+            .map(|e| {
+                let mut e = e.expect("entry");
+                let path = e.path().expect("path").display().to_string();
+                let kind = e.header().entry_type();
+                let mode = e.header().mode().expect("mode");
+                let mut content = Vec::new();
+                e.read_to_end(&mut content).expect("reading");
+                (path, kind, mode, content)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_tar_holds_inputs_patches_and_script() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let source = dir.path().join("src.source");
+        std::fs::write(&source, b"source bytes").expect("writing");
+        let big = dir.path().join("big");
+        let big_content: Vec<u8> = (0..3 * CHUNK + 5).map(|i| (i % 251) as u8).collect();
+        std::fs::write(&big, &big_content).expect("writing");
+        let mut set = UploadSet::new();
+        set.input("src.source", &source).expect("input");
+        set.input("dep-1.0.pkg", &big).expect("input");
+        set.patch("libs/zlib/fix.patch", &source).expect("patch");
+        set.script("#!/bin/sh\necho hi\n").expect("script");
+        // The same file twice is fine.
+        set.input("src.source", &source).expect("same input again");
+
+        let mut out = Vec::new();
+        set.write_tar(&mut out).expect("writing the tar");
+        let entries = read_tar(&out);
+        use tar::EntryType::{Directory as D, Regular as R};
+        let shape: Vec<(&str, tar::EntryType, u32)> = entries
+            .iter()
+            .map(|(p, k, m, _)| (p.as_str(), *k, *m))
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                ("inputs", D, 0o755),
+                ("outputs", D, 0o755),
+                ("patches", D, 0o755),
+                ("patches/libs", D, 0o755),
+                ("patches/libs/zlib", D, 0o755),
+                ("inputs/dep-1.0.pkg", R, 0o644),
+                ("inputs/src.source", R, 0o644),
+                ("patches/libs/zlib/fix.patch", R, 0o644),
+                ("script", R, 0o755),
+            ]
+        );
+        assert_eq!(entries[5].3, big_content);
+        assert_eq!(entries[6].3, b"source bytes");
+        assert_eq!(entries[8].3, b"#!/bin/sh\necho hi\n");
+        assert_eq!(
+            set.paths().collect::<Vec<_>>(),
+            [
+                "/inputs/dep-1.0.pkg",
+                "/inputs/src.source",
+                "/patches/libs/zlib/fix.patch",
+                "/script"
+            ]
+        );
+    }
+
+    #[test]
+    fn paths_are_checked() {
+        let cases: &[(&str, bool)] = &[
+            ("a.source", true),
+            ("dir/a", true),
+            ("", false),
+            ("/etc/passwd", false),
+            ("../x", false),
+            ("a/../../x", false),
+            ("a//b", false),
+            ("./a", false),
+        ];
+        for (path, ok) in cases {
+            let got = UploadSet::new().input(path, "/dev/null").map(|_| ());
+            assert_eq!(got.is_ok(), *ok, "{path:?}: {got:?}");
+            if !ok {
+                assert!(matches!(got, Err(UploadError::InvalidPath(_))));
+            }
+        }
+    }
+
+    #[test]
+    fn two_files_for_one_path_collide() {
+        let mut set = UploadSet::new();
+        set.input("a", "/one").expect("first");
+        let got = set.input("a", "/two").map(|_| ());
+        match got {
+            Err(UploadError::Collision {
+                path,
+                first,
+                second,
+            }) => {
+                assert_eq!(
+                    (path.as_str(), first.as_str(), second.as_str()),
+                    ("inputs/a", "/one", "/two")
+                );
+            }
+            other => panic!("expected a collision, got {other:?}"),
+        }
+        set.script("a").expect("script");
+        assert!(matches!(
+            set.script("b"),
+            Err(UploadError::Collision { .. })
+        ));
+    }
+
+    #[test]
+    fn a_missing_file_names_itself() {
+        let mut set = UploadSet::new();
+        set.input("gone", "/nonexistent/kiln-test-file")
+            .expect("input");
+        let got = set.write_tar(Vec::new());
+        match got {
+            Err(UploadError::Read { path, .. }) => {
+                assert_eq!(path, PathBuf::from("/nonexistent/kiln-test-file"))
+            }
+            other => panic!("expected a read error, got {other:?}"),
+        }
+        let mut set = UploadSet::new();
+        set.input("dir", "/").expect("input");
+        assert!(matches!(
+            set.write_tar(Vec::new()),
+            Err(UploadError::NotAFile(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn the_stream_carries_the_whole_tar() {
+        use futures::TryStreamExt;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("f");
+        let content = vec![1u8; 5 * CHUNK + 3];
+        std::fs::write(&file, &content).expect("writing");
+        let mut set = UploadSet::new();
+        set.input("f", &file).expect("input");
+        let (stream, task) = set.into_stream();
+        let chunks: Vec<Bytes> = stream.try_collect().await.expect("streaming");
+        task.await.expect("joining").expect("writing");
+        assert!(chunks.iter().all(|c| c.len() <= CHUNK));
+        let tar: Vec<u8> = chunks.concat();
+        let entries = read_tar(&tar);
+        assert_eq!(entries.last().map(|e| e.3.len()), Some(content.len()));
+    }
+
+    #[tokio::test]
+    async fn a_closed_receiver_stops_the_writer() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("f");
+        std::fs::write(&file, vec![1u8; 20 * CHUNK]).expect("writing");
+        let mut set = UploadSet::new();
+        set.input("f", &file).expect("input");
+        let (stream, task) = set.into_stream();
+        drop(stream);
+        let got = task.await.expect("joining");
+        assert!(matches!(got, Err(UploadError::Closed)), "{got:?}");
+    }
+}

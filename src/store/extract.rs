@@ -450,6 +450,7 @@ fn entry_components(raw: &[u8]) -> Result<Option<Vec<String>>, RefusalReason> {
     if raw.starts_with(b"/") {
         return Err(RefusalReason::AbsolutePath);
     }
+    // `..` anywhere is refused before anything else: it is the more telling reason.
     let mut components = Vec::new();
     for component in raw.split(|&b| b == b'/') {
         match component {
@@ -458,7 +459,6 @@ fn entry_components(raw: &[u8]) -> Result<Option<Vec<String>>, RefusalReason> {
             c => components.push(c),
         }
     }
-    // Refuse `..` before looking at anything else: it is the more telling reason.
     let (first, rest) = components.split_first().ok_or(RefusalReason::EmptyName)?;
     if *first != OUTPUTS.as_bytes() {
         return Err(RefusalReason::NotUnderOutputs);
@@ -554,5 +554,380 @@ mod tests {
                 "{link:?} -> {target}"
             );
         }
+    }
+
+    /// An archive entry, named with raw bytes so that hostile names can be made.
+    pub(crate) enum Crafted<'a> {
+        File(&'a [u8], &'a [u8], u32),
+        Dir(&'a [u8]),
+        Symlink(&'a [u8], &'a str),
+        HardLink(&'a [u8], &'a str),
+        NamedPipe(&'a [u8]),
+        CharDevice(&'a [u8]),
+    }
+
+    /// A tar archive of the entries, headers written as given.
+    pub(crate) fn craft(entries: &[Crafted]) -> Vec<u8> {
+        let mut builder = tar::Builder::new(Vec::new());
+        for entry in entries {
+            let mut h = tar::Header::new_gnu();
+            let (name, kind, data, mode): (&[u8], tar::EntryType, &[u8], u32) = match entry {
+                Crafted::File(n, d, m) => (n, tar::EntryType::Regular, d, *m),
+                Crafted::Dir(n) => (n, tar::EntryType::Directory, b"", 0o755),
+                Crafted::Symlink(n, t) => {
+                    h.set_link_name(t).expect("link name");
+                    (n, tar::EntryType::Symlink, b"", 0o777)
+                }
+                Crafted::HardLink(n, t) => {
+                    h.set_link_name(t).expect("link name");
+                    (n, tar::EntryType::Link, b"", 0o644)
+                }
+                Crafted::NamedPipe(n) => (n, tar::EntryType::Fifo, b"", 0o644),
+                Crafted::CharDevice(n) => (n, tar::EntryType::Char, b"", 0o644),
+            };
+            let slot = &mut h.as_old_mut().name;
+            slot.fill(0);
+            slot[..name.len()].copy_from_slice(name);
+            h.set_entry_type(kind);
+            h.set_size(data.len() as u64);
+            h.set_mode(mode);
+            h.set_mtime(0);
+            h.set_cksum();
+            builder.append(&h, data).expect("appending");
+        }
+        builder.into_inner().expect("finishing")
+    }
+
+    /// Every path below `root`, relative, sorted; links not followed.
+    fn tree(root: &Path) -> Vec<String> {
+        let mut paths: Vec<String> = walkdir::WalkDir::new(root)
+            .min_depth(1)
+            .follow_links(false)
+            .into_iter()
+            .map(|e| {
+                let e = e.expect("walking");
+                e.path()
+                    .strip_prefix(root)
+                    .expect("below root")
+                    .display()
+                    .to_string()
+            })
+            .collect();
+        paths.sort();
+        paths
+    }
+
+    /// Extracts the crafted archive into `<base>/staging/submit` (after
+    /// `prepare` ran on that directory) and checks the artifacts (path and
+    /// content), the refused entries (name and reason), and that nothing
+    /// changed outside the staging directory.
+    fn check(
+        prepare: impl Fn(&Path, &Path),
+        entries: &[Crafted],
+        artifacts: &[(&str, &[u8])],
+        refused: &[(&str, RefusalReason)],
+    ) {
+        let base = tempfile::tempdir().expect("tempdir");
+        std::fs::write(base.path().join("victim"), b"untouched").expect("writing");
+        std::fs::create_dir(base.path().join("outside")).expect("mkdir");
+        let dest = base.path().join("staging/submit");
+        std::fs::create_dir_all(&dest).expect("mkdir");
+        prepare(base.path(), &dest);
+        let outside_before: Vec<String> = tree(base.path())
+            .into_iter()
+            .filter(|p| !p.starts_with("staging"))
+            .collect();
+
+        let extraction = extract_into(&craft(entries)[..], &dest).expect("extracting");
+
+        let got: Vec<(String, Vec<u8>)> = extraction
+            .artifacts
+            .iter()
+            .map(|a| {
+                let bytes = std::fs::read(a.path.under(&dest)).expect("reading an artifact");
+                assert_eq!(a.size, bytes.len() as u64, "{}", a.path);
+                let (_, sha) =
+                    copy_hashing(&mut &bytes[..], &mut std::io::sink()).expect("hashing");
+                assert_eq!(a.sha256, sha, "{}", a.path);
+                (a.path.to_string(), bytes)
+            })
+            .collect();
+        let expected: Vec<(String, Vec<u8>)> = artifacts
+            .iter()
+            .map(|(p, b)| (p.to_string(), b.to_vec()))
+            .collect();
+        assert_eq!(got, expected, "artifacts");
+        let got_refused: Vec<(String, RefusalReason)> = extraction
+            .refused
+            .iter()
+            .map(|r| (r.entry.clone(), r.reason.clone()))
+            .collect();
+        let expected_refused: Vec<(String, RefusalReason)> = refused
+            .iter()
+            .map(|(e, r)| (e.to_string(), r.clone()))
+            .collect();
+        assert_eq!(got_refused, expected_refused, "refused");
+
+        let outside_after: Vec<String> = tree(base.path())
+            .into_iter()
+            .filter(|p| !p.starts_with("staging"))
+            .collect();
+        assert_eq!(
+            outside_after, outside_before,
+            "nothing may appear outside the staging directory"
+        );
+        assert_eq!(
+            std::fs::read(base.path().join("victim")).expect("reading"),
+            b"untouched"
+        );
+        assert!(tree(&base.path().join("outside")).is_empty());
+        // No temporary files are left.
+        assert!(
+            tree(&dest).iter().all(|p| !p.contains(".kiln-part-")),
+            "{:?}",
+            tree(&dest)
+        );
+    }
+
+    fn nothing(_: &Path, _: &Path) {}
+
+    #[test]
+    fn extraction_keeps_paths_and_checksums() {
+        use Crafted::*;
+        check(
+            nothing,
+            &[
+                Dir(b"outputs/"),
+                File(b"outputs/pkg-1.0.tar.gz", b"package", 0o644),
+                Dir(b"outputs/sub/"),
+                File(b"outputs/sub/deep/nested.txt", b"nested", 0o755),
+                File(b"./outputs/dot.txt", b"dot", 0o644),
+                HardLink(b"outputs/sub/again.tar.gz", "outputs/pkg-1.0.tar.gz"),
+                File(b"outputs/empty", b"", 0o644),
+            ],
+            &[
+                ("pkg-1.0.tar.gz", b"package"),
+                ("sub/deep/nested.txt", b"nested"),
+                ("dot.txt", b"dot"),
+                ("sub/again.tar.gz", b"package"),
+                ("empty", b""),
+            ],
+            &[],
+        );
+    }
+
+    #[test]
+    fn hostile_entries_are_refused() {
+        use Crafted::*;
+        use RefusalReason::*;
+        let cases: Vec<(Vec<Crafted>, Vec<(&str, RefusalReason)>)> = vec![
+            (
+                vec![File(b"/etc/kiln-test", b"x", 0o644)],
+                vec![("/etc/kiln-test", AbsolutePath)],
+            ),
+            (
+                vec![File(b"outputs/../../victim", b"x", 0o644)],
+                vec![("outputs/../../victim", ParentComponent)],
+            ),
+            (
+                vec![File(b"../outside/x", b"x", 0o644)],
+                vec![("../outside/x", ParentComponent)],
+            ),
+            (
+                vec![File(b"elsewhere/x", b"x", 0o644)],
+                vec![("elsewhere/x", NotUnderOutputs)],
+            ),
+            (
+                vec![File(b"outputs", b"x", 0o644)],
+                vec![("outputs", NotUnderOutputs)],
+            ),
+            (
+                vec![File(b"outputs/\xff", b"x", 0o644)],
+                vec![("outputs/\u{fffd}", NotUtf8)],
+            ),
+            (
+                vec![Symlink(b"outputs/passwd", "/etc/passwd")],
+                vec![(
+                    "outputs/passwd",
+                    LinkOutside {
+                        target: "/etc/passwd".into(),
+                    },
+                )],
+            ),
+            (
+                vec![Symlink(b"outputs/up", "../../victim")],
+                vec![(
+                    "outputs/up",
+                    LinkOutside {
+                        target: "../../victim".into(),
+                    },
+                )],
+            ),
+            (
+                vec![Symlink(b"outputs/dangling", "missing")],
+                vec![(
+                    "outputs/dangling",
+                    DanglingLink {
+                        target: "missing".into(),
+                    },
+                )],
+            ),
+            // A link that looks inside but really resolves outside through another link.
+            (
+                vec![
+                    Symlink(b"outputs/a/b/s", ".."),
+                    Symlink(b"outputs/t", "a/b/s/../.."),
+                ],
+                vec![(
+                    "outputs/t",
+                    LinkOutside {
+                        target: "a/b/s/../..".into(),
+                    },
+                )],
+            ),
+            (
+                vec![HardLink(b"outputs/h", "victim")],
+                vec![(
+                    "outputs/h",
+                    HardLinkTarget {
+                        target: "victim".into(),
+                    },
+                )],
+            ),
+            (
+                vec![HardLink(b"outputs/h", "outputs/../victim")],
+                vec![(
+                    "outputs/h",
+                    HardLinkTarget {
+                        target: "outputs/../victim".into(),
+                    },
+                )],
+            ),
+            (
+                vec![NamedPipe(b"outputs/fifo")],
+                vec![("outputs/fifo", Fifo)],
+            ),
+            (
+                vec![CharDevice(b"outputs/null")],
+                vec![("outputs/null", Device)],
+            ),
+            // Through a symbolic link from the archive: links are created last,
+            // so the file makes a real directory and the link then collides.
+            (
+                vec![
+                    Symlink(b"outputs/dir", "."),
+                    File(b"outputs/dir/f", b"x", 0o644),
+                ],
+                vec![("outputs/dir", Collision)],
+            ),
+        ];
+        for (entries, refused) in cases {
+            let artifacts: Vec<(&str, &[u8])> = match entries.last() {
+                Some(File(b"outputs/dir/f", ..)) => vec![("dir/f", b"x")],
+                _ => vec![],
+            };
+            check(nothing, &entries, &artifacts, &refused);
+        }
+    }
+
+    #[test]
+    fn existing_links_are_never_followed() {
+        use Crafted::*;
+        // A link already in the staging directory (from an earlier job) to a
+        // directory outside: writing through it is refused.
+        let plant = |base: &Path, dest: &Path| {
+            std::os::unix::fs::symlink(base.join("outside"), dest.join("evil")).expect("symlink");
+            std::os::unix::fs::symlink(base.join("victim"), dest.join("file-link"))
+                .expect("symlink");
+        };
+        check(
+            plant,
+            &[
+                File(b"outputs/evil/payload", b"x", 0o644),
+                Dir(b"outputs/evil/sub"),
+                File(b"outputs/file-link", b"overwrite", 0o644),
+                File(b"outputs/fine", b"ok", 0o644),
+            ],
+            &[("fine", b"ok")],
+            &[
+                (
+                    "outputs/evil/payload",
+                    RefusalReason::NotADirectory {
+                        path: "evil".into(),
+                    },
+                ),
+                (
+                    "outputs/evil/sub",
+                    RefusalReason::NotADirectory {
+                        path: "evil".into(),
+                    },
+                ),
+                ("outputs/file-link", RefusalReason::Collision),
+            ],
+        );
+    }
+
+    #[test]
+    fn repeated_entries_and_collisions() {
+        use Crafted::*;
+        let earlier = |_: &Path, dest: &Path| {
+            std::fs::write(dest.join("same"), b"same").expect("writing");
+            std::fs::write(dest.join("taken"), b"old").expect("writing");
+        };
+        check(
+            earlier,
+            &[
+                File(b"outputs/same", b"same", 0o644),
+                File(b"outputs/taken", b"new", 0o644),
+                File(b"outputs/twice", b"one", 0o644),
+                File(b"outputs/twice", b"two", 0o644),
+                File(b"outputs/twice", b"one", 0o644),
+            ],
+            &[("same", b"same"), ("twice", b"one")],
+            &[
+                ("outputs/taken", RefusalReason::Collision),
+                ("outputs/twice", RefusalReason::Collision),
+            ],
+        );
+    }
+
+    #[test]
+    fn links_inside_are_kept() {
+        let base = tempfile::tempdir().expect("tempdir");
+        let dest = base.path().join("s");
+        let tar = craft(&[
+            Crafted::File(b"outputs/lib/libfoo.so.1", b"elf", 0o755),
+            Crafted::Symlink(b"outputs/lib/libfoo.so", "libfoo.so.1"),
+            Crafted::Symlink(b"outputs/top", "lib/libfoo.so"),
+        ]);
+        let extraction = extract_into(&tar[..], &dest).expect("extracting");
+        assert!(extraction.refused.is_empty(), "{:?}", extraction.refused);
+        let links: Vec<(&str, &str)> = extraction
+            .links
+            .iter()
+            .map(|l| (l.path.as_str(), l.target.as_str()))
+            .collect();
+        assert_eq!(
+            links,
+            [("lib/libfoo.so", "libfoo.so.1"), ("top", "lib/libfoo.so")]
+        );
+        assert_eq!(
+            std::fs::read(dest.join("top")).expect("reading through the link"),
+            b"elf"
+        );
+        let mode = std::fs::metadata(dest.join("lib/libfoo.so.1"))
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o755);
+    }
+
+    #[test]
+    fn a_broken_archive_is_an_error() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut tar = craft(&[Crafted::File(b"outputs/big", &[7u8; 4096], 0o644)]);
+        tar.truncate(1024);
+        let got = extract_into(&tar[..], dir.path());
+        assert!(matches!(got, Err(StoreError::Archive { .. })), "{got:?}");
     }
 }
