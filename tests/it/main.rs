@@ -6,3 +6,5 @@
 //! skipping it.
 
 mod support;
+
+mod docker;
