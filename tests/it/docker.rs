@@ -526,3 +526,58 @@ async fn the_network_mode_is_applied() {
     finished.remove(Removal::IfStopped).await.expect("removing");
     assert_no_containers_left(&endpoint, guard.submit).await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_test_image_script_builds_a_working_image_once() {
+    let Some(_image) = test_image() else { return };
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-test-image.sh");
+    let tag = format!(
+        "kiln-it-image-{}:test",
+        &Uuid::new_v4().simple().to_string()[..12]
+    );
+    struct RemoveImage(String);
+    impl Drop for RemoveImage {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("docker")
+                .args(["rmi", "-f", &self.0])
+                .output();
+        }
+    }
+    let _image_guard = RemoveImage(tag.clone());
+    let make = || {
+        let out = std::process::Command::new("sh")
+            .arg(&script)
+            .arg(&tag)
+            .output()
+            .expect("running the script");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    assert!(make().contains("built"));
+    assert!(make().contains("exists"), "a second run does nothing");
+
+    let guard = SubmitContainers::new();
+    let endpoint = connect().await;
+    let spec = ContainerSpec::new(&tag, guard.submit, Uuid::new_v4());
+    let check = r#"#!/bin/bash
+for applet in sh bash awk sed grep tar gzip sha256sum patch mkfifo cp ln; do
+    command -v "$applet" >/dev/null || echo "missing $applet"
+done
+for dir in /tmp /inputs /outputs /patches; do
+    [ -d "$dir" ] || echo "missing $dir"
+done
+bash -c 'echo bash runs'
+"#;
+    let (finished, lines) = run(&endpoint, &spec, check, UploadSet::new()).await;
+    finished.remove(Removal::IfStopped).await.expect("removing");
+    assert_eq!(
+        texts(&lines, Source::Stdout),
+        [b"bash runs".to_vec()],
+        "{lines:?}"
+    );
+    assert_no_containers_left(&endpoint, guard.submit).await;
+}
