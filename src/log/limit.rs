@@ -149,7 +149,9 @@ mod tests {
     #[test]
     fn head_and_tail() {
         let ten = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
-        let cases: &[(u64, &[&str], &[&str], &[&str], (u64, u64))] = &[
+        // (limit, input, stored at once, stored at the end, (lines, bytes) left out)
+        type Case<'a> = (u64, &'a [&'a str], &'a [&'a str], &'a [&'a str], (u64, u64));
+        let cases: &[Case] = &[
             // Everything fits: half stored at once, the rest at the end, nothing left out.
             (100, &ten, &ten, &[], (0, 0)),
             (

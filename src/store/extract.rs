@@ -508,7 +508,8 @@ mod tests {
     #[test]
     fn entry_names() {
         use RefusalReason::*;
-        let cases: &[(&[u8], Result<Option<&[&str]>, RefusalReason>)] = &[
+        type Case<'a> = (&'a [u8], Result<Option<&'a [&'a str]>, RefusalReason>);
+        let cases: &[Case] = &[
             (b"outputs", Ok(None)),
             (b"outputs/", Ok(None)),
             (b"./outputs/", Ok(None)),
@@ -720,7 +721,8 @@ mod tests {
     fn hostile_entries_are_refused() {
         use Crafted::*;
         use RefusalReason::*;
-        let cases: Vec<(Vec<Crafted>, Vec<(&str, RefusalReason)>)> = vec![
+        type Case<'a> = (Vec<Crafted<'a>>, Vec<(&'a str, RefusalReason)>);
+        let cases: Vec<Case> = vec![
             (
                 vec![File(b"/etc/kiln-test", b"x", 0o644)],
                 vec![("/etc/kiln-test", AbsolutePath)],

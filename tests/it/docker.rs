@@ -496,7 +496,7 @@ async fn kiln_finds_its_containers_by_label_for_cleanup() {
         (id.as_str(), Some(job))
     );
     assert_eq!(found[0].state.as_deref(), Some("created"));
-    assert_eq!(guard.ids(), [id.clone()]);
+    assert_eq!(guard.ids(), std::slice::from_ref(&id));
 
     endpoint
         .remove_container(&id, Removal::Force)
