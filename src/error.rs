@@ -62,5 +62,7 @@ pub fn is_input_error(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
         e.is::<InputError>()
             || e.is::<crate::config::ConfigError>()
+            || e.downcast_ref::<crate::endpoint::EndpointError>()
+                .is_some_and(crate::endpoint::EndpointError::is_input)
     })
 }

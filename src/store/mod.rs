@@ -1,1 +1,126 @@
-//! Staging and release stores: safe extraction of outputs, checksums, releases.
+//! Staging and release stores: where artifacts land on the host.
+//!
+//! A job's `/outputs` arrives as a tar stream and is unpacked into the
+//! submit's staging directory, `<staging>/<submit-uuid>/`, by [`extract`]:
+//! entries that could escape (absolute paths, `..`, links pointing outside,
+//! devices, fifos) are refused and reported, and nothing is ever written
+//! outside that directory. Each file's size and SHA-256 are computed while it
+//! is written. [`release`] copies artifacts into a release store atomically,
+//! never replacing a different file.
+//!
+//! Architecture invariant: all file work here is blocking I/O and runs inside
+//! `spawn_blocking`; the async functions are the only entry points for async
+//! callers.
+
+pub mod checksum;
+pub mod extract;
+pub mod release;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+pub use checksum::{sha256_file, Sha256Digest};
+pub use extract::{Artifact, Extraction, Link, RefusalReason, Refused, StagingStore};
+pub use release::{Release, ReleaseStore};
+
+/// A failure of the store itself (disk, archive), as opposed to an entry that
+/// was refused, which is reported in [`Extraction::refused`].
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{what} {}: {source}", path.display())]
+    Io {
+        what: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("reading the outputs archive for {}: {source}", dest.display())]
+    Archive {
+        dest: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} already exists in release store `{store}` with different content (sha256 {existing}, releasing {new})", path.display())]
+    ReleaseConflict {
+        store: String,
+        path: PathBuf,
+        existing: Sha256Digest,
+        new: Sha256Digest,
+    },
+    #[error("`{0}` is not a relative path inside a store")]
+    InvalidPath(String),
+    #[error("a store task ended abnormally: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl StoreError {
+    fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> StoreError {
+        let path = path.to_owned();
+        move |source| StoreError::Io { what, path, source }
+    }
+}
+
+/// A path relative to a store: `/`-separated UTF-8 components, none of them
+/// empty, `.` or `..`, never absolute.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RelPath(String);
+
+impl RelPath {
+    /// Validates a relative path.
+    pub fn new(path: &str) -> Result<Self, StoreError> {
+        let ok = !path.is_empty()
+            && !path.starts_with('/')
+            && path
+                .split('/')
+                .all(|c| !c.is_empty() && c != "." && c != "..");
+        if ok {
+            Ok(Self(path.to_owned()))
+        } else {
+            Err(StoreError::InvalidPath(path.to_owned()))
+        }
+    }
+
+    /// Joins validated components.
+    fn from_components(components: &[&str]) -> Self {
+        Self(components.join("/"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The path below `root`.
+    pub fn under(&self, root: &Path) -> PathBuf {
+        root.join(&self.0)
+    }
+}
+
+impl fmt::Display for RelPath {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_paths() {
+        let cases: &[(&str, bool)] = &[
+            ("a", true),
+            ("a/b.tar.gz", true),
+            ("", false),
+            ("/a", false),
+            ("a//b", false),
+            ("a/", false),
+            ("./a", false),
+            ("a/../b", false),
+            ("..", false),
+            ("..a/b..", true),
+        ];
+        for (path, ok) in cases {
+            assert_eq!(RelPath::new(path).is_ok(), *ok, "{path:?}");
+        }
+    }
+}

@@ -8,3 +8,4 @@
 mod config;
 mod support;
 mod db;
+mod docker;

@@ -1,0 +1,222 @@
+//! Splitting a container's byte output into lines. Output arrives in chunks
+//! that do not respect line boundaries; a line may span many chunks, the last
+//! line may lack its newline, and a script may print a line of any length.
+//! Lines are kept as bytes (they need not be UTF-8) and are cut at a maximum
+//! length so that memory stays bounded.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+
+/// The longest line kept in one piece; longer lines are cut into pieces.
+pub const DEFAULT_MAX_LINE: usize = 64 * 1024;
+
+/// Where a log line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// The script's standard output.
+    Stdout,
+    /// The script's standard error.
+    Stderr,
+    /// kiln itself, such as the note that a log was cut at its limit.
+    Kiln,
+}
+
+impl Source {
+    /// A short name for display: `stdout`, `stderr`, `kiln`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Stdout => "stdout",
+            Source::Stderr => "stderr",
+            Source::Kiln => "kiln",
+        }
+    }
+}
+
+/// How a line ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineEnd {
+    /// With a newline (not kept in the line's bytes).
+    Newline,
+    /// At the end of the output, without a newline.
+    EndOfOutput,
+    /// Cut at the maximum line length: the next piece continues it.
+    Cut,
+}
+
+/// One line of output, without its newline.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawLine {
+    pub bytes: Vec<u8>,
+    pub end: LineEnd,
+}
+
+impl RawLine {
+    /// The line for display: invalid UTF-8 replaced, the bytes themselves kept.
+    pub fn text(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.bytes)
+    }
+}
+
+/// A line of a running container's output, as the endpoint delivers it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogLine {
+    pub source: Source,
+    /// When kiln received the line.
+    pub at: DateTime<Utc>,
+    pub line: RawLine,
+}
+
+/// Turns chunks of bytes into lines. One splitter per output stream.
+#[derive(Debug)]
+pub struct LineSplitter {
+    buf: Vec<u8>,
+    max_line: usize,
+}
+
+impl Default for LineSplitter {
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_LINE)
+    }
+}
+
+impl LineSplitter {
+    /// A splitter that cuts lines longer than `max_line` bytes (at least 1).
+    pub fn new(max_line: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            max_line: max_line.max(1),
+        }
+    }
+
+    /// Adds a chunk and appends every line it completes to `out`.
+    pub fn push(&mut self, mut chunk: &[u8], out: &mut Vec<RawLine>) {
+        while !chunk.is_empty() {
+            let room = self.max_line - self.buf.len();
+            let window = &chunk[..chunk.len().min(room + 1)];
+            match window.iter().position(|&b| b == b'\n') {
+                Some(pos) => {
+                    self.buf.extend_from_slice(&chunk[..pos]);
+                    out.push(RawLine {
+                        bytes: std::mem::take(&mut self.buf),
+                        end: LineEnd::Newline,
+                    });
+                    chunk = &chunk[pos + 1..];
+                }
+                None if chunk.len() > room => {
+                    // No newline within the room left: cut the line.
+                    self.buf.extend_from_slice(&chunk[..room]);
+                    out.push(RawLine {
+                        bytes: std::mem::take(&mut self.buf),
+                        end: LineEnd::Cut,
+                    });
+                    chunk = &chunk[room..];
+                }
+                None => {
+                    self.buf.extend_from_slice(chunk);
+                    chunk = &[];
+                }
+            }
+        }
+    }
+
+    /// Ends the output: the last line, when it had no newline.
+    pub fn finish(&mut self) -> Option<RawLine> {
+        if self.buf.is_empty() {
+            return None;
+        }
+        Some(RawLine {
+            bytes: std::mem::take(&mut self.buf),
+            end: LineEnd::EndOfOutput,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(max: usize, chunks: &[&[u8]], expected: &[(&[u8], LineEnd)]) {
+        let mut splitter = LineSplitter::new(max);
+        let mut out = Vec::new();
+        for chunk in chunks {
+            splitter.push(chunk, &mut out);
+        }
+        out.extend(splitter.finish());
+        let got: Vec<(&[u8], LineEnd)> = out.iter().map(|l| (l.bytes.as_slice(), l.end)).collect();
+        assert_eq!(got, expected, "chunks {chunks:?}, max {max}");
+    }
+
+    #[test]
+    fn splitting() {
+        use LineEnd::*;
+        type Case<'a> = (usize, &'a [&'a [u8]], &'a [(&'a [u8], LineEnd)]);
+        let cases: &[Case] = &[
+            (100, &[b"a\nb\n"], &[(b"a", Newline), (b"b", Newline)]),
+            (
+                100,
+                &[b"hel", b"lo\nwor", b"ld\n"],
+                &[(b"hello", Newline), (b"world", Newline)],
+            ),
+            (
+                100,
+                &[b"last without newline"],
+                &[(b"last without newline", EndOfOutput)],
+            ),
+            (
+                100,
+                &[b"a\n", b"tail"],
+                &[(b"a", Newline), (b"tail", EndOfOutput)],
+            ),
+            (100, &[b"\n\n"], &[(b"", Newline), (b"", Newline)]),
+            (100, &[b"crlf\r\n"], &[(b"crlf\r", Newline)]),
+            (100, &[b"\xff\xfe bytes\n"], &[(b"\xff\xfe bytes", Newline)]),
+            (100, &[], &[]),
+            (100, &[b"", b""], &[]),
+            (
+                4,
+                &[b"abcdefghij\n"],
+                &[(b"abcd", Cut), (b"efgh", Cut), (b"ij", Newline)],
+            ),
+            (
+                4,
+                &[b"ab", b"cd", b"ef"],
+                &[(b"abcd", Cut), (b"ef", EndOfOutput)],
+            ),
+            // Exactly the maximum, then the newline: no cut.
+            (4, &[b"abcd\n"], &[(b"abcd", Newline)]),
+            (
+                4,
+                &[b"abcd", b"\nx\n"],
+                &[(b"abcd", Newline), (b"x", Newline)],
+            ),
+            (1, &[b"ab\n"], &[(b"a", Cut), (b"b", Newline)]),
+        ];
+        for (max, chunks, expected) in cases {
+            check(*max, chunks, expected);
+        }
+    }
+
+    #[test]
+    fn lossy_text_keeps_bytes() {
+        let line = RawLine {
+            bytes: b"caf\xe9".to_vec(),
+            end: LineEnd::Newline,
+        };
+        assert_eq!(line.text(), "caf\u{fffd}");
+        assert_eq!(line.bytes, b"caf\xe9");
+    }
+
+    #[test]
+    fn byte_at_a_time() {
+        let text = b"one\ntwo\nthree";
+        let mut splitter = LineSplitter::new(100);
+        let mut out = Vec::new();
+        for b in text.iter() {
+            splitter.push(std::slice::from_ref(b), &mut out);
+        }
+        out.extend(splitter.finish());
+        let lines: Vec<&[u8]> = out.iter().map(|l| l.bytes.as_slice()).collect();
+        assert_eq!(lines, [&b"one"[..], b"two", b"three"]);
+    }
+}
