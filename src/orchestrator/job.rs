@@ -1,0 +1,410 @@
+//! One job in one container: create it, stream its inputs in, run the
+//! script while its log goes to the database, judge the result, stream its
+//! outputs into the staging store, remove the container.
+//!
+//! A job task never writes the job's row: it reports to the run loop through
+//! [`Event`]s and its return value. It writes only the job's log chunks.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use futures::StreamExt;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{Event, JobSpec};
+use crate::db::models::jobs::{Job, LogState};
+use crate::db::models::log_chunks::NewLogChunk;
+use crate::db::models::JobId;
+use crate::db::{self, Pool};
+use crate::endpoint::{Container, ContainerSpec, Endpoint, Finished, Removal, Running, UploadSet};
+use crate::log::{JobLog, LogChunk, Scrubber, Verdict};
+use crate::store::{Artifact, StagingStore};
+
+/// How long a container may take to stop before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(3);
+/// How often a running job's log is written even when few lines came.
+const LOG_FLUSH_EVERY: Duration = Duration::from_secs(1);
+
+/// What every job of a submit shares.
+pub struct JobContext {
+    pub pool: Pool,
+    pub submit: Uuid,
+    pub image: String,
+    pub staging: StagingStore,
+    pub keep_containers: bool,
+    pub log_limit: u64,
+    pub secrets: Vec<String>,
+    pub error_lines: usize,
+    pub job_timeout: Option<Duration>,
+    pub silence_timeout: Option<Duration>,
+    /// Where `--write-log` puts a copy of each job's log.
+    pub log_dir: Option<PathBuf>,
+}
+
+/// A file to put into the container's `/inputs`.
+#[derive(Debug, Clone)]
+pub struct InputFile {
+    pub name: String,
+    pub path: PathBuf,
+}
+
+/// How a job ended. Failing is a value, not an error: errors are for kiln
+/// failing (the engine, the database, the disk).
+#[derive(Debug)]
+pub enum JobOutcome {
+    Succeeded {
+        artifacts: Vec<Artifact>,
+    },
+    Failed(Failure),
+    TimedOut(Failure),
+    Cancelled,
+}
+
+/// Why a job failed, as recorded and shown.
+#[derive(Debug, Clone, Default)]
+pub struct Failure {
+    pub exit_status: Option<i32>,
+    pub phase: Option<String>,
+    pub message: String,
+    pub last_lines: Vec<String>,
+}
+
+/// What the run loop gets back from a job task.
+#[derive(Debug)]
+pub struct JobReturn {
+    pub index: usize,
+    /// The container, if one was created (kept or removed by now).
+    pub container: Option<String>,
+    pub result: Result<JobOutcome>,
+}
+
+/// Runs job `index` on `endpoint`. Never panics; every failure comes back in
+/// the [`JobReturn`].
+pub async fn run(
+    ctx: Arc<JobContext>,
+    endpoint: Arc<Endpoint>,
+    index: usize,
+    spec: Arc<JobSpec>,
+    inputs: Vec<InputFile>,
+    events: mpsc::UnboundedSender<Event>,
+    cancel: CancellationToken,
+) -> JobReturn {
+    let mut container_id = None;
+    let result = run_inner(&ctx, &endpoint, index, &spec, inputs, &events, &cancel, &mut container_id).await;
+    JobReturn {
+        index,
+        container: container_id,
+        result,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_inner(
+    ctx: &JobContext,
+    endpoint: &Endpoint,
+    index: usize,
+    spec: &JobSpec,
+    inputs: Vec<InputFile>,
+    events: &mpsc::UnboundedSender<Event>,
+    cancel: &CancellationToken,
+    container_id: &mut Option<String>,
+) -> Result<JobOutcome> {
+    let mut container_spec = ContainerSpec::new(ctx.image.clone(), ctx.submit, spec.uuid);
+    container_spec.env = spec.env.clone();
+    let created = endpoint
+        .create_container(&container_spec)
+        .await
+        .with_context(|| format!("creating the container of job {} on endpoint `{}`", spec.uuid, endpoint.name()))?;
+    *container_id = Some(created.id().to_owned());
+    let _ = events.send(Event::Started {
+        index,
+        container: created.id().to_owned(),
+    });
+
+    let mut upload = UploadSet::new();
+    let files = inputs.iter().map(|i| (i.name.as_str(), &i.path)).chain(
+        spec.sources.iter().map(|(key, path)| (key.as_str(), path)),
+    );
+    for (name, path) in files {
+        upload
+            .input(name, path.clone())
+            .with_context(|| format!("adding input `{name}` of job {}", spec.uuid))?;
+    }
+    for (rel, path) in &spec.patches {
+        upload
+            .patch(rel, path.clone())
+            .with_context(|| format!("adding patch `{rel}` of job {}", spec.uuid))?;
+    }
+    upload
+        .script(spec.script.as_bytes().to_vec())
+        .with_context(|| format!("adding the script of job {}", spec.uuid))?;
+
+    let uploaded = tokio::select! {
+        r = created.upload(upload) => r,
+        _ = cancel.cancelled() => {
+            remove(ctx, created).await;
+            return Ok(JobOutcome::Cancelled);
+        }
+    };
+    if let Err(err) = uploaded {
+        remove(ctx, created).await;
+        return Err(err).with_context(|| format!("uploading the inputs of job {} to endpoint `{}`", spec.uuid, endpoint.name()));
+    }
+    let (running, logs) = created
+        .start()
+        .await
+        .with_context(|| format!("starting the container of job {} on endpoint `{}`", spec.uuid, endpoint.name()))?;
+
+    let watched = watch(ctx, index, spec, &running, logs, events, cancel).await;
+    let (log_end, stop) = match watched {
+        Ok(x) => x,
+        Err(err) => {
+            let _ = running.stop(STOP_GRACE).await;
+            if let Ok(finished) = running.wait().await {
+                remove(ctx, finished).await;
+            }
+            return Err(err);
+        }
+    };
+    if stop.is_some() {
+        running
+            .stop(STOP_GRACE)
+            .await
+            .with_context(|| format!("stopping the container of job {}", spec.uuid))?;
+    }
+    let finished = running
+        .wait()
+        .await
+        .with_context(|| format!("waiting for the container of job {}", spec.uuid))?;
+
+    let outcome = judge(ctx, spec, &finished, log_end, stop).await;
+    remove(ctx, finished).await;
+    outcome
+}
+
+/// Why the script was stopped before it ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stop {
+    Cancelled,
+    Timeout,
+    Silence,
+}
+
+/// What the log said, once the script ended (or was stopped).
+struct LogEnd {
+    verdict: Verdict,
+    phase: Option<String>,
+    last_lines: Vec<String>,
+}
+
+/// Reads the log stream until it ends, storing chunks and sending markers.
+async fn watch(
+    ctx: &JobContext,
+    index: usize,
+    spec: &JobSpec,
+    _running: &Container<Running>,
+    mut logs: crate::endpoint::LogStream,
+    events: &mpsc::UnboundedSender<Event>,
+    cancel: &CancellationToken,
+) -> Result<(LogEnd, Option<Stop>)> {
+    let scrubber = Scrubber::new(ctx.secrets.iter().map(String::as_str))
+        .map_err(|e| anyhow::anyhow!("preparing the log scrubber: {e}"))?;
+    let mut log = JobLog::new(scrubber, ctx.log_limit, ctx.error_lines);
+    let mut writer = ChunkWriter::new(ctx, spec).await?;
+    let mut flush = tokio::time::interval(LOG_FLUSH_EVERY);
+    flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let deadline = ctx.job_timeout.map(|t| tokio::time::Instant::now() + t);
+    let far = tokio::time::Instant::now() + Duration::from_secs(10 * 365 * 24 * 3600);
+    let mut silence_deadline = ctx.silence_timeout.map(|t| tokio::time::Instant::now() + t);
+    let mut stop = None;
+    loop {
+        tokio::select! {
+            line = logs.next() => match line {
+                Some(Ok(line)) => {
+                    if let Some(t) = ctx.silence_timeout {
+                        silence_deadline = Some(tokio::time::Instant::now() + t);
+                    }
+                    writer.copy_line(&line).await;
+                    let fed = log.feed(line).context("encoding the log")?;
+                    if let Some(marker) = fed.marker {
+                        let _ = events.send(Event::Marker { index, marker });
+                    }
+                    if let Some(chunk) = fed.chunk {
+                        writer.store(chunk).await?;
+                    }
+                }
+                Some(Err(err)) => return Err(err).context("reading the container's log"),
+                None => break,
+            },
+            _ = flush.tick() => {
+                if let Some(chunk) = log.flush().context("encoding the log")? {
+                    writer.store(chunk).await?;
+                }
+            }
+            _ = cancel.cancelled(), if stop.is_none() => { stop = Some(Stop::Cancelled); break; }
+            _ = tokio::time::sleep_until(deadline.unwrap_or(far)), if deadline.is_some() && stop.is_none() => {
+                stop = Some(Stop::Timeout); break;
+            }
+            _ = tokio::time::sleep_until(silence_deadline.unwrap_or(far)), if silence_deadline.is_some() && stop.is_none() => {
+                stop = Some(Stop::Silence); break;
+            }
+        }
+    }
+    let end = log.finish().context("encoding the log")?;
+    for chunk in end.chunks {
+        writer.store(chunk).await?;
+    }
+    let state = if end.truncated { LogState::Truncated } else { LogState::Complete };
+    let bytes = i64::try_from(end.total_bytes).unwrap_or(i64::MAX);
+    let job = spec.id;
+    db::run(&ctx.pool, format!("recording the log size of job {}", spec.uuid), move |conn| {
+        Ok(Job::record_log_size(conn, job, bytes, state)?)
+    })
+    .await?;
+    writer.close().await;
+    Ok((
+        LogEnd {
+            verdict: end.progress.verdict,
+            phase: end.progress.phase,
+            last_lines: end.last_lines,
+        },
+        stop,
+    ))
+}
+
+/// Decides how the job ended and, when it succeeded, collects its outputs.
+async fn judge(
+    ctx: &JobContext,
+    spec: &JobSpec,
+    finished: &Container<Finished>,
+    log: LogEnd,
+    stop: Option<Stop>,
+) -> Result<JobOutcome> {
+    let exit = finished.exit_status();
+    let exit_status = i32::try_from(exit.code()).ok();
+    let failure = |message: String| Failure {
+        exit_status,
+        phase: log.phase.clone(),
+        message,
+        last_lines: log.last_lines.clone(),
+    };
+    match stop {
+        Some(Stop::Cancelled) => return Ok(JobOutcome::Cancelled),
+        Some(Stop::Timeout) => {
+            let limit = ctx.job_timeout.unwrap_or_default().as_secs();
+            return Ok(JobOutcome::TimedOut(failure(format!("the job ran longer than job_timeout ({limit} s)"))));
+        }
+        Some(Stop::Silence) => {
+            let limit = ctx.silence_timeout.unwrap_or_default().as_secs();
+            return Ok(JobOutcome::TimedOut(failure(format!(
+                "the job printed nothing for job_silence_timeout ({limit} s)"
+            ))));
+        }
+        None => {}
+    }
+    if let Verdict::Err(message) = &log.verdict {
+        return Ok(JobOutcome::Failed(failure(message.clone())));
+    }
+    if !exit.success() {
+        let message = match finished.exit_message() {
+            Some(m) if !m.is_empty() => format!("the script exited with status {exit}: {m}"),
+            _ => format!("the script exited with status {exit}"),
+        };
+        return Ok(JobOutcome::Failed(failure(message)));
+    }
+    let extraction = ctx
+        .staging
+        .extract_outputs(ctx.submit, finished.download_outputs())
+        .await
+        .with_context(|| format!("collecting the outputs of job {}", spec.uuid))?;
+    if !extraction.refused.is_empty() {
+        let refused: Vec<String> = extraction.refused.iter().map(ToString::to_string).collect();
+        return Ok(JobOutcome::Failed(failure(format!(
+            "outputs refused (nothing was written outside the staging directory): {}",
+            refused.join("; ")
+        ))));
+    }
+    Ok(JobOutcome::Succeeded {
+        artifacts: extraction.artifacts,
+    })
+}
+
+async fn remove<S>(ctx: &JobContext, container: Container<S>) {
+    if ctx.keep_containers {
+        let id = container.keep();
+        tracing::info!("keeping container {id}");
+        return;
+    }
+    let id = container.id().to_owned();
+    if let Err(err) = container.remove(Removal::Force).await {
+        tracing::warn!("removing container {id}: {err:#}");
+    }
+}
+
+/// Writes a job's log chunks to the database (and, with `--write-log`, its
+/// lines to a file).
+struct ChunkWriter {
+    pool: Pool,
+    job: JobId,
+    uuid: Uuid,
+    file: Option<tokio::io::BufWriter<tokio::fs::File>>,
+}
+
+impl ChunkWriter {
+    async fn new(ctx: &JobContext, spec: &JobSpec) -> Result<Self> {
+        let file = match &ctx.log_dir {
+            Some(dir) => {
+                let path = dir.join(format!("{}-{}-{}.log", spec.package, spec.version, spec.uuid));
+                let file = tokio::fs::File::create(&path)
+                    .await
+                    .with_context(|| format!("creating the log file {}", path.display()))?;
+                Some(tokio::io::BufWriter::new(file))
+            }
+            None => None,
+        };
+        Ok(Self {
+            pool: ctx.pool.clone(),
+            job: spec.id,
+            uuid: spec.uuid,
+            file,
+        })
+    }
+
+    async fn copy_line(&mut self, line: &crate::log::LogLine) {
+        if let Some(file) = &mut self.file {
+            let ok = file.write_all(&line.line.bytes).await.is_ok() && file.write_all(b"\n").await.is_ok();
+            if !ok {
+                tracing::warn!("writing the log file of job {} failed; not writing it further", self.uuid);
+                self.file = None;
+            }
+        }
+    }
+
+    async fn store(&mut self, chunk: LogChunk) -> Result<()> {
+        let job = self.job;
+        db::run(&self.pool, format!("storing the log of job {}", self.uuid), move |conn| {
+            NewLogChunk {
+                job_id: job,
+                seq: chunk.seq,
+                first_line: chunk.first_line,
+                line_count: chunk.line_count,
+                raw_bytes: chunk.raw_bytes,
+                data: &chunk.data,
+            }
+            .insert(conn)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn close(mut self) {
+        if let Some(file) = &mut self.file {
+            let _ = file.flush().await;
+        }
+    }
+}
