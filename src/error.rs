@@ -62,5 +62,8 @@ pub fn is_input_error(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
         e.is::<InputError>()
             || e.is::<crate::config::ConfigError>()
+            || e.is::<crate::repo::LoadErrors>()
+            || e.is::<crate::plan::PlanErrors>()
+            || e.is::<crate::package::script::ScriptError>()
     })
 }
