@@ -277,6 +277,11 @@ impl Plan {
         &self.nodes
     }
 
+    /// The ids of all nodes, the root first.
+    pub fn node_ids(&self) -> impl Iterator<Item = NodeId> {
+        (0..self.nodes.len() as u32).map(NodeId)
+    }
+
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.index()]
     }

@@ -1,6 +1,8 @@
 //! Everything the user reads: errors, tables, CSV, JSON, progress bars. The
 //! only writer to the terminal.
 
+pub mod tree;
+
 /// Prints an error that ended a command, with its chain of causes.
 pub fn print_error(err: &anyhow::Error) {
     let mut msg = format!("error: {err}");

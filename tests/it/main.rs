@@ -6,3 +6,4 @@
 //! skipping it.
 
 mod support;
+mod tree_of;
