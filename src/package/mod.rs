@@ -69,6 +69,15 @@ impl Package {
         build.chain(runtime)
     }
 
+    /// The layer that set the dependencies of `kind` (the leaf when unknown).
+    pub fn dependency_file(&self, kind: DependencyKind) -> &Path {
+        let file = match kind {
+            DependencyKind::Build => &self.dependencies.build_file,
+            DependencyKind::Runtime => &self.dependencies.runtime_file,
+        };
+        file.as_deref().unwrap_or(&self.file)
+    }
+
     /// Why building this package on `image` is refused, if it is.
     pub fn image_refusal(&self, image: &crate::config::ImageConfig) -> Option<ImageRefusal> {
         if let Some(allowed) = &self.allowed_images {
@@ -151,6 +160,12 @@ impl HashKind {
 pub struct Dependencies {
     pub build: Vec<Dependency>,
     pub runtime: Vec<Dependency>,
+    /// The layer that set `build`, relative to the repository root.
+    #[serde(skip)]
+    pub build_file: Option<Arc<Path>>,
+    /// The layer that set `runtime`, relative to the repository root.
+    #[serde(skip)]
+    pub runtime_file: Option<Arc<Path>>,
 }
 
 /// One phase of a package's script: its template text and where it came from.
@@ -310,6 +325,7 @@ pub(crate) mod testing {
             dependencies: Dependencies {
                 build: deps(build),
                 runtime: deps(runtime),
+                ..Default::default()
             },
             patches: Vec::new(),
             environment: BTreeMap::new(),

@@ -160,7 +160,7 @@ impl Search<'_> {
                 Some(to) => dependencies.push((to, kind)),
                 None => self.errors.push(PlanError::MissingDependency {
                     package: p.id_string(),
-                    file: p.file.to_path_buf(),
+                    file: p.dependency_file(kind).to_path_buf(),
                     dependency: format!("{} {}", dep.name, dep.version),
                 }),
             }

@@ -16,7 +16,7 @@ use crate::package::{Dependencies, Package, Source, SourceHash};
 pub fn merge(
     root: &Path,
     leaf_file: &Arc<Path>,
-    chain: &[&Layer],
+    chain: &[(&Arc<Path>, &Layer)],
 ) -> Result<Package, Vec<RepoError>> {
     let mut errors = Vec::new();
     let missing = |key: &str, errors: &mut Vec<RepoError>| {
@@ -29,7 +29,7 @@ pub fn merge(
     // The deepest layer that sets a replaced-whole value.
     macro_rules! deepest {
         ($field:ident) => {
-            chain.iter().rev().find_map(|l| l.$field.as_ref())
+            chain.iter().rev().find_map(|(_, l)| l.$field.as_ref())
         };
     }
     let name = deepest!(name);
@@ -45,7 +45,17 @@ pub fn merge(
     let mut meta = BTreeMap::new();
     let mut phases = BTreeMap::new();
     let mut partial_sources = BTreeMap::new();
-    for layer in chain {
+    // The layer that set a replaced-whole value.
+    macro_rules! deepest_file {
+        ($field:ident) => {
+            chain
+                .iter()
+                .rev()
+                .find(|(_, l)| l.$field.is_some())
+                .map(|(f, _)| Arc::clone(f))
+        };
+    }
+    for (_, layer) in chain {
         for (k, v) in &layer.environment {
             environment.insert(k.clone(), v.clone());
         }
@@ -127,6 +137,8 @@ pub fn merge(
         dependencies: Dependencies {
             build: deepest!(build).cloned().unwrap_or_default(),
             runtime: deepest!(runtime).cloned().unwrap_or_default(),
+            build_file: deepest_file!(build),
+            runtime_file: deepest_file!(runtime),
         },
         patches: deepest!(patches).cloned().unwrap_or_default(),
         environment,
@@ -178,7 +190,10 @@ mod tests {
 
     /// Merges `chain` and hands the package to `expect`.
     fn check(chain: Vec<Layer>, expect: impl FnOnce(Result<Package, Vec<String>>)) {
-        let refs: Vec<&Layer> = chain.iter().collect();
+        let files: Vec<Arc<Path>> = (0..chain.len())
+            .map(|i| Arc::from(Path::new(&format!("layer{i}/pkg.toml"))))
+            .collect();
+        let refs: Vec<(&Arc<Path>, &Layer)> = files.iter().zip(chain.iter()).collect();
         let got = merge(Path::new("/repo"), &leaf(), &refs)
             .map_err(|e| e.iter().map(|e| e.to_string()).collect());
         expect(got);
@@ -235,6 +250,10 @@ mod tests {
                     .map(ToString::to_string)
                     .collect();
                 assert_eq!(build, vec!["cmake =3"]);
+                let build_file = p.dependency_file(crate::package::DependencyKind::Build);
+                assert_eq!(build_file, Path::new("layer1/pkg.toml"));
+                let runtime_file = p.dependency_file(crate::package::DependencyKind::Runtime);
+                assert_eq!(runtime_file, Path::new("a/b/pkg.toml"), "unset: the leaf");
                 assert_eq!(p.denied_images, vec!["old".to_string()]);
                 assert_eq!(p.allowed_images, None);
             },

@@ -116,7 +116,7 @@ pub fn load(root: &Path) -> Result<Repository, LoadErrors> {
             let mut at = Some(leaf);
             while let Some(i) = at {
                 // A layer with errors was reported already; its leaves are skipped.
-                chain.push(layers[i].as_ref()?);
+                chain.push((&paths[i], layers[i].as_ref()?));
                 at = files[i].parent;
             }
             chain.reverse();

@@ -291,6 +291,15 @@ fn broken_repositories() {
         &["a"],
         &["a 1 (in a/pkg.toml) depends on nope 3, which the repository does not have"],
     );
+    // A missing dependency listed by a shared layer: that layer is named.
+    check_broken(
+        &[
+            ("pkgs/pkg.toml", "[dependencies]\nbuild = [\"gcc =13\"]\n"),
+            ("pkgs/a/pkg.toml", "name = \"a\"\nversion = \"1\"\n"),
+        ],
+        &["a"],
+        &["a 1 (in pkgs/pkg.toml) depends on gcc 13, which the repository does not have"],
+    );
     // A duplicate package: both files.
     check_broken(
         &[
