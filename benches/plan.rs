@@ -38,8 +38,12 @@ fn median(mut times: Vec<Duration>) -> Duration {
 }
 
 fn measure(n: usize) -> Figures {
-    let dir = tempfile::Builder::new().prefix("kiln-bench-").tempdir().expect("a temporary directory");
-    let synthetic = kiln::repo::synthetic::write_repository(dir.path(), n, SEED).expect("writing the repository");
+    let dir = tempfile::Builder::new()
+        .prefix("kiln-bench-")
+        .tempdir()
+        .expect("a temporary directory");
+    let synthetic = kiln::repo::synthetic::write_repository(dir.path(), n, SEED)
+        .expect("writing the repository");
 
     let mut loads = Vec::new();
     let mut plans = Vec::new();
@@ -58,8 +62,17 @@ fn measure(n: usize) -> Figures {
 
         let start = Instant::now();
         let packages = repo.packages();
-        let root = packages.find(&synthetic.root_name, &synthetic.root_version).expect("the root package");
-        let plan = match Plan::new(packages, root, &Target { image: None, env: &env }) {
+        let root = packages
+            .find(&synthetic.root_name, &synthetic.root_version)
+            .expect("the root package");
+        let plan = match Plan::new(
+            packages,
+            root,
+            &Target {
+                image: None,
+                env: &env,
+            },
+        ) {
             Ok(plan) => plan,
             Err(e) => panic!("planning: {e}"),
         };
@@ -124,7 +137,13 @@ fn main() {
         );
     }
 
-    let total = |n: usize| figures.iter().find(|f| f.n == n).map(|f| f.load + f.plan).expect("measured");
+    let total = |n: usize| {
+        figures
+            .iter()
+            .find(|f| f.n == n)
+            .map(|f| f.load + f.plan)
+            .expect("measured")
+    };
     let t10 = total(10_000);
     let t20 = total(20_000);
     let ratio = t20.as_secs_f64() / t10.as_secs_f64();
@@ -136,7 +155,10 @@ fn main() {
         ),
         (format!("20,000 / 10,000 = {ratio:.2} <= 2.3"), ratio <= 2.3),
         (
-            format!("slowest tree-of render {:.1} ms < 1000 ms", ms(slowest_tree)),
+            format!(
+                "slowest tree-of render {:.1} ms < 1000 ms",
+                ms(slowest_tree)
+            ),
             slowest_tree < Duration::from_secs(1),
         ),
     ];

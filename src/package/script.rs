@@ -532,6 +532,16 @@ mod tests {
                 "{{joinwith \",\" \"x\" this.patches}}",
                 Ok("x,patches/a.patch,foo/b.patch\n"),
             ),
+            (
+                true,
+                "{{#if this.meta.nothing}}x{{else}}y{{/if}}",
+                Ok("y\n"),
+            ),
+            (
+                true,
+                "{{#if this.meta.license}}x{{else}}y{{/if}}",
+                Ok("x\n"),
+            ),
             (false, "[{{this.meta.nothing}}]", Ok("[]\n")),
             (false, "[{{join this.meta.nothing \"x\"}}]", Ok("[x]\n")),
             (

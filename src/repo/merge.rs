@@ -9,15 +9,60 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::error::RepoError;
-use super::layer::Layer;
+use super::layer::{Layer, PartialSource};
 use crate::package::{Dependencies, Package, Source, SourceHash};
 
-/// Merges `chain` (root first, the leaf last) into the leaf's package.
+/// Merges the layers of a leaf into its package: `shared` are the layers
+/// above it (root first), borrowed because other leaves share them; the
+/// leaf's own layer is taken, since no other package needs it.
 pub fn merge(
     root: &Path,
     leaf_file: &Arc<Path>,
-    chain: &[(&Arc<Path>, &Layer)],
+    shared: &[(&Arc<Path>, &Layer)],
+    leaf: Layer,
 ) -> Result<Package, Vec<RepoError>> {
+    let Layer {
+        name,
+        version,
+        sources: leaf_sources,
+        build,
+        runtime,
+        patches,
+        environment: leaf_environment,
+        allowed_images,
+        denied_images,
+        phases: leaf_phases,
+        meta: leaf_meta,
+    } = leaf;
+    // A replaced-whole value: the leaf's own, else the deepest shared layer's.
+    macro_rules! inherit {
+        ($own:expr, $field:ident) => {
+            $own.or_else(|| {
+                shared
+                    .iter()
+                    .rev()
+                    .find_map(|(_, l)| l.$field.as_ref())
+                    .cloned()
+            })
+        };
+    }
+    // The layer that set a replaced-whole value.
+    macro_rules! file_of {
+        ($own:expr, $field:ident) => {
+            if $own.is_some() {
+                Some(Arc::clone(leaf_file))
+            } else {
+                shared
+                    .iter()
+                    .rev()
+                    .find(|(_, l)| l.$field.is_some())
+                    .map(|(f, _)| Arc::clone(f))
+            }
+        };
+    }
+    let build_file = file_of!(build, build);
+    let runtime_file = file_of!(runtime, runtime);
+
     let mut errors = Vec::new();
     let missing = |key: &str, errors: &mut Vec<RepoError>| {
         errors.push(RepoError::Merged {
@@ -26,14 +71,8 @@ pub fn merge(
             message: "missing (no layer from the repository root down to this file sets it)".into(),
         });
     };
-    // The deepest layer that sets a replaced-whole value.
-    macro_rules! deepest {
-        ($field:ident) => {
-            chain.iter().rev().find_map(|(_, l)| l.$field.as_ref())
-        };
-    }
-    let name = deepest!(name);
-    let version = deepest!(version);
+    let name = inherit!(name, name);
+    let version = inherit!(version, version);
     if name.is_none() {
         missing("name", &mut errors);
     }
@@ -44,18 +83,8 @@ pub fn merge(
     let mut environment = BTreeMap::new();
     let mut meta = BTreeMap::new();
     let mut phases = BTreeMap::new();
-    let mut partial_sources = BTreeMap::new();
-    // The layer that set a replaced-whole value.
-    macro_rules! deepest_file {
-        ($field:ident) => {
-            chain
-                .iter()
-                .rev()
-                .find(|(_, l)| l.$field.is_some())
-                .map(|(f, _)| Arc::clone(f))
-        };
-    }
-    for (_, layer) in chain {
+    let mut partial_sources: BTreeMap<String, PartialSource> = BTreeMap::new();
+    for (_, layer) in shared {
         for (k, v) in &layer.environment {
             environment.insert(k.clone(), v.clone());
         }
@@ -66,31 +95,25 @@ pub fn merge(
             phases.insert(k.clone(), v.clone());
         }
         for (key, partial) in &layer.sources {
-            let merged: &mut super::layer::PartialSource =
-                partial_sources.entry(key.as_str()).or_default();
-            if partial.url.is_some() {
-                merged.url.clone_from(&partial.url);
-            }
-            if partial.hash.is_some() {
-                merged.hash.clone_from(&partial.hash);
-            }
-            merged.hash_type = partial.hash_type.or(merged.hash_type);
-            merged.download_manually = partial.download_manually.or(merged.download_manually);
+            let merged = partial_sources.entry(key.clone()).or_default();
+            merge_source(merged, partial.clone());
         }
+    }
+    environment.extend(leaf_environment);
+    meta.extend(leaf_meta);
+    phases.extend(leaf_phases);
+    for (key, partial) in leaf_sources {
+        merge_source(partial_sources.entry(key).or_default(), partial);
     }
 
     let mut sources = BTreeMap::new();
     for (key, partial) in partial_sources {
-        let fail = |field: &str, message: String, errors: &mut Vec<RepoError>| {
-            errors.push(RepoError::Merged {
-                file: root.join(leaf_file),
-                key: format!("sources.{key}.{field}"),
-                message,
-            });
-        };
-        let url = partial.url;
-        let kind = partial.hash_type;
-        let hash = partial.hash;
+        let PartialSource {
+            url,
+            hash_type: kind,
+            hash,
+            download_manually,
+        } = partial;
         if url.is_none() {
             missing(&format!("sources.{key}.url"), &mut errors);
         }
@@ -104,18 +127,21 @@ pub fn merge(
             continue;
         };
         if hash.len() != kind.hex_len() {
-            let message = format!(
-                "a {} hash has {} hex digits, this one has {}",
-                kind.as_str(),
-                kind.hex_len(),
-                hash.len()
-            );
-            fail("hash.hash", message, &mut errors);
+            errors.push(RepoError::Merged {
+                file: root.join(leaf_file),
+                key: format!("sources.{key}.hash.hash"),
+                message: format!(
+                    "a {} hash has {} hex digits, this one has {}",
+                    kind.as_str(),
+                    kind.hex_len(),
+                    hash.len()
+                ),
+            });
             continue;
         }
-        let download_manually = partial.download_manually.unwrap_or(false);
+        let download_manually = download_manually.unwrap_or(false);
         sources.insert(
-            key.to_owned(),
+            key,
             Source {
                 url,
                 hash: SourceHash { kind, hash },
@@ -131,23 +157,35 @@ pub fn merge(
         return Err(errors);
     }
     Ok(Package {
-        name: name.clone(),
-        version: version.clone(),
+        name,
+        version,
         sources,
         dependencies: Dependencies {
-            build: deepest!(build).cloned().unwrap_or_default(),
-            runtime: deepest!(runtime).cloned().unwrap_or_default(),
-            build_file: deepest_file!(build),
-            runtime_file: deepest_file!(runtime),
+            build: inherit!(build, build).unwrap_or_default(),
+            runtime: inherit!(runtime, runtime).unwrap_or_default(),
+            build_file,
+            runtime_file,
         },
-        patches: deepest!(patches).cloned().unwrap_or_default(),
+        patches: inherit!(patches, patches).unwrap_or_default(),
         environment,
-        allowed_images: deepest!(allowed_images).cloned(),
-        denied_images: deepest!(denied_images).cloned().unwrap_or_default(),
+        allowed_images: inherit!(allowed_images, allowed_images),
+        denied_images: inherit!(denied_images, denied_images).unwrap_or_default(),
         meta,
         phases,
-        file: leaf_file.clone(),
+        file: Arc::clone(leaf_file),
     })
+}
+
+/// Sets in `merged` every key that the deeper `partial` sets.
+fn merge_source(merged: &mut PartialSource, partial: PartialSource) {
+    if partial.url.is_some() {
+        merged.url = partial.url;
+    }
+    if partial.hash.is_some() {
+        merged.hash = partial.hash;
+    }
+    merged.hash_type = partial.hash_type.or(merged.hash_type);
+    merged.download_manually = partial.download_manually.or(merged.download_manually);
 }
 
 #[cfg(test)]
@@ -188,13 +226,14 @@ mod tests {
         Arc::from(Path::new("a/b/pkg.toml"))
     }
 
-    /// Merges `chain` and hands the package to `expect`.
-    fn check(chain: Vec<Layer>, expect: impl FnOnce(Result<Package, Vec<String>>)) {
+    /// Merges `chain` (root first, the leaf last) and hands the package to `expect`.
+    fn check(mut chain: Vec<Layer>, expect: impl FnOnce(Result<Package, Vec<String>>)) {
+        let own = chain.pop().expect("a leaf");
         let files: Vec<Arc<Path>> = (0..chain.len())
             .map(|i| Arc::from(Path::new(&format!("layer{i}/pkg.toml"))))
             .collect();
         let refs: Vec<(&Arc<Path>, &Layer)> = files.iter().zip(chain.iter()).collect();
-        let got = merge(Path::new("/repo"), &leaf(), &refs)
+        let got = merge(Path::new("/repo"), &leaf(), &refs, own)
             .map_err(|e| e.iter().map(|e| e.to_string()).collect());
         expect(got);
     }
@@ -233,6 +272,7 @@ mod tests {
                 layer(|l| {
                     l.patches = Some(vec!["common.patch".into()]);
                     l.build = Some(vec![Dependency::parse("make =4").expect("valid")]);
+                    l.runtime = Some(vec![Dependency::parse("libc =2").expect("valid")]);
                     l.denied_images = Some(vec!["old".into()]);
                 }),
                 layer(|l| {
@@ -251,9 +291,9 @@ mod tests {
                     .collect();
                 assert_eq!(build, vec!["cmake =3"]);
                 let build_file = p.dependency_file(crate::package::DependencyKind::Build);
-                assert_eq!(build_file, Path::new("layer1/pkg.toml"));
+                assert_eq!(build_file, Path::new("a/b/pkg.toml"));
                 let runtime_file = p.dependency_file(crate::package::DependencyKind::Runtime);
-                assert_eq!(runtime_file, Path::new("a/b/pkg.toml"), "unset: the leaf");
+                assert_eq!(runtime_file, Path::new("layer0/pkg.toml"), "inherited");
                 assert_eq!(p.denied_images, vec!["old".to_string()]);
                 assert_eq!(p.allowed_images, None);
             },

@@ -75,7 +75,9 @@ pub fn load(root: &Path) -> Result<Repository, LoadErrors> {
             source,
         })
     })?;
+    let started = std::time::Instant::now();
     let (files, mut errors) = walk::discover(root);
+    tracing::debug!(layers = files.len(), elapsed = ?started.elapsed(), "found the layers");
     let paths: Vec<Arc<Path>> = files
         .iter()
         .map(|f| Arc::from(layer::layer_path(&f.dir)))
@@ -97,33 +99,39 @@ pub fn load(root: &Path) -> Result<Repository, LoadErrors> {
             layer::parse(&site, &text)
         })
         .collect();
-    let mut layers: Vec<Option<layer::Layer>> = Vec::with_capacity(parsed.len());
-    for result in parsed {
+    tracing::debug!(elapsed = ?started.elapsed(), "parsed the layers");
+    // Leaf layers belong to one package each and are moved into it; the
+    // others are shared by the leaves below them.
+    let mut shared: Vec<Option<layer::Layer>> = Vec::with_capacity(parsed.len());
+    let mut leaves: Vec<(usize, layer::Layer)> = Vec::with_capacity(parsed.len());
+    for (i, result) in parsed.into_iter().enumerate() {
         match result {
-            Ok(layer) => layers.push(Some(layer)),
+            Ok(layer) if files[i].is_leaf => {
+                leaves.push((i, layer));
+                shared.push(None);
+            }
+            Ok(layer) => shared.push(Some(layer)),
             Err(layer_errors) => {
                 errors.extend(layer_errors);
-                layers.push(None);
+                shared.push(None);
             }
         }
     }
 
-    let leaves: Vec<usize> = (0..files.len()).filter(|&i| files[i].is_leaf).collect();
     let merged: Vec<Result<Package, Vec<RepoError>>> = leaves
-        .par_iter()
-        .filter_map(|&leaf| {
+        .into_par_iter()
+        .filter_map(|(leaf, own)| {
             let mut chain = Vec::new();
-            let mut at = Some(leaf);
+            let mut at = files[leaf].parent;
             while let Some(i) = at {
                 // A layer with errors was reported already; its leaves are skipped.
-                chain.push((&paths[i], layers[i].as_ref()?));
+                chain.push((&paths[i], shared[i].as_ref()?));
                 at = files[i].parent;
             }
             chain.reverse();
-            Some(merge::merge(root, &paths[leaf], &chain))
+            Some(merge::merge(root, &paths[leaf], &chain, own))
         })
         .collect();
-
     let mut packages = Vec::with_capacity(merged.len());
     for result in merged {
         match result {
@@ -131,7 +139,9 @@ pub fn load(root: &Path) -> Result<Repository, LoadErrors> {
             Err(e) => errors.extend(e),
         }
     }
+    tracing::debug!(elapsed = ?started.elapsed(), "merged the layers");
     let (packages, duplicates) = PackageSet::new(packages);
+    tracing::debug!(packages = packages.len(), elapsed = ?started.elapsed(), "indexed the packages");
     errors.extend(duplicates.into_iter().map(|d| RepoError::Duplicate {
         name: d.name.to_string(),
         version: d.version.to_string(),
