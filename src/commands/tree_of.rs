@@ -27,19 +27,14 @@ pub fn run(ctx: &Context, args: TreeOfArgs) -> Result<Outcome> {
             parse_env_assignment(assignment).map_err(|e| crate::input_error!("-E {e}"))?;
         env.insert(name, value);
     }
-    let Some(root) = ctx.repo_root()? else {
-        return Err(crate::input_error!(
-            "not inside a package repository: run kiln inside one (a git work tree) or give --repo DIR"
-        ));
-    };
     let image = match &args.image {
         Some(name) => Some(image(ctx, name)?),
         None => None,
     };
 
-    let repo = crate::repo::load(&root)?;
+    let repo = ctx.repository()?;
     let packages = repo.packages();
-    let package = choose(packages, &args.name, args.version.as_deref(), &root)?;
+    let package = choose(packages, &args.name, args.version.as_deref(), repo.root())?;
     let target = Target {
         image: image.as_ref(),
         env: &env,
