@@ -55,6 +55,71 @@ pub enum Command {
     /// Set up, inspect and query the database.
     #[command(subcommand)]
     Db(DbCommand),
+
+    /// Show the dependency tree of a package.
+    ///
+    /// Loads the package repository, resolves the dependencies of NAME for
+    /// the image given with -I and the variables given with -E (they decide
+    /// which conditional dependencies apply, and -I checks every package's
+    /// allowed_images and denied_images), and prints the tree. Build
+    /// dependencies are marked "(build)"; a package whose dependencies were
+    /// already shown above is marked "(*)" instead of showing them again.
+    ///
+    /// Without VERSION, kiln takes the highest version of NAME (versions
+    /// compare by their numeric parts: 1.10 is above 1.9) and says so when
+    /// there are several.
+    #[command(after_help = TREE_OF_EXAMPLES)]
+    TreeOf(TreeOfArgs),
+}
+
+const TREE_OF_EXAMPLES: &str = "\
+Examples:
+  kiln tree-of openssl                          the tree of the highest version
+  kiln tree-of openssl 3.0.13 -I debian:12      as it would be built on debian:12
+  kiln tree-of openssl -E WITH_TESTS=1          with conditions seeing WITH_TESTS
+  kiln tree-of openssl --serial-buildorder      one package per line, build order
+  kiln tree-of openssl --dot | dot -Tsvg > openssl.svg";
+
+/// `kiln tree-of NAME [VERSION]`
+#[derive(Debug, Args)]
+pub struct TreeOfArgs {
+    /// The package.
+    pub name: String,
+
+    /// Its version (default: the highest version of NAME).
+    #[arg(id = "package_version", value_name = "VERSION")]
+    pub version: Option<String>,
+
+    /// The build image (its full or short name from the configuration): conditions
+    /// `in_image` and the packages' allowed/denied images are checked against it.
+    #[arg(short = 'I', long, value_name = "IMAGE")]
+    pub image: Option<String>,
+
+    /// A variable as a build would get it (repeatable); conditions `has_env` and
+    /// `env_eq` see these.
+    #[arg(short = 'E', long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+
+    /// Print a Graphviz graph instead (build dependencies dotted).
+    #[arg(long, conflicts_with_all = ["serial_buildorder", "output"])]
+    pub dot: bool,
+
+    /// Print the packages in the order a serial build would build them.
+    #[arg(long, conflicts_with = "output")]
+    pub serial_buildorder: bool,
+
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, value_name = "FORMAT")]
+    pub output: Option<TreeFormat>,
+}
+
+/// How `tree-of` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TreeFormat {
+    /// An indented tree.
+    Tree,
+    /// The tree and the build plan as one JSON object.
+    Json,
 }
 
 /// `kiln config ...`

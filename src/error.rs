@@ -64,5 +64,8 @@ pub fn is_input_error(err: &anyhow::Error) -> bool {
             || e.is::<crate::config::ConfigError>()
             || e.downcast_ref::<crate::endpoint::EndpointError>()
                 .is_some_and(crate::endpoint::EndpointError::is_input)
+            || e.is::<crate::repo::LoadErrors>()
+            || e.is::<crate::plan::PlanErrors>()
+            || e.is::<crate::package::script::ScriptError>()
     })
 }

@@ -23,6 +23,17 @@ impl Context {
         crate::repo::find_root(self.global.repo.as_deref())
     }
 
+    /// Loads every package of the repository (an error when kiln runs
+    /// outside of one and no `--repo` was given).
+    pub fn repository(&self) -> Result<crate::repo::Repository> {
+        let Some(root) = self.repo_root()? else {
+            return Err(crate::input_error!(
+                "not inside a package repository: run kiln inside one (a git work tree) or give --repo DIR"
+            ));
+        };
+        Ok(crate::repo::load(&root)?)
+    }
+
     /// Loads the configuration from all its layers.
     pub fn config(&self) -> Result<Config> {
         let options = LoadOptions {

@@ -10,6 +10,7 @@ use crate::error::Outcome;
 mod config;
 mod db;
 mod context;
+mod tree_of;
 
 pub use context::Context;
 
@@ -19,5 +20,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Config(cmd) => config::run(&ctx, cmd),
         Command::Db(cmd) => db::run(&ctx, cmd),
+        Command::TreeOf(args) => tree_of::run(&ctx, args),
     }
 }

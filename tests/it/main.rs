@@ -9,3 +9,4 @@ mod config;
 mod support;
 mod db;
 mod docker;
+mod tree_of;

@@ -1,0 +1,384 @@
+//! `kiln tree-of`: the real binary on small package repositories written
+//! into a temporary directory, and on broken ones (each a clear error naming
+//! the file, exit code 2, never a panic).
+
+use std::path::Path;
+
+use crate::support::{run, Sandbox};
+
+/// A package repository made of `files` (path, content) in the sandbox.
+fn write_repo(sandbox: &Sandbox, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let root = sandbox.path().join("repo");
+    for (path, content) in files {
+        let path = root.join(path);
+        std::fs::create_dir_all(path.parent().expect("a parent directory"))
+            .expect("creating directories");
+        std::fs::write(path, content).expect("writing a file");
+    }
+    std::fs::create_dir_all(&root).expect("creating the repository");
+    root
+}
+
+/// Runs `kiln --repo ROOT tree-of ARGS...`; returns exit code, stdout, stderr.
+fn tree_of(sandbox: &Sandbox, root: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut cmd = sandbox.kiln();
+    cmd.arg("--repo").arg(root).arg("tree-of").args(args);
+    let (out, stdout, stderr) = run(&mut cmd);
+    let code = out
+        .status
+        .code()
+        .expect("kiln exited (not killed by a signal)");
+    assert!(!stderr.contains("panicked"), "kiln panicked: {stderr}");
+    (code, stdout, stderr)
+}
+
+const SMALL: &[(&str, &str)] = &[
+    (
+        "pkg.toml",
+        "[environment]\nLANG = \"C\"\n[phases.build]\nscript = \"make\"\n",
+    ),
+    (
+        "app/pkg.toml",
+        r#"name = "app"
+version = "2.0"
+[dependencies]
+build = ["make =4.3"]
+runtime = ["lib =1.10", "util 1.0", { name = "extra =1", condition = { has_env = "WITH_EXTRA" } }]
+"#,
+    ),
+    ("app-old/pkg.toml", "name = \"app\"\nversion = \"1.9\"\n"),
+    ("libs/pkg.toml", "[meta]\ngroup = \"libs\"\n"),
+    (
+        "libs/lib/pkg.toml",
+        "name = \"lib\"\nversion = \"1.10\"\n[dependencies]\nruntime = [\"util =1.0\"]\n",
+    ),
+    (
+        "libs/util/pkg.toml",
+        "name = \"util\"\nversion = \"1.0\"\n[dependencies]\nruntime = [\"libc =2\"]\n",
+    ),
+    ("libs/libc/pkg.toml", "name = \"libc\"\nversion = \"2\"\n"),
+    (
+        "tools/make/pkg.toml",
+        "name = \"make\"\nversion = \"4.3\"\n[dependencies]\nruntime = [\"libc =2\"]\n",
+    ),
+    (
+        "tools/extra/pkg.toml",
+        "name = \"extra\"\nversion = \"1\"\n",
+    ),
+];
+
+#[test]
+fn prints_the_tree_once_per_subtree() {
+    let sandbox = Sandbox::new();
+    let root = write_repo(&sandbox, SMALL);
+    let (code, stdout, stderr) = tree_of(&sandbox, &root, &["app", "2.0"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        stdout,
+        "app 2.0\n\
+         ├── make 4.3 (build)\n\
+         │   └── libc 2\n\
+         ├── lib 1.10\n\
+         │   └── util 1.0\n\
+         │       └── libc 2\n\
+         └── util 1.0 (*)\n"
+    );
+    assert_eq!(stderr, "", "an explicit version needs no note");
+}
+
+#[test]
+fn takes_the_highest_version_and_says_so() {
+    let sandbox = Sandbox::new();
+    let root = write_repo(&sandbox, SMALL);
+    let (code, stdout, stderr) = tree_of(&sandbox, &root, &["app"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.starts_with("app 2.0\n"), "{stdout}");
+    assert!(
+        stderr.contains("app has versions 1.9, 2.0; showing the highest, 2.0"),
+        "{stderr}"
+    );
+
+    let (code, stdout, _) = tree_of(&sandbox, &root, &["app", "1.9"]);
+    assert_eq!(code, 0);
+    assert_eq!(stdout, "app 1.9\n");
+}
+
+#[test]
+fn conditions_see_the_command_line_variables() {
+    let sandbox = Sandbox::new();
+    let root = write_repo(&sandbox, SMALL);
+    let (code, stdout, stderr) = tree_of(&sandbox, &root, &["app", "2.0", "-E", "WITH_EXTRA=1"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.ends_with("├── util 1.0 (*)\n└── extra 1\n"),
+        "{stdout}"
+    );
+
+    let (code, _, stderr) = tree_of(&sandbox, &root, &["app", "-E", "not-a-name=1"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("-E `not-a-name` is not a valid variable name"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn serial_build_order_dot_and_json() {
+    let sandbox = Sandbox::new();
+    let root = write_repo(&sandbox, SMALL);
+    let (code, stdout, stderr) = tree_of(&sandbox, &root, &["app", "2.0", "--serial-buildorder"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "libc 2\nmake 4.3\nutil 1.0\nlib 1.10\napp 2.0\n");
+
+    let (code, stdout, _) = tree_of(&sandbox, &root, &["app", "2.0", "--dot"]);
+    assert_eq!(code, 0);
+    assert!(stdout.starts_with("digraph \"app 2.0\" {\n"), "{stdout}");
+    assert!(
+        stdout.contains("  \"app 2.0\" -> \"make 4.3\" [style=dotted];\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("  \"app 2.0\" -> \"lib 1.10\";\n"),
+        "{stdout}"
+    );
+    assert!(stdout.trim_end().ends_with('}'));
+
+    let (code, stdout, _) = tree_of(&sandbox, &root, &["app", "2.0", "--output", "json"]);
+    assert_eq!(code, 0);
+    let doc: serde_json::Value = serde_json::from_str(&stdout).expect("valid JSON");
+    assert_eq!(doc["tree"]["packages"][0]["name"], "app");
+    assert_eq!(doc["tree"]["packages"][0]["file"], "app/pkg.toml");
+    assert_eq!(doc["tree"]["packages"].as_array().map(Vec::len), Some(5));
+    let order: Vec<&str> = doc["plan"]["build_order"]
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|s| s["name"].as_str().expect("a name"))
+        .collect();
+    assert_eq!(order, ["libc", "make", "util", "lib", "app"]);
+
+    let (code, _, stderr) = tree_of(&sandbox, &root, &["app", "--dot", "--serial-buildorder"]);
+    assert_eq!(code, 2, "conflicting flags are a usage error: {stderr}");
+}
+
+#[test]
+fn images_decide_conditions_and_are_checked() {
+    let sandbox = Sandbox::new();
+    let mut files = SMALL.to_vec();
+    files.push((
+        "config.toml",
+        "[docker]\nimages = [ { name = \"registry.example/debian:12\", short_name = \"deb12\" }, { name = \"alpine:3\" } ]\n",
+    ));
+    files.push((
+        "musl/pkg.toml",
+        "name = \"musl-only\"\nversion = \"1\"\nallowed_images = [\"alpine:3\"]\n",
+    ));
+    let root = write_repo(&sandbox, &files);
+    let (code, stdout, stderr) = tree_of(&sandbox, &root, &["musl-only", "-I", "alpine:3"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout, "musl-only 1\n");
+
+    let (code, _, stderr) = tree_of(&sandbox, &root, &["musl-only", "-I", "deb12"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains(
+            "musl-only 1 (in musl/pkg.toml) may not be built on image registry.example/debian:12"
+        ),
+        "{stderr}"
+    );
+
+    let (code, _, stderr) = tree_of(&sandbox, &root, &["app", "-I", "centos"]);
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("-I centos: not a configured image (docker.images has: deb12, alpine:3)"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn in_image_conditions() {
+    let sandbox = Sandbox::new();
+    let root = write_repo(
+        &sandbox,
+        &[
+            ("config.toml", "[docker]\nimages = [ { name = \"debian:12\", short_name = \"deb\" }, { name = \"alpine:3\" } ]\n"),
+            (
+                "a/pkg.toml",
+                "name = \"a\"\nversion = \"1\"\n[dependencies]\nbuild = [{ name = \"b =1\", condition = { in_image = [\"deb\"] } }]\n",
+            ),
+            ("b/pkg.toml", "name = \"b\"\nversion = \"1\"\n"),
+        ],
+    );
+    for (args, expected) in [
+        (&["a"][..], "a 1\n"),
+        (&["a", "-I", "alpine:3"][..], "a 1\n"),
+        (&["a", "-I", "deb"][..], "a 1\n└── b 1 (build)\n"),
+        (&["a", "-I", "debian:12"][..], "a 1\n└── b 1 (build)\n"),
+    ] {
+        let (code, stdout, stderr) = tree_of(&sandbox, &root, args);
+        assert_eq!((code, stdout.as_str()), (0, expected), "{args:?}: {stderr}");
+    }
+}
+
+/// Runs tree-of on a broken repository and checks for exit code 2 and a
+/// message holding every one of `expected` (ROOT stands for the repository).
+fn check_broken(files: &[(&str, &str)], args: &[&str], expected: &[&str]) {
+    let sandbox = Sandbox::new();
+    let root = write_repo(&sandbox, files);
+    let (code, stdout, stderr) = tree_of(&sandbox, &root, args);
+    assert_eq!(code, 2, "{files:?}: stdout {stdout} stderr {stderr}");
+    let stderr = stderr.replace(&root.display().to_string(), "ROOT");
+    for fragment in expected {
+        assert!(
+            stderr.contains(fragment),
+            "{files:?}: `{stderr}` lacks `{fragment}`"
+        );
+    }
+}
+
+#[test]
+fn broken_repositories() {
+    let ok_b = ("b/pkg.toml", "name = \"b\"\nversion = \"1\"\n");
+    // A TOML syntax error, with line and column.
+    check_broken(
+        &[("a/pkg.toml", "name = \"a\"\nversion = \n"), ok_b],
+        &["b"],
+        &["error: ROOT/a/pkg.toml:2:11: TOML syntax error"],
+    );
+    // An unknown key, with its key path.
+    check_broken(
+        &[
+            (
+                "a/pkg.toml",
+                "name = \"a\"\nversion = \"1\"\n[dependencies]\nbiuld = [\"b =1\"]\n",
+            ),
+            ok_b,
+        ],
+        &["a"],
+        &["ROOT/a/pkg.toml:4:1: `dependencies.biuld`: unknown key"],
+    );
+    // An unknown key in a shared layer is reported once, for that layer.
+    check_broken(
+        &[
+            ("pkg.toml", "[enviroment]\nX = \"1\"\n"),
+            ("a/pkg.toml", "name = \"a\"\nversion = \"1\"\n"),
+            ok_b,
+        ],
+        &["a"],
+        &["error: ROOT/pkg.toml:1:2: `enviroment`: unknown key"],
+    );
+    // A cycle, printed.
+    check_broken(
+        &[
+            (
+                "a/pkg.toml",
+                "name = \"a\"\nversion = \"1\"\n[dependencies]\nruntime = [\"b =1\"]\n",
+            ),
+            (
+                "b/pkg.toml",
+                "name = \"b\"\nversion = \"1\"\n[dependencies]\nbuild = [\"a =1\"]\n",
+            ),
+        ],
+        &["a"],
+        &["dependency cycle: a 1 -> b 1 -> a 1"],
+    );
+    // A missing dependency: the package and the file that asked for it.
+    check_broken(
+        &[(
+            "a/pkg.toml",
+            "name = \"a\"\nversion = \"1\"\n[dependencies]\nruntime = [\"nope =3\"]\n",
+        )],
+        &["a"],
+        &["a 1 (in a/pkg.toml) depends on nope 3, which the repository does not have"],
+    );
+    // A missing dependency listed by a shared layer: that layer is named.
+    check_broken(
+        &[
+            ("pkgs/pkg.toml", "[dependencies]\nbuild = [\"gcc =13\"]\n"),
+            ("pkgs/a/pkg.toml", "name = \"a\"\nversion = \"1\"\n"),
+        ],
+        &["a"],
+        &["a 1 (in pkgs/pkg.toml) depends on gcc 13, which the repository does not have"],
+    );
+    // A duplicate package: both files.
+    check_broken(
+        &[
+            ("a/pkg.toml", "name = \"a\"\nversion = \"1\"\n"),
+            ("x/a/pkg.toml", "name = \"a\"\nversion = \"=1\"\n"),
+        ],
+        &["a"],
+        &["package a 1 is defined twice: in ROOT/a/pkg.toml and in ROOT/x/a/pkg.toml"],
+    );
+    // A patch path that leaves the repository: the layer that set it.
+    check_broken(
+        &[
+            ("pkg.toml", "patches = [\"../outside.patch\"]\n"),
+            ("a/pkg.toml", "name = \"a\"\nversion = \"1\"\n"),
+        ],
+        &["a"],
+        &["ROOT/pkg.toml:1:12: `patches[0]`: patch `../outside.patch` leaves the repository"],
+    );
+    // A patch that does not exist.
+    check_broken(
+        &[(
+            "a/pkg.toml",
+            "name = \"a\"\nversion = \"1\"\npatches = [\"fix.patch\"]\n",
+        )],
+        &["a"],
+        &["ROOT/a/pkg.toml:3:12: `patches[0]`: patch `fix.patch` does not exist"],
+    );
+    // A leaf without a version.
+    check_broken(
+        &[("a/pkg.toml", "name = \"a\"\n")],
+        &["a"],
+        &["ROOT/a/pkg.toml: `version`: missing"],
+    );
+    // All problems of a load are reported together.
+    check_broken(
+        &[
+            ("a/pkg.toml", "name = \"a\"\nversion = \"1\"\nfoo = 1\n"),
+            ("b/pkg.toml", "name = \"b\"\nversion = \"1\"\nbar = 1\n"),
+        ],
+        &["a"],
+        &[
+            "2 problems in the package repository",
+            "ROOT/a/pkg.toml:3:1: `foo`",
+            "ROOT/b/pkg.toml:3:1: `bar`",
+        ],
+    );
+    // Asking for what is not there.
+    check_broken(
+        &[ok_b],
+        &["zzz"],
+        &["the repository ROOT has no package zzz"],
+    );
+    check_broken(&[ok_b], &["b", "7"], &["b has no version 7 (it has 1)"]);
+}
+
+#[test]
+fn outside_a_repository() {
+    let sandbox = Sandbox::new();
+    let mut cmd = sandbox.kiln();
+    cmd.args(["tree-of", "a"]);
+    let (out, _, stderr) = run(&mut cmd);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("not inside a package repository"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn help_teaches() {
+    let sandbox = Sandbox::new();
+    let mut cmd = sandbox.kiln();
+    cmd.args(["tree-of", "--help"]);
+    let (out, stdout, _) = run(&mut cmd);
+    assert!(out.status.success());
+    assert!(stdout.contains("Examples:"), "{stdout}");
+    assert!(
+        stdout.contains("kiln tree-of openssl 3.0.13 -I debian:12"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("(*)"), "{stdout}");
+}
