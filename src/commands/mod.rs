@@ -10,6 +10,7 @@ use crate::error::Outcome;
 mod config;
 mod db;
 mod context;
+mod select;
 mod tree_of;
 
 pub use context::Context;
