@@ -1,8 +1,8 @@
 //! Loading the package repository: the `pkg.toml` hierarchy, its layers and
 //! the files they name. The only reader of package files.
 //!
-//! [`load`] finds every layer ([`walk`]), parses each layer file once
-//! ([`layer`]), merges the layers of every leaf into a package ([`merge`]),
+//! [`load`] finds every layer (`walk`), parses each layer file once
+//! (`layer`), merges the layers of every leaf into a package (`merge`),
 //! and indexes the packages; all three steps run in parallel. Every problem
 //! of a load is collected and reported together in one [`LoadErrors`].
 
