@@ -265,12 +265,13 @@ mod tests {
         let alp = image("alpine:3", None);
         let none = env(&[]);
         let ab = env(&[("A", "1"), ("B", "2")]);
-        let cases: Vec<(
+        type Case<'a> = (
             Condition,
-            Option<&ImageConfig>,
-            &BTreeMap<String, String>,
+            Option<&'a ImageConfig>,
+            &'a BTreeMap<String, String>,
             bool,
-        )> = vec![
+        );
+        let cases: Vec<Case<'_>> = vec![
             (Condition::default(), None, &none, true),
             (
                 Condition {

@@ -115,6 +115,15 @@ enum Mark {
 
 const UNSEEN: u32 = u32::MAX;
 
+/// A node on the path of the depth-first search.
+struct Frame {
+    node: NodeId,
+    /// Its dependencies that apply, resolved to packages.
+    dependencies: Vec<(PackageId, DependencyKind)>,
+    /// How many of them were visited.
+    next: usize,
+}
+
 /// The state of [`Plan::new`]'s depth-first search.
 struct Search<'a> {
     packages: &'a PackageSet,
@@ -201,26 +210,32 @@ impl Plan {
         let mut order: Vec<NodeId> = Vec::new();
         let mut cycles = 0usize;
 
-        // The search stack: a node, its resolved dependencies, and how many of them were visited.
-        let mut stack: Vec<(NodeId, Vec<(PackageId, DependencyKind)>, usize)> = Vec::new();
-        let (root_node, deps) = search.open(root);
-        stack.push((root_node, deps, 0));
-        while let Some((node, deps, next)) = stack.last_mut() {
-            let node = *node;
-            let Some(&(to, kind)) = deps.get(*next) else {
+        let (node, dependencies) = search.open(root);
+        let mut stack = vec![Frame {
+            node,
+            dependencies,
+            next: 0,
+        }];
+        while let Some(frame) = stack.last_mut() {
+            let node = frame.node;
+            let Some(&(to, kind)) = frame.dependencies.get(frame.next) else {
                 search.marks[node.index()] = Mark::Done;
                 order.push(node);
                 stack.pop();
                 continue;
             };
-            *next += 1;
+            frame.next += 1;
             let seen = search.node_of[to.index()];
             if seen == UNSEEN {
-                let (child, child_deps) = search.open(to);
+                let (child, dependencies) = search.open(to);
                 search.nodes[node.index()]
                     .dependencies
                     .push(Edge { to: child, kind });
-                stack.push((child, child_deps, 0));
+                stack.push(Frame {
+                    node: child,
+                    dependencies,
+                    next: 0,
+                });
                 continue;
             }
             let child = NodeId(seen);
@@ -231,10 +246,10 @@ impl Plan {
                 Mark::Open => {
                     cycles += 1;
                     if cycles <= MAX_CYCLES {
-                        let start = stack.iter().position(|(n, _, _)| *n == child).unwrap_or(0);
+                        let start = stack.iter().position(|f| f.node == child).unwrap_or(0);
                         let mut names: Vec<String> = stack[start..]
                             .iter()
-                            .map(|(n, _, _)| search.name_of(*n))
+                            .map(|f| search.name_of(f.node))
                             .collect();
                         names.push(search.name_of(child));
                         search.errors.push(PlanError::Cycle(names));
@@ -625,7 +640,8 @@ mod tests {
                 Err(e) => Err(e.0.iter().map(ToString::to_string).collect()),
             }
         };
-        let cases: Vec<(Target<'_>, Result<Vec<&str>, Vec<&str>>)> = vec![
+        type Case<'a> = (Target<'a>, Result<Vec<&'a str>, Vec<&'a str>>);
+        let cases: Vec<Case<'_>> = vec![
             (Target { image: None, env: &no_env }, Ok(vec!["a 1", "b 1"])),
             (Target { image: None, env: &with_c }, Ok(vec!["a 1", "b 1", "c 1"])),
             (Target { image: Some(&deb), env: &no_env }, Ok(vec!["a 1", "b 1", "d 1"])),
