@@ -10,4 +10,4 @@ kiln=target/release/kiln
 
 scripts/make-test-image.sh kiln-busybox:latest
 "$kiln" --repo examples db setup
-"$kiln" --repo examples config show
+"$kiln" --repo examples submit world -I busybox

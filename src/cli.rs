@@ -70,6 +70,86 @@ pub enum Command {
     /// there are several.
     #[command(after_help = TREE_OF_EXAMPLES)]
     TreeOf(TreeOfArgs),
+
+    /// Build a package and its whole dependency tree in containers.
+    ///
+    /// Resolves the tree of NAME for the image and the variables, checks
+    /// everything before anything runs (sources verified, scripts linted,
+    /// images and variable names allowed, endpoints reachable with the image
+    /// present), records the submit and every job in the database, then runs
+    /// one job per package in a fresh container, each as soon as its
+    /// dependencies have succeeded, on the endpoint with the most free slots.
+    /// Each job's /outputs land in the submit's staging directory and are
+    /// recorded as artifacts with their SHA-256.
+    ///
+    /// Exit codes: 0 all jobs succeeded, 1 a job failed, 2 a usage or input
+    /// error (nothing was built), 130 interrupted (Ctrl-C; a second Ctrl-C
+    /// exits at once).
+    #[command(visible_alias = "build", after_help = SUBMIT_EXAMPLES)]
+    Submit(SubmitArgs),
+}
+
+const SUBMIT_EXAMPLES: &str = "\
+Examples:
+  kiln submit world -I busybox                   build world and everything it needs
+  kiln submit zlib 1.3.1 -I busybox -E CFLAGS=-O3
+  kiln build world -I busybox --endpoint build-1 --endpoint build-2
+  kiln submit world -I busybox --hide-bars 2> build.log
+  kiln db jobs --submit <UUID>                   what the submit recorded";
+
+/// `kiln submit NAME [VERSION]`
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// The package to build.
+    pub name: String,
+
+    /// Its version (default: the highest version of NAME).
+    #[arg(id = "package_version", value_name = "VERSION")]
+    pub version: Option<String>,
+
+    /// The build image, by its full or short name from `docker.images`.
+    #[arg(short = 'I', long, value_name = "IMAGE")]
+    pub image: String,
+
+    /// A variable for every job's container (repeatable); conditions see it too.
+    #[arg(short = 'E', long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+
+    /// Build only on this endpoint (repeatable; default: all configured endpoints).
+    #[arg(long = "endpoint", value_name = "NAME")]
+    pub endpoints: Vec<String>,
+
+    /// Do not verify the sources' hashes before building.
+    #[arg(long)]
+    pub no_verify: bool,
+
+    /// Do not lint the scripts before building.
+    #[arg(long)]
+    pub no_lint: bool,
+
+    /// The parent directory of the submit's staging directory (default: `staging`).
+    #[arg(long, value_name = "DIR")]
+    pub staging_dir: Option<std::path::PathBuf>,
+
+    /// The first line of every script, instead of the configured `shebang`.
+    #[arg(long, value_name = "LINE")]
+    pub shebang: Option<String>,
+
+    /// Also write each job's log to a file under `log_dir`.
+    #[arg(long)]
+    pub write_log: bool,
+
+    /// Keep the containers of finished jobs (for debugging a failure).
+    #[arg(long)]
+    pub keep_containers: bool,
+
+    /// Start no new job once a job failed.
+    #[arg(long)]
+    pub fail_fast: bool,
+
+    /// Print one plain line per state change instead of progress bars.
+    #[arg(long)]
+    pub hide_bars: bool,
 }
 
 const TREE_OF_EXAMPLES: &str = "\

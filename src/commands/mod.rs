@@ -11,6 +11,7 @@ mod config;
 mod db;
 mod context;
 mod select;
+mod submit;
 mod tree_of;
 
 pub use context::Context;
@@ -22,5 +23,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Config(cmd) => config::run(&ctx, cmd),
         Command::Db(cmd) => db::run(&ctx, cmd),
         Command::TreeOf(args) => tree_of::run(&ctx, args),
+        Command::Submit(args) => submit::run(&ctx, args),
     }
 }

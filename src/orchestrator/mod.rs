@@ -9,6 +9,7 @@
 
 pub mod job;
 pub mod scheduler;
+pub mod submit;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;

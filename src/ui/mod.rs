@@ -4,6 +4,7 @@
 pub mod db;
 pub mod listing;
 pub mod progress;
+pub mod submit;
 pub mod tree;
 
 /// Prints an error that ended a command, with its chain of causes.

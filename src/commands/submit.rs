@@ -1,0 +1,129 @@
+//! `kiln submit NAME [VERSION] -I IMAGE`: resolve and check the tree, then
+//! hand it to the orchestrator and print how every job ended.
+
+use std::sync::Arc;
+
+use anyhow::{Context as _, Result};
+use tokio_util::sync::CancellationToken;
+
+use super::{select, Context};
+use crate::cli::SubmitArgs;
+use crate::config::EndpointConfig;
+use crate::error::Outcome;
+use crate::orchestrator::submit::{submit, submitter, SubmitRequest};
+use crate::orchestrator::RunOptions;
+use crate::package::Target;
+use crate::plan::Plan;
+use crate::ui::progress::ProgressMode;
+
+pub fn run(ctx: &Context, args: SubmitArgs) -> Result<Outcome> {
+    let config = ctx.config()?;
+    config.phases()?;
+    config.images()?;
+    let env = select::env_from_args(&args.env)?;
+    let image = select::image(&config, &args.image)?;
+    let endpoints = choose_endpoints(&config.docker.endpoints, &args.endpoints)?;
+    let repo = ctx.repository()?;
+    let packages = repo.packages();
+    let root = select::package(packages, &args.name, args.version.as_deref(), repo.root())?;
+    let plan = Plan::new(
+        packages,
+        root,
+        &Target {
+            image: Some(&image),
+            env: &env,
+        },
+    )?;
+    let staging = config.ensure_dir(args.staging_dir.as_ref().unwrap_or(&config.staging))?;
+    let pool = prepare_database(&config)?;
+
+    let request = SubmitRequest {
+        packages,
+        repo_root: repo.root().to_owned(),
+        plan: &plan,
+        image,
+        env,
+        endpoints,
+        staging,
+        shebang: args.shebang,
+        keep_containers: args.keep_containers,
+        fail_fast: args.fail_fast,
+        write_log: args.write_log,
+        options: RunOptions {
+            fail_fast: args.fail_fast,
+            progress: ProgressMode::detect(args.hide_bars),
+            progress_format: config.progress_format.clone(),
+        },
+        submitter: submitter(),
+    };
+    let error_lines = config.build_error_lines;
+    let config = Arc::new(config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let summary = runtime.block_on(async {
+        let cancel = CancellationToken::new();
+        tokio::spawn(interrupt_handler(cancel.clone()));
+        submit(config, pool, request, cancel).await
+    })?;
+    // Containers being removed in the background must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    crate::ui::submit::print_summary(&summary, error_lines)?;
+    Ok(if summary.report.interrupted {
+        Outcome::Interrupted
+    } else if summary.report.all_succeeded() {
+        Outcome::Success
+    } else {
+        Outcome::Failed
+    })
+}
+
+/// Ctrl-C once: cancel (no new jobs; running containers stopped and
+/// removed). Ctrl-C twice: exit at once.
+async fn interrupt_handler(cancel: CancellationToken) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    cancel.cancel();
+    if tokio::signal::ctrl_c().await.is_ok() {
+        std::process::exit(130);
+    }
+}
+
+/// The endpoints named with `--endpoint`, or all configured ones.
+fn choose_endpoints(configured: &[EndpointConfig], names: &[String]) -> Result<Vec<EndpointConfig>> {
+    if names.is_empty() {
+        return Ok(configured.to_vec());
+    }
+    names
+        .iter()
+        .map(|name| {
+            configured.iter().find(|e| &e.name == name).cloned().ok_or_else(|| {
+                let known: Vec<&str> = configured.iter().map(|e| e.name.as_str()).collect();
+                crate::input_error!("--endpoint {name}: no such endpoint (configured: {})", known.join(", "))
+            })
+        })
+        .collect()
+}
+
+/// A pool on a database whose schema is current. kiln's own embedded
+/// database is brought up to date; a configured one must be set up with
+/// `kiln db setup` (it may be shared, and migrating it is a decision).
+fn prepare_database(config: &crate::config::Config) -> Result<crate::db::Pool> {
+    let location = crate::db::Location::from_config(config)?;
+    let mut conn = location.connect()?;
+    if location.embedded().is_some() {
+        crate::db::run_pending_migrations(&mut conn)?;
+    } else {
+        let status = crate::db::migration_status(&mut conn)?;
+        if !status.pending.is_empty() {
+            return Err(crate::input_error!(
+                "the database at {} lacks {} migration(s): run `kiln db setup` first",
+                location.describe(),
+                status.pending.len()
+            ));
+        }
+    }
+    location.pool(config.database_connection_timeout)
+}
