@@ -22,6 +22,7 @@ use crate::db::models::image_digests::NewImageDigest;
 use crate::db::models::images::NewImage;
 use crate::db::models::job_dependencies::{DependencyKind as DbDependencyKind, JobDependency};
 use crate::db::models::job_envs::JobEnv;
+use crate::db::models::liveness;
 use crate::db::models::jobs::{JobStatus, NewJob};
 use crate::db::models::packages::NewPackage;
 use crate::db::models::submit_envs::SubmitEnv;
@@ -95,6 +96,7 @@ pub async fn submit(config: Arc<Config>, pool: Pool, request: SubmitRequest<'_>,
     }
 
     // Endpoints: reachable, allowed engine versions, the image present.
+    reap_lost(&pool).await?;
     let allowed = AllowedVersions::from(&config.docker);
     let mut slots = Vec::new();
     for endpoint_config in &request.endpoints {
@@ -252,8 +254,18 @@ pub async fn submit(config: Arc<Config>, pool: Pool, request: SubmitRequest<'_>,
     let image_name = request.image.name.clone();
     let (user, host) = request.submitter.clone();
     let digest_for_db = digest.clone();
-    let (submit_id, job_ids) = db::run(&pool, format!("recording submit {uuid}"), move |conn| {
-        conn.transaction(|conn| {
+    // The submit's row is inserted on a connection that keeps the lock
+    // saying this process is alive until the submit ends.
+    let mut alive = {
+        let pool = pool.clone();
+        tokio::task::spawn_blocking(move || pool.get())
+            .await
+            .context("taking a database connection")?
+            .context("taking a database connection")?
+    };
+    let (alive, recorded) = tokio::task::spawn_blocking(move || {
+        let conn: &mut diesel::PgConnection = &mut alive;
+        let recorded = conn.transaction(|conn| {
             let image = NewImage { name: &image_name }.get_or_create(conn)?;
             NewImageDigest {
                 image_id: image.id,
@@ -280,6 +292,7 @@ pub async fn submit(config: Arc<Config>, pool: Pool, request: SubmitRequest<'_>,
                 plan: &plan_json,
             }
             .insert(conn)?;
+            liveness::hold(conn, submit.id)?;
             let mut env_ids: BTreeMap<(String, String), EnvVarId> = BTreeMap::new();
             let mut env_id = |conn: &mut diesel::PgConnection, name: &str, value: &str| -> diesel::QueryResult<EnvVarId> {
                 if let Some(id) = env_ids.get(&(name.to_owned(), value.to_owned())) {
@@ -349,10 +362,12 @@ pub async fn submit(config: Arc<Config>, pool: Pool, request: SubmitRequest<'_>,
             }
             JobEnv::insert_all(conn, &env_links)?;
             Ok::<_, diesel::result::Error>((submit.id, ids))
-        })
-        .map_err(anyhow::Error::from)
+        });
+        (alive, recorded)
     })
-    .await?;
+    .await
+    .context("recording the submit")?;
+    let (submit_id, job_ids) = recorded.with_context(|| format!("recording submit {uuid}"))?;
     let jobs: Vec<JobSpec> = prepared
         .into_iter()
         .zip(job_ids)
@@ -395,8 +410,49 @@ pub async fn submit(config: Arc<Config>, pool: Pool, request: SubmitRequest<'_>,
         _ => SubmitEnd::Failed,
     };
     finish_submit(&pool, submit_id, uuid, end).await?;
+    release(alive, submit_id).await;
     let report = result?;
     Ok(SubmitSummary { uuid, jobs, report })
+}
+
+/// Gives back the connection that held the submit's lock, without it.
+async fn release(mut conn: crate::db::PooledConn, id: SubmitId) {
+    let released = tokio::task::spawn_blocking(move || liveness::release(&mut conn, id)).await;
+    if !matches!(released, Ok(Ok(()))) {
+        tracing::debug!("releasing the lock of submit {id} failed; it ends with the connection");
+    }
+}
+
+/// Marks the submits whose kiln process died `lost`, with their unfinished
+/// jobs, and removes those jobs' containers from the endpoints given.
+async fn reap_lost(pool: &Pool) -> Result<()> {
+    let lost = db::run(pool, "finding submits whose kiln process died", |conn| Ok(liveness::reap_lost(conn)?)).await?;
+    if !lost.is_empty() {
+        tracing::warn!("{} job(s) of submits whose kiln process died are now recorded as lost", lost.len());
+    }
+    Ok(())
+}
+
+/// Removes the containers kiln left on an endpoint for jobs whose submit
+/// has no living process (containers of live submits are left alone).
+async fn remove_leftovers(pool: &Pool, endpoint: &Endpoint) -> Result<()> {
+    let containers = endpoint
+        .list_kiln_containers()
+        .await
+        .with_context(|| format!("listing kiln's containers on endpoint `{}`", endpoint.name()))?;
+    for container in containers {
+        let live = match container.job {
+            Some(job) => db::run(pool, "checking a container's job", move |conn| Ok(liveness::job_is_live(conn, job)?)).await?,
+            None => false,
+        };
+        if !live {
+            tracing::info!("removing container {} left on endpoint `{}`", container.id, endpoint.name());
+            if let Err(err) = endpoint.remove_container(&container.id, crate::endpoint::Removal::Force).await {
+                tracing::warn!("removing container {} on endpoint `{}`: {err}", container.id, endpoint.name());
+            }
+        }
+    }
+    Ok(())
 }
 
 async fn finish_submit(pool: &Pool, id: SubmitId, uuid: Uuid, end: SubmitEnd) -> Result<()> {
@@ -447,6 +503,7 @@ async fn connect_endpoint(pool: &Pool, config: &EndpointConfig, allowed: &Allowe
         Ok(())
     })
     .await?;
+    remove_leftovers(pool, &endpoint).await?;
     let image_digest = endpoint
         .ensure_image(image)
         .await

@@ -22,6 +22,7 @@ pub mod job_dependencies;
 pub mod job_envs;
 pub mod job_input_artifacts;
 pub mod jobs;
+pub mod liveness;
 pub mod log_chunks;
 pub mod packages;
 pub mod release_stores;
