@@ -244,7 +244,14 @@ pub async fn run(
                     Ok(JobOutcome::Cancelled) => (FinalJobStatus::Cancelled, None),
                     Err(err) => {
                         // kiln could not run the job (engine, disk): the job
-                        // failed, and the message says why.
+                        // failed, and the message says why. Its container,
+                        // if one was made, must not stay behind.
+                        if let (Some(id), false) = (&returned.container, ctx.keep_containers) {
+                            let endpoint = &endpoints[assigned[&index]].endpoint;
+                            if let Err(e) = endpoint.remove_container(id, crate::endpoint::Removal::Force).await {
+                                tracing::warn!("removing container {id} of job {}: {e}", spec.uuid);
+                            }
+                        }
                         let message = format!("{err:#}");
                         tracing::debug!("job {} failed to run: {message}", spec.uuid);
                         (FinalJobStatus::Failed, Some(Failure { message, ..Failure::default() }))
