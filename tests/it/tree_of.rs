@@ -167,7 +167,7 @@ fn images_decide_conditions_and_are_checked() {
     let mut files = SMALL.to_vec();
     files.push((
         "config.toml",
-        "[docker]\nimages = [ { name = \"registry.example/debian:12\", short_name = \"deb12\" }, { name = \"alpine:3\" } ]\n",
+        "available_phases = [\"build\"]\n[docker]\nimages = [ { name = \"registry.example/debian:12\", short_name = \"deb12\" }, { name = \"alpine:3\" } ]\n",
     ));
     files.push((
         "musl/pkg.toml",
@@ -201,7 +201,7 @@ fn in_image_conditions() {
     let root = write_repo(
         &sandbox,
         &[
-            ("config.toml", "[docker]\nimages = [ { name = \"debian:12\", short_name = \"deb\" }, { name = \"alpine:3\" } ]\n"),
+            ("config.toml", "available_phases = [\"build\"]\n[docker]\nimages = [ { name = \"debian:12\", short_name = \"deb\" }, { name = \"alpine:3\" } ]\n"),
             (
                 "a/pkg.toml",
                 "name = \"a\"\nversion = \"1\"\n[dependencies]\nbuild = [{ name = \"b =1\", condition = { in_image = [\"deb\"] } }]\n",
