@@ -8,9 +8,17 @@ use crate::cli::{Cli, Command};
 use crate::error::Outcome;
 
 mod config;
-mod db;
 mod context;
+mod db;
+mod dependencies_of;
+mod env_of;
+mod find_pkg;
+mod lint;
+mod select;
+mod source;
 mod tree_of;
+mod versions_of;
+mod what_depends;
 
 pub use context::Context;
 
@@ -21,5 +29,12 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Config(cmd) => config::run(&ctx, cmd),
         Command::Db(cmd) => db::run(&ctx, cmd),
         Command::TreeOf(args) => tree_of::run(&ctx, args),
+        Command::WhatDepends(args) => what_depends::run(&ctx, args),
+        Command::DependenciesOf(args) => dependencies_of::run(&ctx, args),
+        Command::VersionsOf(args) => versions_of::run(&ctx, args),
+        Command::EnvOf(args) => env_of::run(&ctx, args),
+        Command::FindPkg(args) => find_pkg::run(&ctx, args),
+        Command::Lint(args) => lint::run(&ctx, args),
+        Command::Source(cmd) => source::run(&ctx, cmd),
     }
 }

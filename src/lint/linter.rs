@@ -164,14 +164,18 @@ mod tests {
                 status: "exit code 3".into(),
                 output: "found BAD\non stderr\n".into(),
             };
-            assert_eq!(got, vec![(1, expected.clone()), (5, expected)], "jobs {jobs}");
+            assert_eq!(
+                got,
+                vec![(1, expected.clone()), (5, expected)],
+                "jobs {jobs}"
+            );
         }
     }
 
     #[test]
     fn a_linter_that_cannot_run_is_an_input_error() {
-        let err = run_all(Path::new("/no/such/linter"), None, &[(0, "x")], 2)
-            .expect_err("cannot run");
+        let err =
+            run_all(Path::new("/no/such/linter"), None, &[(0, "x")], 2).expect_err("cannot run");
         assert!(crate::error::is_input_error(&err), "{err}");
         assert!(err.to_string().contains("/no/such/linter"), "{err}");
     }

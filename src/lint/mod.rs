@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 use rayon::prelude::*;
 
-pub use crate::package::lint::{Finding, FindingKind, ImageList, Severity};
 use crate::config::Config;
 use crate::package::lint::{check, Rules};
+pub use crate::package::lint::{Finding, FindingKind, ImageList, Severity};
 use crate::package::script::{ScriptRenderer, ScriptSettings};
 use crate::package::{PackageId, PackageSet};
 

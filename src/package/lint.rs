@@ -223,9 +223,15 @@ pub fn check(rules: &Rules<'_>, id: PackageId) -> Vec<Finding> {
 /// What is wrong with a hash of `kind`, if anything.
 fn hash_problem(kind: HashKind, hash: &str) -> Option<String> {
     if hash.is_empty() {
-        return Some(format!("no hash (hash.hash); a {} hash is needed", kind.as_str()));
+        return Some(format!(
+            "no hash (hash.hash); a {} hash is needed",
+            kind.as_str()
+        ));
     }
-    if !hash.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+    if !hash
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
         return Some(format!("hash `{hash}` is not lower-case hexadecimal"));
     }
     if hash.len() != kind.hex_len() {
@@ -347,7 +353,10 @@ mod tests {
                     patch: "gone.patch".into(),
                 }],
             ),
-            (with_source(package("a", "1", &[], &[]), HashKind::Sha1, &sha1), vec![]),
+            (
+                with_source(package("a", "1", &[], &[]), HashKind::Sha1, &sha1),
+                vec![],
+            ),
             (
                 with_source(package("a", "1", &[], &[]), HashKind::Sha1, ""),
                 vec![FindingKind::SourceHash {

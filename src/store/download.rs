@@ -212,9 +212,8 @@ async fn fetch(
     events: &mpsc::UnboundedSender<DownloadEvent>,
 ) -> Result<u64, DownloadError> {
     let url = &item.url;
-    let parsed = url::Url::parse(url).map_err(|_| DownloadError::UnsupportedUrl {
-        url: url.clone(),
-    })?;
+    let parsed =
+        url::Url::parse(url).map_err(|_| DownloadError::UnsupportedUrl { url: url.clone() })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(DownloadError::UnsupportedUrl { url: url.clone() });
     }

@@ -2,8 +2,11 @@
 //! only writer to the terminal.
 
 pub mod db;
+pub mod lint;
 pub mod listing;
+pub mod packages;
 pub mod progress;
+pub mod sources;
 pub mod tree;
 
 /// Prints an error that ended a command, with its chain of causes.
