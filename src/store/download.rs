@@ -293,9 +293,11 @@ async fn temp_file(dest: &Path) -> Result<(tempfile::TempPath, std::fs::File), D
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        // Readable by all, like any file the user would have put there (the umask applies).
         let temp = tempfile::Builder::new()
             .prefix(&format!(".{name}."))
             .suffix(".part")
+            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
             .tempfile_in(&dir)
             .map_err(|source| DownloadError::Io {
                 what: "creating a temporary file in",

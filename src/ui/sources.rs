@@ -259,6 +259,46 @@ mod tests {
     }
 
     #[test]
+    fn verify_summaries() {
+        let (set, _) = PackageSet::new(vec![crate::package::testing::package("a", "1", &[], &[])]);
+        let id = set.versions("a")[0];
+        let check = |status| SourceCheck {
+            package: id,
+            key: "src".into(),
+            path: PathBuf::from("/cache/a-1/src.source"),
+            status,
+        };
+        let mismatch = SourceStatus::Mismatch {
+            expected: "00".into(),
+            actual: "11".into(),
+        };
+        let checks = [
+            check(SourceStatus::Ok),
+            check(SourceStatus::Missing),
+            check(mismatch),
+        ];
+        assert_eq!(
+            verify_summary(&checks),
+            "verify: 3 sources: 1 ok, 1 missing, 1 mismatched"
+        );
+        assert_eq!(
+            verify_summary(&checks[..1]),
+            "verify: 1 source: 1 ok, 0 missing, 0 mismatched"
+        );
+        let unreadable = [check(SourceStatus::Unreadable {
+            error: "denied".into(),
+        })];
+        assert_eq!(
+            verify_summary(&unreadable),
+            "verify: 1 source: 0 ok, 0 missing, 0 mismatched, 1 unreadable"
+        );
+        let listing = verify_listing(&set, &checks);
+        assert_eq!(listing.rows[2][3], json!("mismatch"));
+        assert_eq!(listing.rows[2][5], json!("expected 00, found 11"));
+        assert_eq!(listing.rows[1][5], json!(""));
+    }
+
+    #[test]
     fn download_reports() {
         let items = [item("a"), item("b"), item("c"), item("d")];
         let outcomes = [
