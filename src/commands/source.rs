@@ -130,7 +130,9 @@ fn download(config: &Config, repo: &Repository, args: &SourceDownloadArgs) -> Re
     let outcomes = runtime.block_on(async {
         let (events, mut received) = mpsc::unbounded_channel();
         let transfers = download::download(items.clone(), &options, events);
-        tokio::pin!(transfers);
+        let interrupted = tokio::signal::ctrl_c();
+        tokio::pin!(transfers, interrupted);
+        let mut watching = true;
         loop {
             tokio::select! {
                 Some(event) = received.recv() => display.handle(event),
@@ -140,7 +142,13 @@ fn download(config: &Config, repo: &Repository, args: &SourceDownloadArgs) -> Re
                     }
                     break result.map(Some);
                 }
-                _ = tokio::signal::ctrl_c() => break Ok(None),
+                signal = &mut interrupted, if watching => match signal {
+                    Ok(()) => break Ok(None),
+                    Err(e) => {
+                        tracing::warn!("cannot watch for Ctrl-C: {e}");
+                        watching = false;
+                    }
+                },
             }
         }
     });

@@ -46,6 +46,14 @@ fn server() -> Server {
             stall: Duration::from_secs(4),
         },
     );
+    routes.insert(
+        "slow.tar".to_owned(),
+        Reply::Stall {
+            length: 1000,
+            first: 10,
+            stall: Duration::from_secs(10),
+        },
+    );
     Server::start(routes)
 }
 
@@ -96,6 +104,7 @@ hash = {{ type = "sha512", hash = "{}" }}
         sha256_hex(b"x"),
         false,
     );
+    let slow = one("slow", server.url("slow.tar"), sha256_hex(b"x"), false);
     write_repo(
         sandbox,
         &[
@@ -109,6 +118,7 @@ hash = {{ type = "sha512", hash = "{}" }}
             ("manual/pkg.toml", &manual),
             ("stall/pkg.toml", &stall),
             ("ftp/pkg.toml", &ftp),
+            ("slow/pkg.toml", &slow),
             ("nosource/pkg.toml", "name = \"nosource\"\nversion = \"1\"\n"),
         ],
     )
@@ -337,21 +347,55 @@ fn many_at_once_with_a_summary() {
     );
     assert_eq!(code, 1, "{stderr}");
     assert!(
-        stderr.contains("download: 8 sources: 3 downloaded ("),
+        stderr.contains("download: 9 sources: 3 downloaded ("),
         "{stderr}"
     );
     assert!(
-        stderr.contains("0 already present, 1 refused, 4 failed"),
+        stderr.contains("0 already present, 1 refused, 5 failed"),
         "{stderr}"
     );
     for (package, expected) in [
         ("good-1", &["doc.source", "sig.source", "src.source"][..]),
         ("bad-1", &[][..]),
         ("stall-1", &[][..]),
+        ("slow-1", &[][..]),
         ("manual-1", &[][..]),
     ] {
         assert_eq!(files_in(&root, package), expected, "{package}");
     }
+}
+
+#[test]
+fn ctrl_c_stops_and_keeps_no_partial_file() {
+    let sandbox = Sandbox::new();
+    let server = server();
+    let root = repo(&sandbox, &server);
+    let mut cmd = sandbox.kiln();
+    cmd.env("NO_PROXY", "127.0.0.1,localhost")
+        .arg("--repo")
+        .arg(&root)
+        .args(["source", "download", "slow"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("starting kiln");
+    // Wait for the transfer to have begun: its temporary file exists.
+    let deadline = std::time::Instant::now() + Duration::from_secs(8);
+    while files_in(&root, "slow-1").is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let partial = files_in(&root, "slow-1");
+    assert_eq!(partial.len(), 1, "a temporary file: {partial:?}");
+    assert!(
+        partial[0].starts_with(".src.source.") && partial[0].ends_with(".part"),
+        "{partial:?}"
+    );
+    let pid = nix::unistd::Pid::from_raw(i32::try_from(child.id()).expect("a pid"));
+    nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGINT).expect("sending SIGINT");
+    let out = child.wait_with_output().expect("kiln ends");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert_eq!(files_in(&root, "slow-1"), Vec::<String>::new());
 }
 
 #[test]
