@@ -91,20 +91,6 @@ impl FindingKind {
             _ => Severity::Error,
         }
     }
-
-    /// A short name of the check, for listings and filters.
-    pub fn check(&self) -> &'static str {
-        match self {
-            FindingKind::UnknownPhase { .. } => "phase",
-            FindingKind::MissingPatch { .. } => "patch",
-            FindingKind::SourceHash { .. } => "source-hash",
-            FindingKind::UnknownImage { .. } => "image",
-            FindingKind::NoAllowedImage => "image",
-            FindingKind::MissingDependency { .. } => "dependency",
-            FindingKind::Script { .. } => "script",
-            FindingKind::Linter { .. } => "script-linter",
-        }
-    }
 }
 
 impl fmt::Display for FindingKind {
