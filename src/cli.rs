@@ -87,6 +87,358 @@ pub enum Command {
     /// exits at once).
     #[command(visible_alias = "build", after_help = SUBMIT_EXAMPLES)]
     Submit(SubmitArgs),
+
+    /// List the packages that depend directly on a package.
+    ///
+    /// Searches every package of the repository for dependencies on NAME, in
+    /// any version, and lists each one: the dependent package, the kind of
+    /// dependency, the version of NAME it names, and its condition, if any.
+    /// Conditions are shown, not evaluated: a conditional dependency is
+    /// listed whether or not it would apply to a build.
+    #[command(after_help = WHAT_DEPENDS_EXAMPLES)]
+    WhatDepends(WhatDependsArgs),
+
+    /// List the direct dependencies of a package.
+    ///
+    /// Lists each dependency of NAME (of every version of NAME, or of
+    /// VERSION only) with its kind (build or runtime), the exact version it
+    /// names, and its condition (in pkg.toml's form), if it has one. Use
+    /// `tree-of` for the whole tree.
+    #[command(after_help = DEPENDENCIES_OF_EXAMPLES)]
+    DependenciesOf(DependenciesOfArgs),
+
+    /// List the versions of a package in the repository.
+    ///
+    /// Lists every version of NAME, lowest first (versions compare by their
+    /// numeric parts: 1.10 is above 1.9), with the pkg.toml that defines it.
+    #[command(after_help = VERSIONS_OF_EXAMPLES)]
+    VersionsOf(VersionsOfArgs),
+
+    /// List the environment variables a package sets for its build.
+    ///
+    /// Prints the `environment` table of NAME VERSION, merged from every
+    /// layer from the repository's top down to the package. Variables given
+    /// with -E at build time are added to these.
+    #[command(after_help = ENV_OF_EXAMPLES)]
+    EnvOf(EnvOfArgs),
+
+    /// Find packages by name and show what they are made of.
+    ///
+    /// Prints every package whose name matches REGEX (anywhere in the name:
+    /// anchor it with ^ and $ for an exact match), lowest version first,
+    /// only VERSION when given. Without --show-* switches, one line per
+    /// package; each switch adds a section, --all adds every section.
+    ///
+    /// When the configuration sets `package_print_format` (a Handlebars
+    /// template, as in butido), each package is printed with it: the
+    /// template sees `p` (the package), `i` (its index, from 0), `script`
+    /// (the rendered script, when it is shown) and the booleans
+    /// `print_any`, `print_sources`, `print_dependencies`, `print_patches`,
+    /// `print_env`, `print_allowed_images`, `print_denied_images`,
+    /// `print_phases`, `print_script`.
+    ///
+    /// The script is syntax highlighted when `script_highlight_theme` is
+    /// configured and standard output is a terminal.
+    #[command(after_help = FIND_PKG_EXAMPLES)]
+    FindPkg(FindPkgArgs),
+
+    /// Check packages for mistakes before they are built.
+    ///
+    /// kiln's own checks: phases that `available_phases` does not list (they
+    /// are left out of the script), patches that are missing, sources
+    /// without a proper hash, images in `allowed_images` or `denied_images`
+    /// that `docker.images` does not have (a warning), `allowed_images` that
+    /// leave no configured image, dependencies on packages the repository
+    /// does not have, and scripts that do not render. Then, when
+    /// `script_linter` is configured, that program gets each rendered script
+    /// on its standard input; a non-zero exit is a finding, and what it
+    /// printed says why.
+    ///
+    /// Without NAME, every package of the repository is checked. Exits with
+    /// 1 when anything is found, 0 when nothing is.
+    #[command(after_help = LINT_EXAMPLES)]
+    Lint(LintArgs),
+
+    /// Check, list and download the sources of packages.
+    ///
+    /// The sources of a package live in the source cache (`source_cache` in
+    /// the configuration) as `<source_cache>/<name>-<version>/<key>.source`,
+    /// where <key> is the name of the `[sources.<key>]` table. Each command
+    /// takes one package (NAME, every version of it, or NAME VERSION) or
+    /// all packages whose name matches --matching REGEX.
+    #[command(subcommand, after_help = SOURCE_EXAMPLES)]
+    Source(SourceCommand),
+}
+
+const WHAT_DEPENDS_EXAMPLES: &str = "\
+Examples:
+  kiln what-depends zlib                  every package that depends on zlib
+  kiln what-depends zlib -t build         only build dependencies
+  kiln what-depends zlib -o json          as JSON";
+
+const DEPENDENCIES_OF_EXAMPLES: &str = "\
+Examples:
+  kiln dependencies-of curl               the dependencies of every version of curl
+  kiln dependencies-of curl 8.4.0         of one version
+  kiln dependencies-of curl -o csv        as CSV";
+
+const VERSIONS_OF_EXAMPLES: &str = "\
+Examples:
+  kiln versions-of zlib
+  kiln versions-of zlib -o json";
+
+const ENV_OF_EXAMPLES: &str = "\
+Examples:
+  kiln env-of sqlite 3.44.0
+  kiln env-of sqlite 3.44.0 -o json";
+
+const FIND_PKG_EXAMPLES: &str = "\
+Examples:
+  kiln find-pkg ssl                       every package with `ssl` in its name
+  kiln find-pkg '^zlib$' --terse          `name version`, one per line
+  kiln find-pkg '^zlib$' 1.3.1 --all      everything about zlib 1.3.1
+  kiln find-pkg '^curl$' --show-dependencies --show-script
+  kiln find-pkg . -o json | jq '.[].name' every package, as JSON";
+
+const LINT_EXAMPLES: &str = "\
+Examples:
+  kiln lint                               every package of the repository
+  kiln lint openssl                       every version of openssl
+  kiln lint openssl 3.1.4 --jobs 2        one version, two linter processes at a time";
+
+const SOURCE_EXAMPLES: &str = "\
+Examples:
+  kiln source verify --matching .         check every source of the repository
+  kiln source list-missing --matching '^lib'
+  kiln source url curl 8.4.0              where the sources of curl 8.4.0 come from
+  kiln source of curl                     where the sources of every curl are kept
+  kiln source download curl --jobs 4      fetch what is missing, and verify it";
+
+/// `kiln what-depends NAME`
+#[derive(Debug, Args)]
+pub struct WhatDependsArgs {
+    /// The package depended on (any version of it).
+    pub name: String,
+
+    /// Only dependencies of this kind (default: both).
+    #[arg(short = 't', long = "type", value_enum, value_name = "KIND")]
+    pub kind: Option<DependencyType>,
+
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// A kind of dependency, as chosen on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DependencyType {
+    /// `dependencies.build`: needed to build the package.
+    Build,
+    /// `dependencies.runtime`: needed to run it.
+    Runtime,
+}
+
+/// `kiln dependencies-of NAME [VERSION]`
+#[derive(Debug, Args)]
+pub struct DependenciesOfArgs {
+    /// The package.
+    pub name: String,
+
+    /// Only this version (default: every version of NAME).
+    #[arg(id = "package_version", value_name = "VERSION")]
+    pub version: Option<String>,
+
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// `kiln versions-of NAME`
+#[derive(Debug, Args)]
+pub struct VersionsOfArgs {
+    /// The package.
+    pub name: String,
+
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// `kiln env-of NAME VERSION`
+#[derive(Debug, Args)]
+pub struct EnvOfArgs {
+    /// The package.
+    pub name: String,
+
+    /// Its version.
+    #[arg(id = "package_version", value_name = "VERSION")]
+    pub version: String,
+
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// `kiln find-pkg REGEX [VERSION]`
+#[derive(Debug, Args)]
+pub struct FindPkgArgs {
+    /// A regular expression matched against package names (Rust `regex` syntax).
+    pub regex: String,
+
+    /// Only this version.
+    #[arg(id = "package_version", value_name = "VERSION")]
+    pub version: Option<String>,
+
+    /// Print only `name version`, one package per line.
+    #[arg(long, conflicts_with_all = ["all", "output", "show_sources", "show_dependencies",
+        "show_patches", "show_env", "show_allowed_images", "show_denied_images",
+        "show_phases", "show_script"])]
+    pub terse: bool,
+
+    /// Show every section (all the --show-* switches).
+    #[arg(long, short = 'a')]
+    pub all: bool,
+
+    /// Show the sources: URL, hash, and whether they must be downloaded by hand.
+    #[arg(long)]
+    pub show_sources: bool,
+
+    /// Show the build and runtime dependencies, with their conditions.
+    #[arg(long)]
+    pub show_dependencies: bool,
+
+    /// Show the patches (paths relative to the repository's top).
+    #[arg(long)]
+    pub show_patches: bool,
+
+    /// Show the environment variables the package sets.
+    #[arg(long)]
+    pub show_env: bool,
+
+    /// Show `allowed_images`.
+    #[arg(long)]
+    pub show_allowed_images: bool,
+
+    /// Show `denied_images`.
+    #[arg(long)]
+    pub show_denied_images: bool,
+
+    /// Show the phases the package has, and where each was written.
+    #[arg(long)]
+    pub show_phases: bool,
+
+    /// Show the rendered build script.
+    #[arg(long)]
+    pub show_script: bool,
+
+    /// Output format: readable text, or a JSON array of the packages (every
+    /// field; the script too when it is shown).
+    #[arg(long, short = 'o', value_enum, value_name = "FORMAT")]
+    pub output: Option<PackageFormat>,
+}
+
+/// How `find-pkg` prints packages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum PackageFormat {
+    /// Readable text (or `package_print_format` when configured).
+    Text,
+    /// A JSON array of packages.
+    Json,
+}
+
+/// `kiln lint [NAME [VERSION]]`
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    /// Only this package (every version of it); default: every package.
+    pub name: Option<String>,
+
+    /// Only this version of NAME.
+    #[arg(id = "package_version", value_name = "VERSION", requires = "name")]
+    pub version: Option<String>,
+
+    /// Run at most N `script_linter` processes at once (default: the number of CPUs).
+    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+}
+
+/// `kiln source ...`
+#[derive(Debug, Subcommand)]
+pub enum SourceCommand {
+    /// Check each source file in the source cache against its hash.
+    ///
+    /// Lists every source of the chosen packages with its status: `ok`,
+    /// `missing`, `mismatch` (the file has another hash: expected and found
+    /// are shown) or `unreadable`. Exits with 1 unless every source is ok.
+    Verify(SourceArgs),
+
+    /// List the sources that are not in the source cache.
+    ListMissing(SourceArgs),
+
+    /// Print the URLs of the sources.
+    Url(SourceArgs),
+
+    /// Print where the sources are kept in the source cache.
+    Of(SourceArgs),
+
+    /// Download missing sources into the source cache.
+    ///
+    /// Fetches each source that is not in the cache (or whose file there
+    /// has the wrong hash) over HTTP or HTTPS, at most --jobs at a time, into
+    /// a temporary file beside its final place. The file is renamed into
+    /// place only when its hash is right; a wrong hash removes it and is an
+    /// error. Files already there with the right hash are not fetched.
+    /// Sources marked `download_manually` are refused unless --force is
+    /// given. Exits with 1 unless every source is in place afterwards.
+    Download(SourceDownloadArgs),
+}
+
+/// Which packages a `source` command works on.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("packages").required(true).args(["name", "matching"])))]
+pub struct PackageSelection {
+    /// The package (every version of it unless VERSION is given).
+    pub name: Option<String>,
+
+    /// Only this version of NAME.
+    #[arg(id = "package_version", value_name = "VERSION", requires = "name")]
+    pub version: Option<String>,
+
+    /// Every package whose name matches this regular expression instead
+    /// (`.` for all packages).
+    #[arg(long, short = 'm', value_name = "REGEX", conflicts_with = "name")]
+    pub matching: Option<String>,
+}
+
+/// `kiln source verify|list-missing|url|of`
+#[derive(Debug, Args)]
+pub struct SourceArgs {
+    #[command(flatten)]
+    pub which: PackageSelection,
+
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// `kiln source download`
+#[derive(Debug, Args)]
+pub struct SourceDownloadArgs {
+    #[command(flatten)]
+    pub which: PackageSelection,
+
+    /// Download at most N files at once.
+    #[arg(long, short = 'j', value_name = "N", default_value_t = 4,
+        value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: u16,
+
+    /// Give up on a server that does not connect, or sends nothing, for this many seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..))]
+    pub timeout: u64,
+
+    /// Also download sources marked `download_manually`.
+    #[arg(long)]
+    pub force: bool,
 }
 
 const SUBMIT_EXAMPLES: &str = "\

@@ -9,6 +9,7 @@
 //! - [`repo`]: loading the `pkg.toml` hierarchy (the only reader of package files);
 //! - [`package`]: packages, names, versions, dependencies, script rendering (no I/O);
 //! - [`plan`]: dependency DAGs and build order (no I/O);
+//! - [`lint`]: checks of packages and their scripts, before a build or on request;
 //! - [`endpoint`]: Docker endpoints (the only user of bollard);
 //! - [`orchestrator`]: running a plan across endpoints;
 //! - [`store`]: staging and release stores, safe extraction, checksums;
@@ -23,6 +24,7 @@ pub mod db;
 pub mod diagnostics;
 pub mod endpoint;
 pub mod error;
+pub mod lint;
 pub mod log;
 pub mod orchestrator;
 pub mod package;

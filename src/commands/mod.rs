@@ -8,11 +8,18 @@ use crate::cli::{Cli, Command};
 use crate::error::Outcome;
 
 mod config;
-mod db;
 mod context;
 mod select;
 mod submit;
+mod db;
+mod dependencies_of;
+mod env_of;
+mod find_pkg;
+mod lint;
+mod source;
 mod tree_of;
+mod versions_of;
+mod what_depends;
 
 pub use context::Context;
 
@@ -24,5 +31,12 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Db(cmd) => db::run(&ctx, cmd),
         Command::TreeOf(args) => tree_of::run(&ctx, args),
         Command::Submit(args) => submit::run(&ctx, args),
+        Command::WhatDepends(args) => what_depends::run(&ctx, args),
+        Command::DependenciesOf(args) => dependencies_of::run(&ctx, args),
+        Command::VersionsOf(args) => versions_of::run(&ctx, args),
+        Command::EnvOf(args) => env_of::run(&ctx, args),
+        Command::FindPkg(args) => find_pkg::run(&ctx, args),
+        Command::Lint(args) => lint::run(&ctx, args),
+        Command::Source(cmd) => source::run(&ctx, cmd),
     }
 }

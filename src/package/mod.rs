@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 mod dependency;
+pub mod lint;
 mod name;
 pub mod script;
 

@@ -6,15 +6,19 @@
 //! devices, fifos) are refused and reported, and nothing is ever written
 //! outside that directory. Each file's size and SHA-256 are computed while it
 //! is written. [`release`] copies artifacts into a release store atomically,
-//! never replacing a different file.
+//! never replacing a different file. [`sources`] knows where the source
+//! cache keeps each source and checks files against their hashes;
+//! [`download`] fetches missing sources into it.
 //!
 //! Architecture invariant: all file work here is blocking I/O and runs inside
 //! `spawn_blocking`; the async functions are the only entry points for async
 //! callers.
 
 pub mod checksum;
+pub mod download;
 pub mod extract;
 pub mod release;
+pub mod sources;
 
 use std::fmt;
 use std::path::{Path, PathBuf};

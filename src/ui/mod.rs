@@ -2,9 +2,12 @@
 //! only writer to the terminal.
 
 pub mod db;
+pub mod lint;
 pub mod listing;
+pub mod packages;
 pub mod progress;
 pub mod submit;
+pub mod sources;
 pub mod tree;
 
 /// Prints an error that ended a command, with its chain of causes.

@@ -6,7 +6,11 @@
 //! skipping it.
 
 mod config;
-mod support;
 mod db;
 mod docker;
+mod find_pkg;
+mod lint;
+mod source;
+mod support;
 mod tree_of;
+mod what_depends;

@@ -3,6 +3,8 @@
 #![allow(dead_code)]
 
 pub mod docker;
+pub mod http;
+pub mod repo;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

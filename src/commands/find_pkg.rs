@@ -1,0 +1,91 @@
+//! `kiln find-pkg REGEX [VERSION]`: the packages whose names match, printed
+//! tersely, in kiln's readable form, with `package_print_format`, or as JSON.
+
+use anyhow::Result;
+
+use super::{select, Context};
+use crate::cli::{FindPkgArgs, PackageFormat};
+use crate::error::Outcome;
+use crate::package::script::{ScriptRenderer, ScriptSettings};
+use crate::ui::packages::{self, Sections, Shown};
+
+pub fn run(ctx: &Context, args: FindPkgArgs) -> Result<Outcome> {
+    let pattern = select::regex(&args.regex)?;
+    let repo = ctx.repository()?;
+    let packages = repo.packages();
+    let mut ids = select::matching(packages, &pattern);
+    if let Some(version) = &args.version {
+        let version = version.strip_prefix('=').unwrap_or(version);
+        ids.retain(|&id| packages.get(id).version.as_str() == version);
+    }
+    if ids.is_empty() {
+        let version = args
+            .version
+            .as_deref()
+            .map(|v| format!(" in version {v}"))
+            .unwrap_or_default();
+        packages::print_note(&format!(
+            "no package name matches `{}`{version}",
+            args.regex
+        ));
+        return Ok(Outcome::Success);
+    }
+    if args.terse {
+        packages::print_terse(packages, &ids)?;
+        return Ok(Outcome::Success);
+    }
+
+    let sections = if args.all {
+        Sections::ALL
+    } else {
+        Sections {
+            sources: args.show_sources,
+            dependencies: args.show_dependencies,
+            patches: args.show_patches,
+            env: args.show_env,
+            allowed_images: args.show_allowed_images,
+            denied_images: args.show_denied_images,
+            phases: args.show_phases,
+            script: args.show_script,
+        }
+    };
+    let json = args.output == Some(PackageFormat::Json);
+    let config = ctx.config()?;
+    let renderer = if sections.script {
+        config.phases()?;
+        Some(ScriptRenderer::new(ScriptSettings::from_config(&config)))
+    } else {
+        None
+    };
+    let theme = config
+        .script_highlight_theme
+        .as_deref()
+        .filter(|_| !json && packages::can_highlight());
+
+    let mut shown = Vec::with_capacity(ids.len());
+    for &id in &ids {
+        let package = packages.get(id);
+        let script = match &renderer {
+            Some(renderer) => {
+                let script = renderer.render(package)?.into_string();
+                Some(match theme {
+                    Some(theme) => packages::highlight_script(&script, theme)?,
+                    None => script,
+                })
+            }
+            None => None,
+        };
+        shown.push(Shown { package, script });
+    }
+    if json {
+        packages::print_json(&shown)?;
+    } else {
+        packages::print_packages(
+            &shown,
+            sections,
+            config.package_print_format.as_deref(),
+            &config.available_phases,
+        )?;
+    }
+    Ok(Outcome::Success)
+}
