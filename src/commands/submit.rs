@@ -12,7 +12,7 @@ use crate::config::EndpointConfig;
 use crate::error::Outcome;
 use crate::orchestrator::submit::{submit, submitter, SubmitRequest};
 use crate::orchestrator::RunOptions;
-use crate::package::Target;
+use crate::package::{PackageId, PackageSet, Target};
 use crate::plan::Plan;
 use crate::ui::progress::ProgressMode;
 
@@ -34,6 +34,13 @@ pub fn run(ctx: &Context, args: SubmitArgs) -> Result<Outcome> {
             env: &env,
         },
     )?;
+    let tree: Vec<PackageId> = plan.serial_buildorder().iter().map(|&n| plan.node(n).package).collect();
+    if !args.no_verify {
+        verify_sources(&config, packages, &tree)?;
+    }
+    if !args.no_lint {
+        lint_scripts(&config, packages, &tree)?;
+    }
     let staging = config.ensure_dir(args.staging_dir.as_ref().unwrap_or(&config.staging))?;
     let pool = prepare_database(&config)?;
 
@@ -126,4 +133,48 @@ fn prepare_database(config: &crate::config::Config) -> Result<crate::db::Pool> {
         }
     }
     location.pool(config.database_connection_timeout)
+}
+
+/// Every source of the tree must be in the source cache with its hash.
+fn verify_sources(config: &crate::config::Config, packages: &PackageSet, tree: &[PackageId]) -> Result<()> {
+    let problems: Vec<String> = crate::store::sources::verify(config, packages, tree)
+        .into_iter()
+        .filter(|check| !check.status.is_ok())
+        .map(|check| {
+            format!(
+                "{} source `{}` ({}): {}",
+                packages.get(check.package).id_string(),
+                check.key,
+                check.path.display(),
+                check.status
+            )
+        })
+        .collect();
+    if problems.is_empty() {
+        return Ok(());
+    }
+    Err(crate::input_error!(
+        "sources failed verification (`kiln source download` fetches missing ones; --no-verify skips this check):\n  {}",
+        problems.join("\n  ")
+    ))
+}
+
+/// Lint errors stop the submit; warnings are shown.
+fn lint_scripts(config: &crate::config::Config, packages: &PackageSet, tree: &[PackageId]) -> Result<()> {
+    let findings = crate::lint::lint(config, packages, tree)?;
+    let mut errors = Vec::new();
+    for finding in &findings {
+        let line = format!("{}: {}", packages.get(finding.package).id_string(), finding.kind);
+        match finding.severity() {
+            crate::package::lint::Severity::Error => errors.push(line),
+            crate::package::lint::Severity::Warning => tracing::warn!("lint: {line}"),
+        }
+    }
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(crate::input_error!(
+        "lint found problems in the tree (--no-lint skips this check):\n  {}",
+        errors.join("\n  ")
+    ))
 }
