@@ -10,6 +10,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::config::{Config, DatabaseTarget};
 
+pub mod listings;
 pub mod schema;
 
 /// The migrations under `migrations/`, compiled into the binary.
