@@ -9,3 +9,6 @@ pub fn print_error(err: &anyhow::Error) {
     }
     eprintln!("{msg}");
 }
+
+pub mod listing;
+pub mod records;
