@@ -62,5 +62,6 @@ pub fn is_input_error(err: &anyhow::Error) -> bool {
     err.chain().any(|e| {
         e.is::<InputError>()
             || e.is::<crate::config::ConfigError>()
+            || e.is::<crate::db::listings::FilterError>()
     })
 }

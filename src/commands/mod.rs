@@ -8,8 +8,10 @@ use crate::cli::{Cli, Command};
 use crate::error::Outcome;
 
 mod config;
-mod db;
 mod context;
+mod db;
+mod db_query;
+mod db_show;
 
 pub use context::Context;
 

@@ -58,7 +58,12 @@ impl DisplayNames {
 /// Prints a listing in the chosen format. An empty listing says so on
 /// stderr (`what` names the rows, as in "no jobs found"); CSV still prints
 /// its header and JSON an empty array, so that scripts can parse them.
-pub fn print<T: Tabular>(rows: &[T], format: OutputFormat, what: &str, names: &DisplayNames) -> Result<()> {
+pub fn print<T: Tabular>(
+    rows: &[T],
+    format: OutputFormat,
+    what: &str,
+    names: &DisplayNames,
+) -> Result<()> {
     if rows.is_empty() {
         eprintln!("no {what} found");
     }
@@ -124,7 +129,10 @@ pub fn table(columns: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> S
 
 /// The width tables must fit: `$COLUMNS`, else the terminal's, else none.
 fn terminal_width() -> Option<u16> {
-    if let Some(cols) = std::env::var("COLUMNS").ok().and_then(|c| c.trim().parse::<u16>().ok()) {
+    if let Some(cols) = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<u16>().ok())
+    {
         return Some(cols.max(20));
     }
     let term = console::Term::stdout();
@@ -145,6 +153,12 @@ pub fn write_stdout(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Res
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(anyhow::Error::new(e).context("writing to standard output")),
     }
+}
+
+/// Stdout for a stream of raw bytes (a log), buffered; the caller flushes
+/// when the reader should see what was written so far.
+pub fn raw_stdout() -> impl Write {
+    io::BufWriter::with_capacity(1 << 16, io::stdout().lock())
 }
 
 /// Whether an I/O error is stdout being closed by its reader.
@@ -201,7 +215,12 @@ pub fn human_duration(seconds: Option<f64>) -> String {
         return format!("{s:.1}s");
     }
     let total = s.round() as u64;
-    let (d, h, m, sec) = (total / 86400, total / 3600 % 24, total / 60 % 60, total % 60);
+    let (d, h, m, sec) = (
+        total / 86400,
+        total / 3600 % 24,
+        total / 60 % 60,
+        total % 60,
+    );
     if d > 0 {
         format!("{d}d{h:02}h")
     } else if h > 0 {
@@ -261,7 +280,13 @@ mod tests {
 
     #[test]
     fn sizes() {
-        let cases = [(0, "0 B"), (1023, "1023 B"), (1536, "1.5 KiB"), (3 << 20, "3.0 MiB"), (5 << 30, "5.0 GiB")];
+        let cases = [
+            (0, "0 B"),
+            (1023, "1023 B"),
+            (1536, "1.5 KiB"),
+            (3 << 20, "3.0 MiB"),
+            (5 << 30, "5.0 GiB"),
+        ];
         for (input, expected) in cases {
             assert_eq!(human_size(input), expected, "{input}");
         }
@@ -276,7 +301,10 @@ mod tests {
         assert_eq!(short_time(&t), "2026-11-22 02:14");
         assert_eq!(short_time_opt(&None), "-");
         // JSON and CSV agree on the form of a time.
-        assert_eq!(serde_json::to_value(t).expect("serializes"), serde_json::json!("2026-11-22T02:14:24.500Z"));
+        assert_eq!(
+            serde_json::to_value(t).expect("serializes"),
+            serde_json::json!("2026-11-22T02:14:24.500Z")
+        );
     }
 
     #[test]
@@ -297,7 +325,11 @@ mod tests {
                 short_name: None,
             },
         ]);
-        for (full, shown) in [("debian:bookworm", "deb12"), ("alpine:3", "alpine:3"), ("other", "other")] {
+        for (full, shown) in [
+            ("debian:bookworm", "deb12"),
+            ("alpine:3", "alpine:3"),
+            ("other", "other"),
+        ] {
             assert_eq!(names.image(full), shown);
         }
     }
@@ -308,6 +340,9 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert_eq!(lines.len(), 3, "{text}");
         assert!(lines[0].contains('A') && lines[0].contains('B'), "{text}");
-        assert!(lines[1].trim().chars().all(|c| c == '-' || c == ' '), "{text}");
+        assert!(
+            lines[1].trim().chars().all(|c| c == '-' || c == ' '),
+            "{text}"
+        );
     }
 }

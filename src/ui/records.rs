@@ -11,8 +11,8 @@ use crate::db::listings::stats::StatsRow;
 use crate::db::listings::submits::{SubmitDetail, SubmitListItem};
 
 use super::listing::{
-    human_duration, human_size, opt, rfc3339, rfc3339_opt, seconds_opt, short_time, short_time_opt, short_uuid,
-    table, DisplayNames, Tabular,
+    human_duration, human_size, opt, rfc3339, rfc3339_opt, seconds_opt, short_time, short_time_opt,
+    short_uuid, table, DisplayNames, Tabular,
 };
 
 impl Tabular for SubmitListItem {
@@ -32,8 +32,10 @@ impl Tabular for SubmitListItem {
         "jobs",
         "jobs_failed",
     ];
-    const TABLE_COLUMNS: &'static [&'static str] =
-        &["SUBMIT", "STARTED", "STATUS", "PACKAGE", "VERSION", "IMAGE", "COMMIT", "JOBS", "FAILED", "DURATION", "BY"];
+    const TABLE_COLUMNS: &'static [&'static str] = &[
+        "SUBMIT", "STARTED", "STATUS", "PACKAGE", "VERSION", "IMAGE", "COMMIT", "JOBS", "FAILED",
+        "DURATION", "BY",
+    ];
 
     fn csv_cells(&self) -> Vec<String> {
         let s = &self.submit;
@@ -90,8 +92,9 @@ impl Tabular for JobRow {
         "image_digest",
         "duration_seconds",
     ];
-    const TABLE_COLUMNS: &'static [&'static str] =
-        &["SUBMIT", "JOB", "TIME", "ENDPOINT", "STATUS", "PACKAGE", "VERSION", "IMAGE", "DURATION"];
+    const TABLE_COLUMNS: &'static [&'static str] = &[
+        "SUBMIT", "JOB", "TIME", "ENDPOINT", "STATUS", "PACKAGE", "VERSION", "IMAGE", "DURATION",
+    ];
 
     fn csv_cells(&self) -> Vec<String> {
         vec![
@@ -137,7 +140,8 @@ impl Tabular for ArtifactItem {
         "package_version",
         "released_to",
     ];
-    const TABLE_COLUMNS: &'static [&'static str] = &["PATH", "SIZE", "SHA256", "JOB", "PACKAGE", "RELEASED TO"];
+    const TABLE_COLUMNS: &'static [&'static str] =
+        &["PATH", "SIZE", "SHA256", "JOB", "PACKAGE", "RELEASED TO"];
 
     fn csv_cells(&self) -> Vec<String> {
         let a = &self.artifact;
@@ -182,7 +186,9 @@ impl Tabular for ReleaseRow {
         "package_version",
         "job_uuid",
     ];
-    const TABLE_COLUMNS: &'static [&'static str] = &["RELEASED", "STORE", "BY", "PATH", "PACKAGE", "SHA256", "JOB"];
+    const TABLE_COLUMNS: &'static [&'static str] = &[
+        "RELEASED", "STORE", "BY", "PATH", "PACKAGE", "SHA256", "JOB",
+    ];
 
     fn csv_cells(&self) -> Vec<String> {
         vec![
@@ -216,17 +222,26 @@ impl Tabular for EnvVarRow {
     const TABLE_COLUMNS: &'static [&'static str] = &["NAME", "VALUE", "LAST USED"];
 
     fn csv_cells(&self) -> Vec<String> {
-        vec![self.name.clone(), self.value.clone(), rfc3339_opt(&self.last_used_at)]
+        vec![
+            self.name.clone(),
+            self.value.clone(),
+            rfc3339_opt(&self.last_used_at),
+        ]
     }
 
     fn table_cells(&self, _: &DisplayNames) -> Vec<String> {
-        vec![self.name.clone(), self.value.clone(), short_time_opt(&self.last_used_at)]
+        vec![
+            self.name.clone(),
+            self.value.clone(),
+            short_time_opt(&self.last_used_at),
+        ]
     }
 }
 
 impl Tabular for ImageRow {
     const CSV_COLUMNS: &'static [&'static str] = &["name", "digests"];
-    const TABLE_COLUMNS: &'static [&'static str] = &["IMAGE", "SHORT NAME", "DIGESTS SEEN", "LAST SEEN"];
+    const TABLE_COLUMNS: &'static [&'static str] =
+        &["IMAGE", "SHORT NAME", "DIGESTS SEEN", "LAST SEEN"];
 
     fn csv_cells(&self) -> Vec<String> {
         let digests: Vec<&str> = self.digests.iter().map(|d| d.digest.as_str()).collect();
@@ -238,8 +253,16 @@ impl Tabular for ImageRow {
         let digests: Vec<&str> = self.digests.iter().map(|d| d.digest.as_str()).collect();
         vec![
             self.name.clone(),
-            if short == self.name { "-".into() } else { short.to_owned() },
-            if digests.is_empty() { "-".into() } else { digests.join("\n") },
+            if short == self.name {
+                "-".into()
+            } else {
+                short.to_owned()
+            },
+            if digests.is_empty() {
+                "-".into()
+            } else {
+                digests.join("\n")
+            },
             short_time_opt(&self.digests.iter().map(|d| d.last_seen).max()),
         ]
     }
@@ -256,8 +279,16 @@ impl Tabular for EndpointRow {
         "healthy",
         "last_error",
     ];
-    const TABLE_COLUMNS: &'static [&'static str] =
-        &["ENDPOINT", "URI", "ENGINE", "API", "HEALTH", "CHECKED", "LAST SEEN", "LAST ERROR"];
+    const TABLE_COLUMNS: &'static [&'static str] = &[
+        "ENDPOINT",
+        "URI",
+        "ENGINE",
+        "API",
+        "HEALTH",
+        "CHECKED",
+        "LAST SEEN",
+        "LAST ERROR",
+    ];
 
     fn csv_cells(&self) -> Vec<String> {
         vec![
@@ -292,7 +323,8 @@ impl Tabular for EndpointRow {
 }
 
 impl Tabular for PackageRow {
-    const CSV_COLUMNS: &'static [&'static str] = &["name", "version", "last_job_at", "last_job_status"];
+    const CSV_COLUMNS: &'static [&'static str] =
+        &["name", "version", "last_job_at", "last_job_status"];
     const TABLE_COLUMNS: &'static [&'static str] = &["PACKAGE", "VERSION", "LAST JOB", "STATUS"];
 
     fn csv_cells(&self) -> Vec<String> {
@@ -315,9 +347,17 @@ impl Tabular for PackageRow {
 }
 
 impl Tabular for StatsRow {
-    const CSV_COLUMNS: &'static [&'static str] =
-        &["name", "jobs", "succeeded", "failed", "success_rate", "median_seconds", "p95_seconds"];
-    const TABLE_COLUMNS: &'static [&'static str] = &["NAME", "JOBS", "OK", "FAILED", "SUCCESS", "MEDIAN", "P95"];
+    const CSV_COLUMNS: &'static [&'static str] = &[
+        "name",
+        "jobs",
+        "succeeded",
+        "failed",
+        "success_rate",
+        "median_seconds",
+        "p95_seconds",
+    ];
+    const TABLE_COLUMNS: &'static [&'static str] =
+        &["NAME", "JOBS", "OK", "FAILED", "SUCCESS", "MEDIAN", "P95"];
 
     fn csv_cells(&self) -> Vec<String> {
         vec![
@@ -360,13 +400,19 @@ fn env_lines(env: &[EnvVar]) -> String {
     if env.is_empty() {
         return "  (none)\n".into();
     }
-    env.iter().map(|e| format!("  {}={}\n", e.name, e.value)).collect()
+    env.iter()
+        .map(|e| format!("  {}={}\n", e.name, e.value))
+        .collect()
 }
 
 /// The text of `db submit`: everything recorded, then its jobs.
 pub fn submit_text(d: &SubmitDetail, names: &DisplayNames) -> String {
     let s = &d.submit;
-    let counts: Vec<String> = d.job_counts.iter().map(|(status, n)| format!("{n} {status}")).collect();
+    let counts: Vec<String> = d
+        .job_counts
+        .iter()
+        .map(|(status, n)| format!("{n} {status}"))
+        .collect();
     let total: i64 = d.job_counts.values().sum();
     let repo = match &d.repo_diff_sha256 {
         Some(diff) => format!("{} with uncommitted changes (diff sha256 {diff})", s.commit),
@@ -378,17 +424,26 @@ pub fn submit_text(d: &SubmitDetail, names: &DisplayNames) -> String {
         ("started", rfc3339(&s.started_at)),
         ("ended", rfc3339_opt(&s.ended_at)),
         ("duration", human_duration(s.duration_seconds)),
-        ("package", format!("{}@{}", s.package_name, s.package_version)),
+        (
+            "package",
+            format!("{}@{}", s.package_name, s.package_version),
+        ),
         ("image", s.image.clone()),
         ("commit", repo),
-        ("submitter", format!("{}@{}", s.submitter_user, s.submitter_host)),
+        (
+            "submitter",
+            format!("{}@{}", s.submitter_user, s.submitter_host),
+        ),
         ("kiln", d.kiln_version.clone()),
         ("jobs", format!("{total} ({})", counts.join(", "))),
     ]);
     out.push_str("\nenvironment:\n");
     out.push_str(&env_lines(&d.env));
     out.push_str("\njobs:\n");
-    out.push_str(&table(JobRow::TABLE_COLUMNS, d.jobs.iter().map(|j| j.table_cells(names))));
+    out.push_str(&table(
+        JobRow::TABLE_COLUMNS,
+        d.jobs.iter().map(|j| j.table_cells(names)),
+    ));
     out
 }
 
@@ -405,7 +460,10 @@ pub fn job_text(d: &JobDetail, sections: JobSections, names: &DisplayNames) -> S
     let mut pairs = vec![
         ("job", j.uuid.to_string()),
         ("submit", j.submit_uuid.to_string()),
-        ("package", format!("{}@{}", j.package_name, j.package_version)),
+        (
+            "package",
+            format!("{}@{}", j.package_name, j.package_version),
+        ),
         ("status", j.status.clone()),
         (
             "image",
@@ -415,7 +473,10 @@ pub fn job_text(d: &JobDetail, sections: JobSections, names: &DisplayNames) -> S
             },
         ),
         ("endpoint", j.endpoint.clone().unwrap_or_else(|| "-".into())),
-        ("container", d.container_id.clone().unwrap_or_else(|| "-".into())),
+        (
+            "container",
+            d.container_id.clone().unwrap_or_else(|| "-".into()),
+        ),
         ("queued", rfc3339(&j.queued_at)),
         ("started", rfc3339_opt(&j.started_at)),
         ("finished", rfc3339_opt(&j.finished_at)),
@@ -432,7 +493,11 @@ pub fn job_text(d: &JobDetail, sections: JobSections, names: &DisplayNames) -> S
     if let Some(reused) = &d.reused_job_uuid {
         pairs.push(("reused from", reused.to_string()));
     }
-    let truncated = if d.log_truncated { " (cut: head and tail kept)" } else { "" };
+    let truncated = if d.log_truncated {
+        " (cut: head and tail kept)"
+    } else {
+        ""
+    };
     pairs.push(("log", format!("{}{truncated}", human_size(d.log_bytes))));
     let mut out = fields(&pairs);
     if !d.dependencies.is_empty() {
@@ -448,12 +513,18 @@ pub fn job_text(d: &JobDetail, sections: JobSections, names: &DisplayNames) -> S
             }),
         ));
     }
-    for (title, list) in [("input artifacts", &d.inputs), ("output artifacts", &d.outputs)] {
+    for (title, list) in [
+        ("input artifacts", &d.inputs),
+        ("output artifacts", &d.outputs),
+    ] {
         let _ = write!(out, "\n{title}:\n");
         if list.is_empty() {
             out.push_str("  (none)\n");
         } else {
-            out.push_str(&table(ArtifactItem::TABLE_COLUMNS, list.iter().map(|a| a.table_cells(names))));
+            out.push_str(&table(
+                ArtifactItem::TABLE_COLUMNS,
+                list.iter().map(|a| a.table_cells(names)),
+            ));
         }
     }
     if sections.env {

@@ -5,4 +5,5 @@
 //! Under `CI=true`, a missing PostgreSQL or Docker fails the test instead of
 //! skipping it.
 
+mod db_query;
 mod support;

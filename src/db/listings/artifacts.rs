@@ -10,8 +10,8 @@ use serde::Serialize;
 use uuid::Uuid;
 
 use super::{
-    filter_in, in_page_order, lookups, matches_nothing, newest_page, Conn, HexPrefix, IdSet, Limit, PackageSpec,
-    PageKey, TimeWindow,
+    filter_in, in_page_order, lookups, matches_nothing, newest_page, Conn, HexPrefix, IdSet, Limit,
+    PackageSpec, PageKey, TimeWindow,
 };
 use crate::db::schema::{artifacts, jobs, packages, release_stores, releases};
 
@@ -64,8 +64,16 @@ pub struct ArtifactItem {
 }
 
 /// `db artifacts`: artifacts of the newest jobs first that match a filter.
-pub fn list_artifacts(conn: &mut Conn, filter: &ArtifactFilter, limit: Limit) -> QueryResult<Vec<ArtifactItem>> {
-    let package: IdSet = filter.package.as_ref().map(|p| lookups::package_ids(conn, p)).transpose()?;
+pub fn list_artifacts(
+    conn: &mut Conn,
+    filter: &ArtifactFilter,
+    limit: Limit,
+) -> QueryResult<Vec<ArtifactItem>> {
+    let package: IdSet = filter
+        .package
+        .as_ref()
+        .map(|p| lookups::package_ids(conn, p))
+        .transpose()?;
     if matches_nothing(&[&package]) {
         return Ok(Vec::new());
     }
@@ -78,7 +86,11 @@ pub fn list_artifacts(conn: &mut Conn, filter: &ArtifactFilter, limit: Limit) ->
         }
         if let Some(submit) = filter.submit {
             q = q.filter(
-                artifacts::job_id.eq_any(jobs::table.filter(jobs::submit_id.eq(submit)).select(jobs::id)),
+                artifacts::job_id.eq_any(
+                    jobs::table
+                        .filter(jobs::submit_id.eq(submit))
+                        .select(jobs::id),
+                ),
             );
         }
         if let Some(ids) = package_ids {
@@ -192,13 +204,21 @@ pub struct ReleaseRow {
 }
 
 /// `db releases`: the newest releases that match a filter.
-pub fn list_releases(conn: &mut Conn, filter: &ReleaseFilter, limit: Limit) -> QueryResult<Vec<ReleaseRow>> {
+pub fn list_releases(
+    conn: &mut Conn,
+    filter: &ReleaseFilter,
+    limit: Limit,
+) -> QueryResult<Vec<ReleaseRow>> {
     let store: IdSet = filter
         .store
         .as_deref()
         .map(|s| lookups::release_store_ids(conn, s))
         .transpose()?;
-    let package: IdSet = filter.package.as_ref().map(|p| lookups::package_ids(conn, p)).transpose()?;
+    let package: IdSet = filter
+        .package
+        .as_ref()
+        .map(|p| lookups::package_ids(conn, p))
+        .transpose()?;
     if matches_nothing(&[&store, &package]) {
         return Ok(Vec::new());
     }
@@ -213,7 +233,11 @@ pub fn list_releases(conn: &mut Conn, filter: &ReleaseFilter, limit: Limit) -> Q
             let of = jobs::table.select(jobs::id).into_boxed();
             let of = filter_in!(of, jobs::package_id, ids);
             q = q.filter(
-                releases::artifact_id.eq_any(artifacts::table.filter(artifacts::job_id.eq_any(of)).select(artifacts::id)),
+                releases::artifact_id.eq_any(
+                    artifacts::table
+                        .filter(artifacts::job_id.eq_any(of))
+                        .select(artifacts::id),
+                ),
             );
         }
         if let Some(after) = filter.window.after {

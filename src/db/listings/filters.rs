@@ -18,7 +18,9 @@ use uuid::Uuid;
 pub enum FilterError {
     #[error("invalid package `{0}`: expected NAME or NAME@VERSION")]
     Package(String),
-    #[error("invalid variable `{0}`: expected NAME=VALUE with NAME made of letters, digits and `_`")]
+    #[error(
+        "invalid variable `{0}`: expected NAME=VALUE with NAME made of letters, digits and `_`"
+    )]
     EnvVar(String),
     #[error("invalid {what} prefix `{given}`: expected hexadecimal digits{dashes}")]
     Prefix {
@@ -158,9 +160,7 @@ impl FromStr for UuidPrefix {
             dashes: " and dashes",
         };
         let digits: String = s.chars().filter(|c| *c != '-').collect();
-        if digits.is_empty()
-            || digits.len() > 32
-            || !digits.chars().all(|c| c.is_ascii_hexdigit())
+        if digits.is_empty() || digits.len() > 32 || !digits.chars().all(|c| c.is_ascii_hexdigit())
         {
             return Err(bad());
         }
@@ -241,7 +241,12 @@ impl FromStr for TimeSpec {
         if let Ok(t) = DateTime::parse_from_rfc3339(s) {
             return Ok(TimeSpec::At(t.with_timezone(&Utc)));
         }
-        for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+        for format in [
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%d %H:%M:%S",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M",
+        ] {
             if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
                 return Ok(TimeSpec::At(Utc.from_utc_datetime(&t)));
             }
@@ -408,7 +413,9 @@ mod tests {
             ("-", None),
             ("3f2a1b2c4d5e6f708192a3b4c5d6e7f8a", None),
         ]);
-        let full: UuidPrefix = "3f2a1b2c-4d5e-6f70-8192-a3b4c5d6e7f8".parse().expect("valid");
+        let full: UuidPrefix = "3f2a1b2c-4d5e-6f70-8192-a3b4c5d6e7f8"
+            .parse()
+            .expect("valid");
         assert!(full.full().is_some());
         let part: UuidPrefix = "3f2a1b2c".parse().expect("valid");
         assert_eq!(part.full(), None);
@@ -425,7 +432,11 @@ mod tests {
         ];
         for (input, max, expected) in cases {
             let got = HexPrefix::parse(input, "commit", *max).ok();
-            assert_eq!(got.as_ref().map(HexPrefix::as_str), *expected, "parsing `{input}`");
+            assert_eq!(
+                got.as_ref().map(HexPrefix::as_str),
+                *expected,
+                "parsing `{input}`"
+            );
         }
     }
 
@@ -433,13 +444,21 @@ mod tests {
     fn time_specs() {
         let at = |s: &str| {
             Some(TimeSpec::At(
-                DateTime::parse_from_rfc3339(s).expect("valid").with_timezone(&Utc),
+                DateTime::parse_from_rfc3339(s)
+                    .expect("valid")
+                    .with_timezone(&Utc),
             ))
         };
         check(&[
             ("2h", Some(TimeSpec::Ago(Duration::from_secs(7200)))),
-            ("3 days", Some(TimeSpec::Ago(Duration::from_secs(3 * 86400)))),
-            ("1week 2d", Some(TimeSpec::Ago(Duration::from_secs(9 * 86400)))),
+            (
+                "3 days",
+                Some(TimeSpec::Ago(Duration::from_secs(3 * 86400))),
+            ),
+            (
+                "1week 2d",
+                Some(TimeSpec::Ago(Duration::from_secs(9 * 86400))),
+            ),
             ("2026-01-31", at("2026-01-31T00:00:00Z")),
             ("2026-01-31 12:30", at("2026-01-31T12:30:00Z")),
             ("2026-01-31T12:30:15", at("2026-01-31T12:30:15Z")),
@@ -456,9 +475,15 @@ mod tests {
             .expect("valid")
             .with_timezone(&Utc);
         let cases = [
-            (TimeSpec::Ago(Duration::from_secs(3600)), "2026-11-22T11:00:00+00:00"),
+            (
+                TimeSpec::Ago(Duration::from_secs(3600)),
+                "2026-11-22T11:00:00+00:00",
+            ),
             (TimeSpec::At(now), "2026-11-22T12:00:00+00:00"),
-            (TimeSpec::Ago(Duration::from_secs(u64::MAX)), "-262143-01-01T00:00:00+00:00"),
+            (
+                TimeSpec::Ago(Duration::from_secs(u64::MAX)),
+                "-262143-01-01T00:00:00+00:00",
+            ),
         ];
         for (spec, expected) in cases {
             assert_eq!(spec.resolve(now).to_rfc3339(), expected, "{spec:?}");
@@ -484,7 +509,10 @@ mod tests {
             truncated: true,
         };
         let msg = err.to_string();
-        assert!(msg.contains("00000000-0000-0000-0000-000000000000"), "{msg}");
+        assert!(
+            msg.contains("00000000-0000-0000-0000-000000000000"),
+            "{msg}"
+        );
         assert!(msg.contains("..."), "{msg}");
     }
 }

@@ -12,12 +12,12 @@ use uuid::Uuid;
 
 use super::artifacts::{self, ArtifactItem};
 use super::{
-    filter_in, in_page_order, lookups, matches_nothing, newest_page, unique_by_prefix, Conn, EnvPair, IdSet,
-    JobStatus, Limit, Order, PackageSpec, PageKey, TimeWindow, UuidPrefix,
+    filter_in, in_page_order, lookups, matches_nothing, newest_page, unique_by_prefix, Conn,
+    EnvPair, IdSet, JobStatus, Limit, Order, PackageSpec, PageKey, TimeWindow, UuidPrefix,
 };
 use crate::db::schema::{
-    endpoints, env_vars, images, job_dependencies, job_envs, job_input_artifacts, jobs, log_chunks, packages,
-    submits,
+    endpoints, env_vars, images, job_dependencies, job_envs, job_input_artifacts, jobs, log_chunks,
+    packages, submits,
 };
 
 /// What `db jobs` filters on; every field is optional and all must match.
@@ -76,8 +76,16 @@ pub struct EnvVar {
 
 /// `db jobs`: the newest jobs that match a filter.
 pub fn list_jobs(conn: &mut Conn, filter: &JobFilter, limit: Limit) -> QueryResult<Vec<JobRow>> {
-    let package: IdSet = filter.package.as_ref().map(|p| lookups::package_ids(conn, p)).transpose()?;
-    let image: IdSet = filter.image.as_deref().map(|i| lookups::image_ids(conn, i)).transpose()?;
+    let package: IdSet = filter
+        .package
+        .as_ref()
+        .map(|p| lookups::package_ids(conn, p))
+        .transpose()?;
+    let image: IdSet = filter
+        .image
+        .as_deref()
+        .map(|i| lookups::image_ids(conn, i))
+        .transpose()?;
     let endpoint: IdSet = filter
         .endpoint
         .as_deref()
@@ -129,7 +137,10 @@ pub fn list_jobs(conn: &mut Conn, filter: &JobFilter, limit: Limit) -> QueryResu
             q = q.limit(n);
         }
         let keys: Vec<(DateTime<Utc>, i32)> = q.load(conn)?;
-        Ok(keys.into_iter().map(|(time, id)| PageKey::new(order, time, id)).collect())
+        Ok(keys
+            .into_iter()
+            .map(|(time, id)| PageKey::new(order, time, id))
+            .collect())
     })?;
     load_rows(conn, &page)
 }
@@ -235,20 +246,28 @@ pub fn job_detail(conn: &mut Conn, id: i32) -> QueryResult<JobDetail> {
         bool,
         String,
     );
-    let (container_id, failed_phase, error_message, build_key, reused_job_id, log_bytes, log_truncated, script): Extra =
-        jobs::table
-            .find(id)
-            .select((
-                jobs::container_id,
-                jobs::failed_phase,
-                jobs::error_message,
-                jobs::build_key,
-                jobs::reused_job_id,
-                jobs::log_bytes,
-                jobs::log_truncated,
-                jobs::script,
-            ))
-            .first(conn)?;
+    let (
+        container_id,
+        failed_phase,
+        error_message,
+        build_key,
+        reused_job_id,
+        log_bytes,
+        log_truncated,
+        script,
+    ): Extra = jobs::table
+        .find(id)
+        .select((
+            jobs::container_id,
+            jobs::failed_phase,
+            jobs::error_message,
+            jobs::build_key,
+            jobs::reused_job_id,
+            jobs::log_bytes,
+            jobs::log_truncated,
+            jobs::script,
+        ))
+        .first(conn)?;
     let reused_job_uuid = match reused_job_id {
         Some(other) => Some(jobs::table.find(other).select(jobs::uuid).first(conn)?),
         None => None,
@@ -264,7 +283,12 @@ pub fn job_detail(conn: &mut Conn, id: i32) -> QueryResult<JobDetail> {
         .inner_join(packages::table.on(packages::id.eq(jobs::package_id)))
         .filter(job_dependencies::job_id.eq(id))
         .order((packages::name, packages::version))
-        .select((jobs::uuid, packages::name, packages::version, job_dependencies::kind))
+        .select((
+            jobs::uuid,
+            packages::name,
+            packages::version,
+            job_dependencies::kind,
+        ))
         .load::<(Uuid, String, String, String)>(conn)?
         .into_iter()
         .map(|(uuid, package_name, package_version, kind)| Dependency {
@@ -330,7 +354,8 @@ pub fn for_each_log_chunk(
     mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
 ) -> Result<i32, LogReadError> {
     let mut next = from;
-    let mut decompressor = zstd::bulk::Decompressor::new().map_err(|source| LogReadError::Corrupt { seq: next, source })?;
+    let mut decompressor = zstd::bulk::Decompressor::new()
+        .map_err(|source| LogReadError::Corrupt { seq: next, source })?;
     let mut buffer = Vec::new();
     loop {
         let batch: Vec<(i32, i32, Vec<u8>)> = log_chunks::table
@@ -344,7 +369,10 @@ pub fn for_each_log_chunk(
         for (seq, raw_bytes, data) in batch {
             buffer.clear();
             buffer.reserve(usize::try_from(raw_bytes).unwrap_or(0));
-            if decompressor.decompress_to_buffer(&data, &mut buffer).is_err() {
+            if decompressor
+                .decompress_to_buffer(&data, &mut buffer)
+                .is_err()
+            {
                 // `raw_bytes` understated the size: decode without a bound.
                 buffer.clear();
                 zstd::stream::copy_decode(data.as_slice(), &mut buffer)

@@ -8,7 +8,10 @@ use diesel::prelude::*;
 use serde::Serialize;
 
 use super::{Conn, EnvPair, HexPrefix, Limit, PackageSpec};
-use crate::db::schema::{endpoints, env_vars, git_hashes, image_digests, images, job_envs, jobs, packages, release_stores};
+use crate::db::schema::{
+    endpoints, env_vars, git_hashes, image_digests, images, job_envs, jobs, packages,
+    release_stores,
+};
 
 /// Ids of the packages a spec names: every version of a name, or one.
 pub fn package_ids(conn: &mut Conn, spec: &PackageSpec) -> QueryResult<Vec<i32>> {
@@ -24,7 +27,10 @@ pub fn package_ids(conn: &mut Conn, spec: &PackageSpec) -> QueryResult<Vec<i32>>
 
 /// The id of an image by its full name (empty when unknown).
 pub fn image_ids(conn: &mut Conn, name: &str) -> QueryResult<Vec<i32>> {
-    images::table.filter(images::name.eq(name)).select(images::id).load(conn)
+    images::table
+        .filter(images::name.eq(name))
+        .select(images::id)
+        .load(conn)
 }
 
 /// The id of an endpoint by name (empty when unknown).
@@ -66,8 +72,12 @@ pub fn release_store_ids(conn: &mut Conn, name: &str) -> QueryResult<Vec<i32>> {
 
 /// The newest job id of something, as a correlated `max(id)` subquery that
 /// an index on `(thing_id, job_id)` answers with one probe.
-type NewestJob<T, C, Outer, J> =
-    diesel::dsl::SingleValue<diesel::dsl::Select<diesel::dsl::Filter<T, diesel::dsl::Eq<C, Outer>>, diesel::helper_types::max<J>>>;
+type NewestJob<T, C, Outer, J> = diesel::dsl::SingleValue<
+    diesel::dsl::Select<
+        diesel::dsl::Filter<T, diesel::dsl::Eq<C, Outer>>,
+        diesel::helper_types::max<J>,
+    >,
+>;
 
 /// A variable and the newest job that ran with it (as stored).
 #[derive(Debug, Queryable, Selectable)]
@@ -93,7 +103,11 @@ pub struct EnvVarRow {
 }
 
 /// `db envvars [--name NAME]`: variables, newest first.
-pub fn list_env_vars(conn: &mut Conn, name: Option<&str>, limit: Limit) -> QueryResult<Vec<EnvVarRow>> {
+pub fn list_env_vars(
+    conn: &mut Conn,
+    name: Option<&str>,
+    limit: Limit,
+) -> QueryResult<Vec<EnvVarRow>> {
     let mut q = env_vars::table.select(EnvVarPage::as_select()).into_boxed();
     if let Some(name) = name {
         q = q.filter(env_vars::name.eq(name.to_owned()));
@@ -106,7 +120,9 @@ pub fn list_env_vars(conn: &mut Conn, name: Option<&str>, limit: Limit) -> Query
     Ok(page
         .into_iter()
         .map(|r| EnvVarRow {
-            last_used_at: r.last_job_id.and_then(|id| times.get(&id).map(|(at, _)| *at)),
+            last_used_at: r
+                .last_job_id
+                .and_then(|id| times.get(&id).map(|(at, _)| *at)),
             name: r.name,
             value: r.value,
         })
@@ -153,7 +169,9 @@ pub struct ImageRow {
 
 /// `db images`: images, newest first, each with its digests (newest seen first).
 pub fn list_images(conn: &mut Conn, limit: Limit) -> QueryResult<Vec<ImageRow>> {
-    let mut q = images::table.select((images::id, images::name)).into_boxed();
+    let mut q = images::table
+        .select((images::id, images::name))
+        .into_boxed();
     if let Some(n) = limit.as_sql() {
         q = q.limit(n);
     }
@@ -169,7 +187,11 @@ pub fn list_images(conn: &mut Conn, limit: Limit) -> QueryResult<Vec<ImageRow>> 
         .map(|(id, name)| ImageRow {
             id,
             name,
-            digests: digests.iter().filter(|d| d.image_id == id).cloned().collect(),
+            digests: digests
+                .iter()
+                .filter(|d| d.image_id == id)
+                .cloned()
+                .collect(),
         })
         .collect())
 }
@@ -194,7 +216,9 @@ pub struct EndpointRow {
 
 /// `db endpoints`: every endpoint ever used, by name.
 pub fn list_endpoints(conn: &mut Conn, limit: Limit) -> QueryResult<Vec<EndpointRow>> {
-    let mut q = endpoints::table.select(EndpointRow::as_select()).into_boxed();
+    let mut q = endpoints::table
+        .select(EndpointRow::as_select())
+        .into_boxed();
     if let Some(n) = limit.as_sql() {
         q = q.limit(n);
     }
@@ -231,8 +255,14 @@ pub struct PackageRow {
 }
 
 /// `db packages [--name NAME]`: package versions, newest first.
-pub fn list_packages(conn: &mut Conn, name: Option<&str>, limit: Limit) -> QueryResult<Vec<PackageRow>> {
-    let mut q = packages::table.select(PackagePage::as_select()).into_boxed();
+pub fn list_packages(
+    conn: &mut Conn,
+    name: Option<&str>,
+    limit: Limit,
+) -> QueryResult<Vec<PackageRow>> {
+    let mut q = packages::table
+        .select(PackagePage::as_select())
+        .into_boxed();
     if let Some(name) = name {
         q = q.filter(packages::name.eq(name.to_owned()));
     }

@@ -27,7 +27,9 @@ pub mod lookups;
 pub mod stats;
 pub mod submits;
 
-pub use filters::{EnvPair, FilterError, HexPrefix, JobStatus, PackageSpec, SubmitStatus, TimeSpec, UuidPrefix};
+pub use filters::{
+    EnvPair, FilterError, HexPrefix, JobStatus, PackageSpec, SubmitStatus, TimeSpec, UuidPrefix,
+};
 
 /// How many rows a listing returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,7 +147,8 @@ where
 
 /// Puts rows loaded by `id = ANY(page)` back into the page's order.
 fn in_page_order<T>(page: &[i32], mut rows: Vec<T>, id_of: impl Fn(&T) -> i32) -> Vec<T> {
-    let position: std::collections::HashMap<i32, usize> = page.iter().enumerate().map(|(i, id)| (*id, i)).collect();
+    let position: std::collections::HashMap<i32, usize> =
+        page.iter().enumerate().map(|(i, id)| (*id, i)).collect();
     rows.sort_by_key(|r| position.get(&id_of(r)).copied().unwrap_or(usize::MAX));
     rows
 }
@@ -164,7 +167,8 @@ pub(crate) use filter_in;
 /// Whether a resolved filter can match nothing at all (a name that is not in
 /// the database), so the listing is empty without a page query.
 fn matches_nothing(sets: &[&IdSet]) -> bool {
-    sets.iter().any(|s| matches!(s, Some(ids) if ids.is_empty()))
+    sets.iter()
+        .any(|s| matches!(s, Some(ids) if ids.is_empty()))
 }
 
 /// Resolves a UUID prefix to the single row it names in a table with a
@@ -213,7 +217,12 @@ mod tests {
     fn pages_merge_newest_first() {
         // (split ids, order, limit, per-id results, expected page)
         let cases: Vec<(Option<Vec<i32>>, Limit, Vec<Vec<PageKey>>, Vec<i32>)> = vec![
-            (None, Limit::First(2), vec![vec![key(1, 9), key(2, 5), key(3, 1)]], vec![9, 5]),
+            (
+                None,
+                Limit::First(2),
+                vec![vec![key(1, 9), key(2, 5), key(3, 1)]],
+                vec![9, 5],
+            ),
             (
                 Some(vec![1, 2]),
                 Limit::First(3),
@@ -235,8 +244,10 @@ mod tests {
         ];
         for (split, limit, results, expected) in cases {
             let mut calls = results.into_iter();
-            let page = newest_page(split.as_deref(), limit, |_| Ok(calls.next().unwrap_or_default()))
-                .expect("no database involved");
+            let page = newest_page(split.as_deref(), limit, |_| {
+                Ok(calls.next().unwrap_or_default())
+            })
+            .expect("no database involved");
             assert_eq!(page, expected);
         }
     }

@@ -59,7 +59,12 @@ pub struct StatsRow {
 
 /// The statistics of every group with a job queued after `since`, the
 /// groups with the most jobs first.
-pub fn job_stats(conn: &mut Conn, by: StatsBy, since: DateTime<Utc>, limit: Limit) -> QueryResult<Vec<StatsRow>> {
+pub fn job_stats(
+    conn: &mut Conn,
+    by: StatsBy,
+    since: DateTime<Utc>,
+    limit: Limit,
+) -> QueryResult<Vec<StatsRow>> {
     let limit_sql = match limit.as_sql() {
         Some(n) => format!("LIMIT {n}"),
         None => String::new(),
@@ -86,5 +91,7 @@ pub fn job_stats(conn: &mut Conn, by: StatsBy, since: DateTime<Utc>, limit: Limi
           {limit_sql}",
         key = by.key_sql(),
     );
-    diesel::sql_query(query).bind::<Timestamptz, _>(since).load(conn)
+    diesel::sql_query(query)
+        .bind::<Timestamptz, _>(since)
+        .load(conn)
 }

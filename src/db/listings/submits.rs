@@ -12,10 +12,12 @@ use uuid::Uuid;
 
 use super::jobs::{self, JobRow};
 use super::{
-    filter_in, in_page_order, lookups, matches_nothing, newest_page, unique_by_prefix, Conn, HexPrefix, IdSet,
-    Limit, Order, PackageSpec, PageKey, SubmitStatus, TimeWindow, UuidPrefix,
+    filter_in, in_page_order, lookups, matches_nothing, newest_page, unique_by_prefix, Conn,
+    HexPrefix, IdSet, Limit, Order, PackageSpec, PageKey, SubmitStatus, TimeWindow, UuidPrefix,
 };
-use crate::db::schema::{env_vars, git_hashes, images, jobs as jobs_t, packages, submit_envs, submits};
+use crate::db::schema::{
+    env_vars, git_hashes, images, jobs as jobs_t, packages, submit_envs, submits,
+};
 
 /// What `db submits` filters on; every field is optional and all must match.
 #[derive(Debug, Clone, Default)]
@@ -72,9 +74,18 @@ pub struct SubmitListItem {
 }
 
 /// `db submits`: the newest submits that match a filter.
-pub fn list_submits(conn: &mut Conn, filter: &SubmitFilter, limit: Limit) -> QueryResult<Vec<SubmitListItem>> {
+pub fn list_submits(
+    conn: &mut Conn,
+    filter: &SubmitFilter,
+    limit: Limit,
+) -> QueryResult<Vec<SubmitListItem>> {
     let resolved = Resolved::new(conn, filter)?;
-    if matches_nothing(&[&resolved.package, &resolved.with_package, &resolved.image, &resolved.commit]) {
+    if matches_nothing(&[
+        &resolved.package,
+        &resolved.with_package,
+        &resolved.image,
+        &resolved.commit,
+    ]) {
         return Ok(Vec::new());
     }
     let order = Order::for_window(&filter.window);
@@ -82,7 +93,8 @@ pub fn list_submits(conn: &mut Conn, filter: &SubmitFilter, limit: Limit) -> Que
     let split = [&resolved.package, &resolved.with_package, &resolved.commit]
         .into_iter()
         .position(|s| matches!(s, Some(ids) if ids.len() > 1));
-    let split_ids = split.and_then(|i| [&resolved.package, &resolved.with_package, &resolved.commit][i].as_deref());
+    let split_ids = split
+        .and_then(|i| [&resolved.package, &resolved.with_package, &resolved.commit][i].as_deref());
     let page = newest_page(split_ids, limit, |ids| {
         let pick = |i: usize, all: &IdSet| -> Option<Vec<i32>> {
             if split == Some(i) {
@@ -91,7 +103,9 @@ pub fn list_submits(conn: &mut Conn, filter: &SubmitFilter, limit: Limit) -> Que
                 all.clone()
             }
         };
-        let mut q = submits::table.select((submits::started_at, submits::id)).into_boxed();
+        let mut q = submits::table
+            .select((submits::started_at, submits::id))
+            .into_boxed();
         if let Some(ids) = pick(0, &resolved.package) {
             q = filter_in!(q, submits::requested_package_id, ids.as_slice());
         }
@@ -123,7 +137,10 @@ pub fn list_submits(conn: &mut Conn, filter: &SubmitFilter, limit: Limit) -> Que
             q = q.limit(n);
         }
         let keys: Vec<(DateTime<Utc>, i32)> = q.load(conn)?;
-        Ok(keys.into_iter().map(|(time, id)| PageKey::new(order, time, id)).collect())
+        Ok(keys
+            .into_iter()
+            .map(|(time, id)| PageKey::new(order, time, id))
+            .collect())
     })?;
     let rows = load_rows(conn, &page)?;
     let counts = job_counts(conn, &page)?;
@@ -160,14 +177,26 @@ struct Resolved {
 impl Resolved {
     fn new(conn: &mut Conn, f: &SubmitFilter) -> QueryResult<Self> {
         Ok(Resolved {
-            package: f.package.as_ref().map(|p| lookups::package_ids(conn, p)).transpose()?,
+            package: f
+                .package
+                .as_ref()
+                .map(|p| lookups::package_ids(conn, p))
+                .transpose()?,
             with_package: f
                 .with_package
                 .as_ref()
                 .map(|p| lookups::package_ids(conn, p))
                 .transpose()?,
-            image: f.image.as_deref().map(|i| lookups::image_ids(conn, i)).transpose()?,
-            commit: f.commit.as_ref().map(|c| lookups::git_hash_ids(conn, c)).transpose()?,
+            image: f
+                .image
+                .as_deref()
+                .map(|i| lookups::image_ids(conn, i))
+                .transpose()?,
+            commit: f
+                .commit
+                .as_ref()
+                .map(|c| lookups::git_hash_ids(conn, c))
+                .transpose()?,
         })
     }
 }
@@ -216,7 +245,11 @@ pub fn resolve(conn: &mut Conn, prefix: &UuidPrefix) -> anyhow::Result<(i32, Uui
         },
         |conn, pattern, n| {
             submits::table
-                .filter(submits::uuid.cast::<diesel::sql_types::Text>().like(pattern))
+                .filter(
+                    submits::uuid
+                        .cast::<diesel::sql_types::Text>()
+                        .like(pattern),
+                )
                 .order(submits::uuid.cast::<diesel::sql_types::Text>())
                 .select((submits::id, submits::uuid))
                 .limit(n)
