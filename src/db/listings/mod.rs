@@ -220,7 +220,7 @@ mod tests {
             (
                 None,
                 Limit::First(2),
-                vec![vec![key(1, 9), key(2, 5), key(3, 1)]],
+                vec![vec![key(0, 9), key(0, 5), key(0, 1)]],
                 vec![9, 5],
             ),
             (
