@@ -74,6 +74,7 @@ prepare() { # DB SUBMITS BIG_LOG_CHUNKS
     if [[ -n $have && -z ${KILN_BENCH_REGENERATE:-} ]] \
         && [[ $(sql "$db" -c "SELECT count(*) FROM submits" 2>/dev/null || true) == $((submits + 1)) ]]; then
         echo "== $db: reusing the existing data"
+        "$KILN" --database-url "$(db_url "$db")" db setup >/dev/null
         return
     fi
     echo "== $db: generating $submits submits, $((submits * 10)) jobs, $((submits * 20)) artifacts"
@@ -96,15 +97,17 @@ prepare() { # DB SUBMITS BIG_LOG_CHUNKS
 
 now_ns() { date +%s%N; }
 
-# Prints: <query_ms> <statements> <problems>   for one run with auto_explain.
+# Prints: <query_ms> <statements> <problems> <notes> <rows>   for one run
+# with auto_explain (and JSON output, to count the rows).
 query_time() { # DB ARGS...
     local db=$1; shift
-    local offset
+    local offset rows
     offset=$(stat -c %s "$PG_LOG")
-    PGOPTIONS="-c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=0 -c auto_explain.log_analyze=on -c auto_explain.log_format=json -c auto_explain.log_nested_statements=on" \
-        "$KILN" --database-url "$(db_url "$db")" "$@" >/dev/null 2>&1
+    rows=$(PGOPTIONS="-c session_preload_libraries=auto_explain -c auto_explain.log_min_duration=0 -c auto_explain.log_analyze=on -c auto_explain.log_format=json -c auto_explain.log_nested_statements=on" \
+        "$KILN" --database-url "$(db_url "$db")" "$@" --output json 2>/dev/null \
+        | python3 -c 'import json, sys; v = json.load(sys.stdin); print(len(v) if isinstance(v, list) else 1)')
     sleep 0.2
-    python3 bench/plans.py "$PG_LOG" "$offset" "$db"
+    echo "$(python3 bench/plans.py "$PG_LOG" "$offset" "$db") $rows"
 }
 
 # Prints the median wall time in ms of RUNS runs.
@@ -124,18 +127,20 @@ process_time() { # DB ARGS...
 }
 
 FAILURES=0
-declare -A QUERY_MS
+declare -A QUERY_MS ROWS
 
 case_line() { # DB LABEL ARGS...
     local db=$1 label=$2; shift 2
-    local q n problems p verdict=ok
-    read -r q n problems < <(query_time "$db" "$@")
+    local q n problems notes rows p verdict=ok
+    read -r q n problems notes rows < <(query_time "$db" "$@")
     p=$(process_time "$db" "$@")
     QUERY_MS["$db|$label"]=$q
+    ROWS["$db|$label"]=$rows
     if awk -v q="$q" -v p="$p" 'BEGIN { exit !(q >= 20 || p >= 60) }'; then verdict=SLOW; fi
     if [[ $problems != - ]]; then verdict="$verdict PLAN"; fi
     if [[ $verdict != ok ]]; then FAILURES=$((FAILURES + 1)); fi
-    printf '%-58s %8s %5s %8s  %-6s %s\n' "$label" "$q" "$n" "$p" "$verdict" "$problems"
+    [[ $notes == - ]] && notes=
+    printf '%-52s %5s %8s %5s %8s  %-6s %s %s\n' "$label" "$rows" "$q" "$n" "$p" "$verdict" "$problems" "$notes"
 }
 
 run_cases() { # DB
@@ -145,7 +150,7 @@ run_cases() { # DB
     job=$(sql "$db" -c "SELECT substr(uuid::text, 1, 8) FROM jobs WHERE id = (SELECT max(id) / 2 FROM jobs)")
     commit=$(sql "$db" -c "SELECT substr(hash, 1, 10) FROM git_hashes WHERE id = 5001")
     sha=$(sql "$db" -c "SELECT substr(sha256, 1, 10) FROM artifacts WHERE id = 7777")
-    printf '%-58s %8s %5s %8s  %s\n' "case ($db)" "query ms" "stmts" "proc ms" "verdict"
+    printf '%-52s %5s %8s %5s %8s  %s\n' "case ($db)" "rows" "query ms" "stmts" "proc ms" "verdict"
     local l=(--limit 50)
     case_line "$db" "submits" db submits "${l[@]}"
     case_line "$db" "submits --package pkg123" db submits "${l[@]}" --package pkg123
@@ -189,7 +194,7 @@ run_cases() { # DB
     case_line "$db" "submit PREFIX" db submit "$submit"
     case_line "$db" "job PREFIX" db job "$job"
     case_line "$db" "job PREFIX --script --env" db job "$job" --script --env
-    printf '%-58s %8s\n' "stats --since '30 days' (no target)" "$(query_time "$db" db stats | cut -d' ' -f1)"
+    printf '%-52s %5s %8s\n' "stats --since '30 days' (no target)" "" "$(query_time "$db" db stats | cut -d' ' -f1)"
 }
 
 prepare kiln_bench_small 10000 160
@@ -201,17 +206,23 @@ echo
 run_cases kiln_bench
 
 echo
-echo "== scaling: query time on 1,000,000 jobs / on 100,000 jobs (target <= 1.5x, or under 1 ms apart)"
+echo "== scaling: query time on 100,000 jobs and on 1,000,000 jobs (target: <= 1.5x, or under 1 ms"
+echo "   apart; compared only where both return the same number of rows)"
 for key in "${!QUERY_MS[@]}"; do
     [[ $key == kiln_bench\|* ]] || continue
     label=${key#kiln_bench|}
     big=${QUERY_MS[$key]}
     small=${QUERY_MS["kiln_bench_small|$label"]:-}
     [[ -n $small ]] || continue
-    verdict=$(awk -v b="$big" -v s="$small" 'BEGIN { r = (s > 0 ? b / s : 1); print ((b - s < 1 || r <= 1.5) ? "ok" : "GROWS"), r }')
-    printf '%-58s %8s %8s  %s\n' "$label" "$small" "$big" "$verdict"
-    [[ $verdict == ok* ]] || FAILURES=$((FAILURES + 1))
-done | sort
+    if [[ ${ROWS[$key]} != "${ROWS["kiln_bench_small|$label"]}" ]]; then
+        verdict="n/a: ${ROWS["kiln_bench_small|$label"]} vs ${ROWS[$key]} rows"
+    else
+        verdict=$(awk -v b="$big" -v s="$small" 'BEGIN { r = (s > 0 ? b / s : 1); printf "%s %.2fx", ((b - s < 1 || r <= 1.5) ? "ok" : "GROWS"), r }')
+    fi
+    printf '%-52s %8s %8s  %s\n' "$label" "$small" "$big" "$verdict"
+done | sort >"$WORK/scaling"
+cat "$WORK/scaling"
+FAILURES=$((FAILURES + $(grep -c GROWS "$WORK/scaling" || true)))
 
 echo
 echo "== db log-of of the 100 MiB log"

@@ -710,3 +710,64 @@ fn stats_per_package_and_endpoint() {
     let table = env.ok(&["db", "stats", "--by", "endpoint"]);
     assert!(table.contains("50.0%"), "{table}");
 }
+
+#[test]
+fn with_package_walks_many_submits() {
+    let Some(env) = Env::new() else { return };
+    // 300 more submits, each building zlib; one in 100 failed. Finding the
+    // failed ones walks past several batches of candidate submits.
+    env.db.execute(&format!(
+        "INSERT INTO submits (id, uuid, started_at, ended_at, status, requested_package_id, requested_image_id,
+                              repo_hash_id, repo_dirty, submitter_user, submitter_host, kiln_version, tree, plan)
+         SELECT 100 + n, md5('s' || n)::uuid, now() - interval '1 day' + n * interval '1 second',
+                now(), CASE WHEN n % 100 = 7 THEN 'failed' ELSE 'succeeded' END,
+                4, 1, 1, false, 'carol', 'host-c', '0.1.0', '{{}}', '{{}}'
+           FROM generate_series(1, 300) AS n;
+         INSERT INTO jobs (id, uuid, submit_id, package_id, image_id, status, queued_at, script, build_key,
+                           build_key_inputs)
+         SELECT 100 + n, md5('j' || n)::uuid, 100 + n, 3, 1, 'queued', now(), 'echo', '{}', '{{}}'
+           FROM generate_series(1, 300) AS n;",
+        sha(7)
+    ));
+    let failed_uuid = |n: u32| -> String {
+        let mut conn = env.db.connect();
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct U {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            u: String,
+        }
+        let rows: Vec<U> = diesel::sql_query(format!("SELECT md5('s{n}')::uuid::text AS u"))
+            .load(&mut conn)
+            .expect("query");
+        rows[0].u.clone()
+    };
+    let expected = [
+        failed_uuid(207),
+        failed_uuid(107),
+        failed_uuid(7),
+        S2.to_owned(),
+    ];
+    let args = [
+        "db",
+        "submits",
+        "--with-package",
+        "zlib",
+        "--status",
+        "failed",
+    ];
+    let mut all = args.to_vec();
+    all.extend(["--limit", "0"]);
+    assert_eq!(env.field(&all, "uuid"), expected);
+    let mut two = args.to_vec();
+    two.extend(["--limit", "2"]);
+    assert_eq!(env.field(&two, "uuid"), expected[..2]);
+    let newest = env.field(
+        &["db", "submits", "--with-package", "zlib", "--limit", "3"],
+        "uuid",
+    );
+    assert_eq!(
+        newest,
+        [failed_uuid(300), failed_uuid(299), failed_uuid(298)]
+    );
+}

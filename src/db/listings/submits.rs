@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use diesel::dsl::{count_star, sql};
 use diesel::prelude::*;
-use diesel::sql_types::{Double, Nullable};
+use diesel::sql_types::{Double, Integer, Nullable, Timestamptz};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -103,31 +103,28 @@ pub fn list_submits(
                 all.clone()
             }
         };
-        let mut q = submits::table
-            .select((submits::started_at, submits::id))
-            .into_boxed();
-        if let Some(ids) = pick(0, &resolved.package) {
-            q = filter_in!(q, submits::requested_package_id, ids.as_slice());
-        }
-        if let Some(ids) = pick(1, &resolved.with_package) {
-            let built = jobs_t::table.select(jobs_t::submit_id).into_boxed();
-            let built = filter_in!(built, jobs_t::package_id, ids.as_slice());
-            q = q.filter(submits::id.eq_any(built));
-        }
-        if let Some(ids) = pick(2, &resolved.commit) {
-            q = filter_in!(q, submits::repo_hash_id, ids.as_slice());
-        }
-        if let Some(ids) = &resolved.image {
-            q = filter_in!(q, submits::requested_image_id, ids.as_slice());
-        }
-        if let Some(status) = filter.status {
-            q = q.filter(submits::status.eq(status.as_str()));
-        }
-        if let Some(after) = filter.window.after {
-            q = q.filter(submits::started_at.gt(after));
-        }
-        if let Some(before) = filter.window.before {
-            q = q.filter(submits::started_at.lt(before));
+        let (package, built, commit) = (
+            pick(0, &resolved.package),
+            pick(1, &resolved.with_package),
+            pick(2, &resolved.commit),
+        );
+        let make = || {
+            page_query(
+                filter,
+                package.as_deref(),
+                commit.as_deref(),
+                resolved.image.as_deref(),
+            )
+        };
+        let mut q = make();
+        match built.as_deref() {
+            Some([one]) if order == Order::Id => return walk_built(conn, *one, limit, make),
+            Some(ids) => {
+                let jobs_of = jobs_t::table.select(jobs_t::submit_id).into_boxed();
+                let jobs_of = filter_in!(jobs_of, jobs_t::package_id, ids);
+                q = q.filter(submits::id.eq_any(jobs_of));
+            }
+            None => {}
         }
         q = match order {
             Order::Id => q.order(submits::id.desc()),
@@ -164,6 +161,95 @@ pub fn list_submits(
             }
         })
         .collect())
+}
+
+/// A page query on `submits` with every filter but `--with-package`, not
+/// yet ordered or limited.
+type PageQuery<'a> = submits::BoxedQuery<'a, diesel::pg::Pg, (Timestamptz, Integer)>;
+
+fn page_query<'a>(
+    filter: &'a SubmitFilter,
+    package: Option<&[i32]>,
+    commit: Option<&[i32]>,
+    image: Option<&[i32]>,
+) -> PageQuery<'a> {
+    let mut q = submits::table
+        .select((submits::started_at, submits::id))
+        .into_boxed();
+    if let Some(ids) = package {
+        q = filter_in!(q, submits::requested_package_id, ids);
+    }
+    if let Some(ids) = commit {
+        q = filter_in!(q, submits::repo_hash_id, ids);
+    }
+    if let Some(ids) = image {
+        q = filter_in!(q, submits::requested_image_id, ids);
+    }
+    if let Some(status) = filter.status {
+        q = q.filter(submits::status.eq(status.as_str()));
+    }
+    if let Some(after) = filter.window.after {
+        q = q.filter(submits::started_at.gt(after));
+    }
+    if let Some(before) = filter.window.before {
+        q = q.filter(submits::started_at.lt(before));
+    }
+    q
+}
+
+/// The newest submits that built one package and pass the other filters.
+///
+/// Walks the distinct submit ids of the package's jobs newest first over the
+/// `(package_id, submit_id DESC)` index, in growing batches, and keeps those
+/// the other filters accept: the work is bounded by the page, not by how
+/// often the package was ever built.
+fn walk_built<'a>(
+    conn: &mut Conn,
+    package_id: i32,
+    limit: Limit,
+    make: impl Fn() -> PageQuery<'a>,
+) -> QueryResult<Vec<PageKey>> {
+    let want = limit.as_sql();
+    let mut batch = want.map(|n| n.max(64));
+    let mut below: Option<i32> = None;
+    let mut keys = Vec::new();
+    loop {
+        let mut candidates = jobs_t::table
+            .filter(jobs_t::package_id.eq(package_id))
+            .select(jobs_t::submit_id)
+            .distinct()
+            .order(jobs_t::submit_id.desc())
+            .into_boxed();
+        if let Some(below) = below {
+            candidates = candidates.filter(jobs_t::submit_id.lt(below));
+        }
+        if let Some(n) = batch {
+            candidates = candidates.limit(n);
+        }
+        let candidates: Vec<i32> = candidates.load(conn)?;
+        let Some(&last) = candidates.last() else {
+            break;
+        };
+        let exhausted = batch.is_none_or(|n| (candidates.len() as i64) < n);
+        let mut q = make()
+            .filter(submits::id.eq_any(candidates))
+            .order(submits::id.desc());
+        if let Some(n) = want {
+            q = q.limit(n - keys.len() as i64);
+        }
+        let found: Vec<(DateTime<Utc>, i32)> = q.load(conn)?;
+        keys.extend(
+            found
+                .into_iter()
+                .map(|(time, id)| PageKey::new(Order::Id, time, id)),
+        );
+        if exhausted || want.is_some_and(|n| keys.len() as i64 >= n) {
+            break;
+        }
+        below = Some(last);
+        batch = batch.map(|n| n.saturating_mul(4));
+    }
+    Ok(keys)
 }
 
 /// The filter's names resolved to ids.
