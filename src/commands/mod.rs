@@ -8,10 +8,10 @@ use crate::cli::{Cli, Command};
 use crate::error::Outcome;
 
 mod config;
-mod context;
 mod db;
 mod db_query;
 mod db_show;
+mod context;
 
 pub use context::Context;
 

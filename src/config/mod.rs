@@ -140,9 +140,7 @@ pub fn data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_DATA_HOME").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir).join("kiln");
     }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/"));
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"));
     home.join(".local/share/kiln")
 }
 
@@ -151,9 +149,7 @@ pub fn config_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("XDG_CONFIG_HOME").filter(|d| !d.is_empty()) {
         return PathBuf::from(dir).join("kiln");
     }
-    let home = std::env::var_os("HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/"));
+    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/"));
     home.join(".config/kiln")
 }
 
@@ -273,12 +269,8 @@ impl Config {
     fn from_raw(raw: RawConfig) -> Config {
         let data_dir = data_dir();
         let database = match raw.database_url {
-            Some(url) => DatabaseTarget::External {
-                url: Secret::new(url),
-            },
-            None => DatabaseTarget::Embedded {
-                dir: data_dir.join("postgres"),
-            },
+            Some(url) => DatabaseTarget::External { url: Secret::new(url) },
+            None => DatabaseTarget::Embedded { dir: data_dir.join("postgres") },
         };
         let docker = raw.docker.unwrap_or_default();
         let mut endpoints: Vec<EndpointConfig> = docker
@@ -295,14 +287,11 @@ impl Config {
             })
             .collect();
         if endpoints.is_empty() {
-            let uri = std::env::var("DOCKER_HOST")
-                .unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+            let uri = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
             endpoints.push(EndpointConfig {
                 name: "local".into(),
                 uri,
-                maxjobs: std::thread::available_parallelism()
-                    .map(|n| n.get())
-                    .unwrap_or(1),
+                maxjobs: std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
                 network_mode: None,
                 timeout: Duration::from_secs(10),
                 tls: None,
@@ -319,16 +308,12 @@ impl Config {
             script_highlight_theme: raw.script_highlight_theme,
             script_linter: raw.script_linter,
             shebang: raw.shebang.unwrap_or_else(|| "#!/bin/bash".into()),
-            releases_root: raw
-                .releases_root
-                .unwrap_or_else(|| data_dir.join("releases")),
+            releases_root: raw.releases_root.unwrap_or_else(|| data_dir.join("releases")),
             release_stores: raw.release_stores.unwrap_or_else(|| vec!["default".into()]),
             staging: raw.staging.unwrap_or_else(|| data_dir.join("staging")),
             source_cache: raw.source_cache.unwrap_or_else(|| data_dir.join("sources")),
             database,
-            database_connection_timeout: Duration::from_secs(
-                raw.database_connection_timeout.unwrap_or(30),
-            ),
+            database_connection_timeout: Duration::from_secs(raw.database_connection_timeout.unwrap_or(30)),
             database_default_query_limit: raw.database_default_query_limit.unwrap_or(10),
             available_phases: raw.available_phases.unwrap_or_default(),
             docker: DockerConfig {
@@ -336,10 +321,7 @@ impl Config {
                     .images
                     .unwrap_or_default()
                     .into_iter()
-                    .map(|i| ImageConfig {
-                        name: i.name,
-                        short_name: i.short_name,
-                    })
+                    .map(|i| ImageConfig { name: i.name, short_name: i.short_name })
                     .collect(),
                 docker_versions: docker.docker_versions,
                 docker_api_versions: docker.docker_api_versions,

@@ -20,9 +20,7 @@ pub const MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations");
 pub fn connect(config: &Config) -> Result<PgConnection> {
     let url = match &config.database {
         DatabaseTarget::External { url } => url.expose().to_owned(),
-        DatabaseTarget::Embedded { .. } => {
-            anyhow::bail!("the embedded database is not available yet")
-        }
+        DatabaseTarget::Embedded { .. } => anyhow::bail!("the embedded database is not available yet"),
     };
     PgConnection::establish(&url).context("connecting to the database")
 }

@@ -10,10 +10,7 @@ use anyhow::Result;
 pub fn find_root(explicit: Option<&Path>) -> Result<Option<PathBuf>> {
     if let Some(dir) = explicit {
         if !dir.is_dir() {
-            return Err(crate::input_error!(
-                "--repo {}: not a directory",
-                dir.display()
-            ));
+            return Err(crate::input_error!("--repo {}: not a directory", dir.display()));
         }
         return Ok(Some(dir.to_owned()));
     }
