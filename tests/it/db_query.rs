@@ -35,6 +35,8 @@ fn sha(n: u32) -> String {
 /// The known history: 3 submits, 6 jobs, 5 artifacts, 2 releases, logs.
 fn seed(db: &TestDb) {
     let key = sha(0xbeef);
+    let a1 = format!("a1{}", &sha(1)[2..]);
+    let a2 = format!("a2{}", &sha(2)[2..]);
     let sql = format!(
         r#"
         INSERT INTO packages (id, name, version) VALUES
@@ -99,8 +101,6 @@ fn seed(db: &TestDb) {
             (5, 1, 2, 1, 7, {c51});
         "#,
         dirty = sha(0xd1),
-        a1 = format!("a1{}", &sha(1)[2..]),
-        a2 = format!("a2{}", &sha(2)[2..]),
         a3 = sha(3),
         a4 = sha(4),
         a5 = sha(5),

@@ -215,8 +215,9 @@ mod tests {
 
     #[test]
     fn pages_merge_newest_first() {
-        // (split ids, order, limit, per-id results, expected page)
-        let cases: Vec<(Option<Vec<i32>>, Limit, Vec<Vec<PageKey>>, Vec<i32>)> = vec![
+        // (split ids, limit, what each query returns, the page)
+        type Case = (Option<Vec<i32>>, Limit, Vec<Vec<PageKey>>, Vec<i32>);
+        let cases: Vec<Case> = vec![
             (
                 None,
                 Limit::First(2),
