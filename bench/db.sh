@@ -12,7 +12,8 @@
 # Query time is the sum of the execution times that auto_explain (ANALYZE)
 # logs for the process's statements (the lowest of several runs); the plans are checked for sequential
 # scans of the big tables and for sorts over many rows. Process time is the
-# median wall time of several runs. Targets: listing and `db job` under
+# median wall time of several runs (the lowest is shown beside it; the
+# machine's load average is printed, since other work inflates these). Targets: listing and `db job` under
 # 20 ms of query time and 60 ms of process time; `db log-of` at >= 100 MB/s
 # in constant memory; the same listing on 100,000 and 1,000,000 jobs within
 # 1.5x (query time; differences under 1 ms count as equal).
@@ -116,7 +117,7 @@ query_time() { # DB ARGS...
     printf '%s\n' "${results[@]}" | sort -n -k1,1 | head -n 1
 }
 
-# Prints the median wall time in ms of RUNS runs.
+# Prints the median and the lowest wall time in ms of RUNS runs.
 process_time() { # DB ARGS...
     local db=$1; shift
     local url times=()
@@ -129,7 +130,7 @@ process_time() { # DB ARGS...
         t1=$(now_ns)
         times+=($(((t1 - t0) / 1000)))
     done
-    printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f", a[int((NR+1)/2)]/1000}'
+    printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f %.1f", a[int((NR+1)/2)]/1000, a[1]/1000}'
 }
 
 FAILURES=0
@@ -137,16 +138,16 @@ declare -A QUERY_MS ROWS
 
 case_line() { # DB LABEL ARGS...
     local db=$1 label=$2; shift 2
-    local q n problems notes rows p verdict=ok
+    local q n problems notes rows p best verdict=ok
     read -r q n problems notes rows < <(query_time "$db" "$@")
-    p=$(process_time "$db" "$@")
+    read -r p best < <(process_time "$db" "$@")
     QUERY_MS["$db|$label"]=$q
     ROWS["$db|$label"]=$rows
     if awk -v q="$q" -v p="$p" 'BEGIN { exit !(q >= 20 || p >= 60) }'; then verdict=SLOW; fi
     if [[ $problems != - ]]; then verdict="$verdict PLAN"; fi
     if [[ $verdict != ok ]]; then FAILURES=$((FAILURES + 1)); fi
     [[ $notes == - ]] && notes=
-    printf '%-52s %5s %8s %5s %8s  %-6s %s %s\n' "$label" "$rows" "$q" "$n" "$p" "$verdict" "$problems" "$notes"
+    printf '%-52s %5s %8s %5s %8s %6s  %-6s %s %s\n' "$label" "$rows" "$q" "$n" "$p" "$best" "$verdict" "$problems" "$notes"
 }
 
 run_cases() { # DB
@@ -156,7 +157,8 @@ run_cases() { # DB
     job=$(sql "$db" -c "SELECT substr(uuid::text, 1, 8) FROM jobs WHERE id = (SELECT max(id) / 2 FROM jobs)")
     commit=$(sql "$db" -c "SELECT substr(hash, 1, 10) FROM git_hashes WHERE id = (SELECT repo_hash_id FROM submits WHERE id = 5000)")
     sha=$(sql "$db" -c "SELECT substr(sha256, 1, 10) FROM artifacts WHERE id = 7777")
-    printf '%-52s %5s %8s %5s %8s  %s\n' "case ($db)" "rows" "query ms" "stmts" "proc ms" "verdict"
+    echo "load: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+    printf '%-52s %5s %8s %5s %8s %6s  %s\n' "case ($db)" "rows" "query ms" "stmts" "proc ms" "best" "verdict"
     local l=(--limit 50)
     case_line "$db" "submits" db submits "${l[@]}"
     case_line "$db" "submits --package pkg120" db submits "${l[@]}" --package pkg120
