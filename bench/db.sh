@@ -130,7 +130,7 @@ process_time() { # DB ARGS...
         t1=$(now_ns)
         times+=($(((t1 - t0) / 1000)))
     done
-    printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f %.1f", a[int((NR+1)/2)]/1000, a[1]/1000}'
+    printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "%.1f %.1f\n", a[int((NR+1)/2)]/1000, a[1]/1000}'
 }
 
 FAILURES=0
