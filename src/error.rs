@@ -67,5 +67,6 @@ pub fn is_input_error(err: &anyhow::Error) -> bool {
             || e.is::<crate::repo::LoadErrors>()
             || e.is::<crate::plan::PlanErrors>()
             || e.is::<crate::package::script::ScriptError>()
+            || e.is::<crate::db::listings::FilterError>()
     })
 }

@@ -1,4 +1,5 @@
-//! `kiln db setup|status|cli|stop`.
+//! `kiln db setup|status|cli|stop`, and the dispatch of the listings
+//! (`db_query`) and details (`db_show`).
 
 use std::process::Command;
 
@@ -14,6 +15,18 @@ pub fn run(ctx: &Context, cmd: DbCommand) -> Result<Outcome> {
     let config = ctx.config()?;
     let location = Location::from_config(&config)?;
     match cmd {
+        DbCommand::Submit(args) => super::db_show::submit(&config, args),
+        DbCommand::Job(args) => super::db_show::job(&config, args),
+        DbCommand::LogOf(args) => super::db_show::log_of(&config, args),
+        cmd @ (DbCommand::Submits(_)
+        | DbCommand::Jobs(_)
+        | DbCommand::Artifacts(_)
+        | DbCommand::Releases(_)
+        | DbCommand::Envvars(_)
+        | DbCommand::Images(_)
+        | DbCommand::Endpoints(_)
+        | DbCommand::Packages(_)
+        | DbCommand::Stats(_)) => super::db_query::run(&config, cmd),
         DbCommand::Setup => setup(&location),
         DbCommand::Status => status(&location),
         DbCommand::Cli => cli(&location),

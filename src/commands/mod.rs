@@ -8,10 +8,12 @@ use crate::cli::{Cli, Command};
 use crate::error::Outcome;
 
 mod config;
+mod db;
+mod db_query;
+mod db_show;
 mod context;
 mod select;
 mod submit;
-mod db;
 mod dependencies_of;
 mod env_of;
 mod find_pkg;

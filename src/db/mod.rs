@@ -18,6 +18,7 @@ use crate::config::{Config, DatabaseTarget, Secret};
 
 pub mod embedded;
 pub mod models;
+pub mod listings;
 pub mod schema;
 
 use embedded::EmbeddedServer;

@@ -4,8 +4,10 @@
 pub mod db;
 pub mod lint;
 pub mod listing;
+pub mod tabular;
 pub mod packages;
 pub mod progress;
+pub mod records;
 pub mod submit;
 pub mod sources;
 pub mod tree;

@@ -11,6 +11,7 @@ mod docker;
 mod find_pkg;
 mod lint;
 mod source;
+mod db_query;
 mod support;
 mod tree_of;
 mod what_depends;

@@ -5,6 +5,7 @@
 pub mod docker;
 pub mod http;
 pub mod repo;
+pub mod db_fixture;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -1,0 +1,518 @@
+//! The values a user gives to listing filters, parsed and validated before
+//! any query runs: package specs (`NAME[@VERSION]`), `K=V` variables, UUID
+//! and hash prefixes, points in time (`2h`, `3 days`, a date, a date-time).
+//!
+//! Pure code: no database, no clock (the caller passes "now"). Every error
+//! here is the user's to fix, so [`FilterError`] is an input error (exit 2).
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use uuid::Uuid;
+
+/// A filter value the user must fix, or a UUID prefix that names no record
+/// or more than one.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum FilterError {
+    #[error("invalid package `{0}`: expected NAME or NAME@VERSION")]
+    Package(String),
+    #[error(
+        "invalid variable `{0}`: expected NAME=VALUE with NAME made of letters, digits and `_`"
+    )]
+    EnvVar(String),
+    #[error("invalid {what} prefix `{given}`: expected hexadecimal digits{dashes}")]
+    Prefix {
+        what: &'static str,
+        given: String,
+        dashes: &'static str,
+    },
+    #[error(
+        "invalid time `{0}`: expected a duration such as `2h` or `3 days`, a date such as \
+         `2026-01-31`, or a date-time such as `2026-01-31T12:00:00Z`"
+    )]
+    Time(String),
+    #[error("no {what} has a UUID starting with `{prefix}`")]
+    NotFound { what: &'static str, prefix: String },
+    #[error("the UUID prefix `{prefix}` is ambiguous; it matches these {what}s:\n{}{more}",
+        .candidates.iter().map(|u| format!("  {u}\n")).collect::<String>(),
+        more = if *.truncated { "  ...\n" } else { "" })]
+    Ambiguous {
+        what: &'static str,
+        prefix: String,
+        candidates: Vec<Uuid>,
+        truncated: bool,
+    },
+    #[error("unknown {what} `{given}`; known values: {known}")]
+    Unknown {
+        what: &'static str,
+        given: String,
+        known: String,
+    },
+}
+
+/// `NAME` or `NAME@VERSION`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageSpec {
+    pub name: String,
+    pub version: Option<String>,
+}
+
+impl FromStr for PackageSpec {
+    type Err = FilterError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || FilterError::Package(s.to_owned());
+        let (name, version) = match s.split_once('@') {
+            Some((name, version)) if !version.is_empty() => (name, Some(version.to_owned())),
+            Some(_) => return Err(bad()),
+            None => (s, None),
+        };
+        if !is_package_name(name) {
+            return Err(bad());
+        }
+        Ok(PackageSpec {
+            name: name.to_owned(),
+            version,
+        })
+    }
+}
+
+impl fmt::Display for PackageSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.version {
+            Some(v) => write!(f, "{}@{v}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// The rule of the `packages.name` column: `^[A-Za-z0-9][A-Za-z0-9._+-]*$`.
+fn is_package_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    match chars.next() {
+        Some(c) if c.is_ascii_alphanumeric() => {}
+        _ => return false,
+    }
+    chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-'))
+}
+
+/// `NAME=VALUE` (the value may be empty and may hold `=`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvPair {
+    pub name: String,
+    pub value: String,
+}
+
+impl FromStr for EnvPair {
+    type Err = FilterError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (name, value) = s
+            .split_once('=')
+            .ok_or_else(|| FilterError::EnvVar(s.to_owned()))?;
+        let mut chars = name.chars();
+        let valid = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(FilterError::EnvVar(s.to_owned()));
+        }
+        Ok(EnvPair {
+            name: name.to_owned(),
+            value: value.to_owned(),
+        })
+    }
+}
+
+/// The start of a UUID as typed by a user, in the canonical lower-case,
+/// dashed text form that PostgreSQL's `uuid::text` produces (so that a
+/// `LIKE 'prefix%'` is served by a `text_pattern_ops` index). Dashes may be
+/// left out when typing: `3f2a1b2c4d` means `3f2a1b2c-4d`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UuidPrefix(String);
+
+impl UuidPrefix {
+    /// The prefix in canonical text form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The whole UUID, when all 32 digits were given.
+    pub fn full(&self) -> Option<Uuid> {
+        Uuid::parse_str(&self.0).ok().filter(|_| self.0.len() == 36)
+    }
+
+    /// A `LIKE` pattern matching every UUID with this prefix (the prefix
+    /// holds only hex digits and dashes, which `LIKE` takes literally).
+    pub fn like_pattern(&self) -> String {
+        format!("{}%", self.0)
+    }
+}
+
+impl FromStr for UuidPrefix {
+    type Err = FilterError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || FilterError::Prefix {
+            what: "UUID",
+            given: s.to_owned(),
+            dashes: " and dashes",
+        };
+        let digits: String = s.chars().filter(|c| *c != '-').collect();
+        if digits.is_empty() || digits.len() > 32 || !digits.chars().all(|c| c.is_ascii_hexdigit())
+        {
+            return Err(bad());
+        }
+        // A dash typed where the canonical form has none would never match.
+        for (i, c) in s.char_indices() {
+            let before = s[..i].chars().filter(|c| *c != '-').count();
+            if c == '-' && ![8, 12, 16, 20].contains(&before) {
+                return Err(bad());
+            }
+        }
+        let mut canonical = String::with_capacity(36);
+        for (i, c) in digits.chars().enumerate() {
+            if [8, 12, 16, 20].contains(&i) {
+                canonical.push('-');
+            }
+            canonical.push(c.to_ascii_lowercase());
+        }
+        Ok(UuidPrefix(canonical))
+    }
+}
+
+/// The start of a hexadecimal digest (a git commit hash, a SHA-256), lower-cased.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HexPrefix(String);
+
+impl HexPrefix {
+    /// Parses a prefix of at most `max` hex digits; `what` names it in errors.
+    pub fn parse(s: &str, what: &'static str, max: usize) -> Result<Self, FilterError> {
+        if s.is_empty() || s.len() > max || !s.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(FilterError::Prefix {
+                what,
+                given: s.to_owned(),
+                dashes: "",
+            });
+        }
+        Ok(HexPrefix(s.to_ascii_lowercase()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A `LIKE` pattern for every value with this prefix.
+    pub fn like_pattern(&self) -> String {
+        format!("{}%", self.0)
+    }
+}
+
+/// A point in time as typed: a duration back from now, or a date or date-time
+/// (taken as UTC when it names no offset).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeSpec {
+    Ago(Duration),
+    At(DateTime<Utc>),
+}
+
+impl TimeSpec {
+    /// The point in time, counting a duration back from `now`.
+    pub fn resolve(self, now: DateTime<Utc>) -> DateTime<Utc> {
+        match self {
+            TimeSpec::At(t) => t,
+            TimeSpec::Ago(d) => chrono::Duration::from_std(d)
+                .ok()
+                .and_then(|d| now.checked_sub_signed(d))
+                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+        }
+    }
+}
+
+impl FromStr for TimeSpec {
+    type Err = FilterError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if let Ok(d) = humantime::parse_duration(s) {
+            return Ok(TimeSpec::Ago(d));
+        }
+        if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+            return Ok(TimeSpec::At(t.with_timezone(&Utc)));
+        }
+        for format in [
+            "%Y-%m-%dT%H:%M:%S",
+            "%Y-%m-%d %H:%M:%S",
+            "%Y-%m-%dT%H:%M",
+            "%Y-%m-%d %H:%M",
+        ] {
+            if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
+                return Ok(TimeSpec::At(Utc.from_utc_datetime(&t)));
+            }
+        }
+        if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+            if let Some(t) = d.and_hms_opt(0, 0, 0) {
+                return Ok(TimeSpec::At(Utc.from_utc_datetime(&t)));
+            }
+        }
+        Err(FilterError::Time(s.to_owned()))
+    }
+}
+
+/// The status of a submit, as the `submits.status` column holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubmitStatus {
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    Lost,
+}
+
+impl SubmitStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SubmitStatus::Running => "running",
+            SubmitStatus::Succeeded => "succeeded",
+            SubmitStatus::Failed => "failed",
+            SubmitStatus::Cancelled => "cancelled",
+            SubmitStatus::Lost => "lost",
+        }
+    }
+}
+
+/// The status of a job, as the `jobs.status` column holds it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    TimedOut,
+    Cancelled,
+    Lost,
+    Reused,
+    DepFailed,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 9] = [
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+        JobStatus::TimedOut,
+        JobStatus::Cancelled,
+        JobStatus::Lost,
+        JobStatus::Reused,
+        JobStatus::DepFailed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+            JobStatus::TimedOut => "timed_out",
+            JobStatus::Cancelled => "cancelled",
+            JobStatus::Lost => "lost",
+            JobStatus::Reused => "reused",
+            JobStatus::DepFailed => "dep_failed",
+        }
+    }
+
+    /// Whether a job in this status may still write log chunks.
+    pub fn is_active(self) -> bool {
+        matches!(self, JobStatus::Queued | JobStatus::Running)
+    }
+}
+
+impl FromStr for JobStatus {
+    type Err = FilterError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        JobStatus::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| FilterError::Unknown {
+                what: "job status",
+                given: s.to_owned(),
+                known: JobStatus::ALL.map(JobStatus::as_str).join(", "),
+            })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check<T: FromStr<Err = FilterError> + PartialEq + fmt::Debug>(cases: &[(&str, Option<T>)]) {
+        for (input, expected) in cases {
+            let got = input.parse::<T>().ok();
+            assert_eq!(&got, expected, "parsing `{input}`");
+        }
+    }
+
+    #[test]
+    fn package_specs() {
+        let spec = |n: &str, v: Option<&str>| {
+            Some(PackageSpec {
+                name: n.into(),
+                version: v.map(Into::into),
+            })
+        };
+        check(&[
+            ("openssl", spec("openssl", None)),
+            ("openssl@3.0.1", spec("openssl", Some("3.0.1"))),
+            ("g++@12", spec("g++", Some("12"))),
+            ("lib.x_y-z@1@2", spec("lib.x_y-z", Some("1@2"))),
+            ("openssl@", None),
+            ("@1.0", None),
+            ("-x", None),
+            ("a b", None),
+            ("", None),
+        ]);
+    }
+
+    #[test]
+    fn env_pairs() {
+        let pair = |n: &str, v: &str| {
+            Some(EnvPair {
+                name: n.into(),
+                value: v.into(),
+            })
+        };
+        check(&[
+            ("CC=gcc", pair("CC", "gcc")),
+            ("_X=", pair("_X", "")),
+            ("FLAGS=-O2 -g=1", pair("FLAGS", "-O2 -g=1")),
+            ("1X=a", None),
+            ("NOVALUE", None),
+            ("=a", None),
+            ("A-B=c", None),
+        ]);
+    }
+
+    #[test]
+    fn uuid_prefixes() {
+        let p = |s: &str| Some(UuidPrefix(s.into()));
+        check(&[
+            ("3F2A", p("3f2a")),
+            ("3f2a1b2c", p("3f2a1b2c")),
+            ("3f2a1b2c4d", p("3f2a1b2c-4d")),
+            ("3f2a1b2c-4d", p("3f2a1b2c-4d")),
+            (
+                "3f2a1b2c4d5e6f708192a3b4c5d6e7f8",
+                p("3f2a1b2c-4d5e-6f70-8192-a3b4c5d6e7f8"),
+            ),
+            ("3f2a-1b", None),
+            ("xyz", None),
+            ("", None),
+            ("-", None),
+            ("3f2a1b2c4d5e6f708192a3b4c5d6e7f8a", None),
+        ]);
+        let full: UuidPrefix = "3f2a1b2c-4d5e-6f70-8192-a3b4c5d6e7f8"
+            .parse()
+            .expect("valid");
+        assert!(full.full().is_some());
+        let part: UuidPrefix = "3f2a1b2c".parse().expect("valid");
+        assert_eq!(part.full(), None);
+        assert_eq!(part.like_pattern(), "3f2a1b2c%");
+    }
+
+    #[test]
+    fn hex_prefixes() {
+        let cases: &[(&str, usize, Option<&str>)] = &[
+            ("ABC123", 40, Some("abc123")),
+            ("abc", 2, None),
+            ("", 40, None),
+            ("g00d", 40, None),
+        ];
+        for (input, max, expected) in cases {
+            let got = HexPrefix::parse(input, "commit", *max).ok();
+            assert_eq!(
+                got.as_ref().map(HexPrefix::as_str),
+                *expected,
+                "parsing `{input}`"
+            );
+        }
+    }
+
+    #[test]
+    fn time_specs() {
+        let at = |s: &str| {
+            Some(TimeSpec::At(
+                DateTime::parse_from_rfc3339(s)
+                    .expect("valid")
+                    .with_timezone(&Utc),
+            ))
+        };
+        check(&[
+            ("2h", Some(TimeSpec::Ago(Duration::from_secs(7200)))),
+            (
+                "3 days",
+                Some(TimeSpec::Ago(Duration::from_secs(3 * 86400))),
+            ),
+            (
+                "1week 2d",
+                Some(TimeSpec::Ago(Duration::from_secs(9 * 86400))),
+            ),
+            ("2026-01-31", at("2026-01-31T00:00:00Z")),
+            ("2026-01-31 12:30", at("2026-01-31T12:30:00Z")),
+            ("2026-01-31T12:30:15", at("2026-01-31T12:30:15Z")),
+            ("2026-01-31T12:30:15+02:00", at("2026-01-31T10:30:15Z")),
+            ("yesterday", None),
+            ("2026-13-01", None),
+            ("", None),
+        ]);
+    }
+
+    #[test]
+    fn time_spec_resolution() {
+        let now = DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z")
+            .expect("valid")
+            .with_timezone(&Utc);
+        let cases = [
+            (
+                TimeSpec::Ago(Duration::from_secs(3600)),
+                "2026-11-22T11:00:00+00:00",
+            ),
+            (TimeSpec::At(now), "2026-11-22T12:00:00+00:00"),
+            (
+                TimeSpec::Ago(Duration::from_secs(u64::MAX)),
+                "-262143-01-01T00:00:00+00:00",
+            ),
+        ];
+        for (spec, expected) in cases {
+            assert_eq!(spec.resolve(now).to_rfc3339(), expected, "{spec:?}");
+        }
+    }
+
+    #[test]
+    fn job_statuses() {
+        for status in JobStatus::ALL {
+            assert_eq!(status.as_str().parse::<JobStatus>(), Ok(status));
+        }
+        assert!("done".parse::<JobStatus>().is_err());
+        assert!(JobStatus::Running.is_active());
+        assert!(!JobStatus::DepFailed.is_active());
+    }
+
+    #[test]
+    fn ambiguous_message_lists_candidates() {
+        let err = FilterError::Ambiguous {
+            what: "job",
+            prefix: "3f".into(),
+            candidates: vec![Uuid::nil()],
+            truncated: true,
+        };
+        let msg = err.to_string();
+        assert!(
+            msg.contains("00000000-0000-0000-0000-000000000000"),
+            "{msg}"
+        );
+        assert!(msg.contains("..."), "{msg}");
+    }
+}

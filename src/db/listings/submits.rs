@@ -1,0 +1,399 @@
+//! `db submits` and `db submit UUID`: submits newest first, and everything
+//! recorded about one submit.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use diesel::dsl::{count_star, sql};
+use diesel::prelude::*;
+use diesel::sql_types::{Double, Integer, Nullable, Timestamptz};
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::jobs::{self, JobRow};
+use super::{
+    filter_in, in_page_order, lookups, matches_nothing, newest_page, unique_by_prefix, Conn,
+    HexPrefix, IdSet, Limit, Order, PackageSpec, PageKey, SubmitStatus, TimeWindow, UuidPrefix,
+};
+use crate::db::schema::{
+    env_vars, git_hashes, images, jobs as jobs_t, packages, submit_envs, submits,
+};
+
+/// What `db submits` filters on; every field is optional and all must match.
+#[derive(Debug, Clone, Default)]
+pub struct SubmitFilter {
+    /// `--package`: the package the submit asked for.
+    pub package: Option<PackageSpec>,
+    /// `--with-package`: a package built anywhere in the submit's tree.
+    pub with_package: Option<PackageSpec>,
+    /// `--image`: the full name of the requested image.
+    pub image: Option<String>,
+    /// `--commit`: the start of the repository's commit hash.
+    pub commit: Option<HexPrefix>,
+    pub status: Option<SubmitStatus>,
+    /// `--newer-than`/`--older-than` on the submit's start.
+    pub window: TimeWindow,
+}
+
+/// One submit as listed.
+#[derive(Debug, Queryable, Selectable, Serialize)]
+#[diesel(table_name = submits, check_for_backend(diesel::pg::Pg))]
+pub struct SubmitRow {
+    #[serde(skip)]
+    pub id: i32,
+    pub uuid: Uuid,
+    pub started_at: DateTime<Utc>,
+    pub ended_at: Option<DateTime<Utc>>,
+    #[diesel(select_expression = sql::<Nullable<Double>>(
+        "EXTRACT(EPOCH FROM (submits.ended_at - submits.started_at))::float8"))]
+    #[diesel(select_expression_type = diesel::expression::SqlLiteral<Nullable<Double>>)]
+    pub duration_seconds: Option<f64>,
+    pub status: String,
+    #[diesel(select_expression = packages::name)]
+    pub package_name: String,
+    #[diesel(select_expression = packages::version)]
+    pub package_version: String,
+    #[diesel(select_expression = images::name)]
+    pub image: String,
+    #[diesel(select_expression = git_hashes::hash)]
+    pub commit: String,
+    pub repo_dirty: bool,
+    pub submitter_user: String,
+    pub submitter_host: String,
+}
+
+/// A listed submit with the number of its jobs.
+#[derive(Debug, Serialize)]
+pub struct SubmitListItem {
+    #[serde(flatten)]
+    pub submit: SubmitRow,
+    /// All jobs of the submit.
+    pub jobs: i64,
+    /// Jobs that failed, timed out or were lost.
+    pub jobs_failed: i64,
+}
+
+/// `db submits`: the newest submits that match a filter.
+pub fn list_submits(
+    conn: &mut Conn,
+    filter: &SubmitFilter,
+    limit: Limit,
+) -> QueryResult<Vec<SubmitListItem>> {
+    let resolved = Resolved::new(conn, filter)?;
+    if matches_nothing(&[
+        &resolved.package,
+        &resolved.with_package,
+        &resolved.image,
+        &resolved.commit,
+    ]) {
+        return Ok(Vec::new());
+    }
+    let order = Order::for_window(&filter.window);
+    // The filter with several ids (if any) on which the page query is split.
+    let split = [&resolved.package, &resolved.with_package, &resolved.commit]
+        .into_iter()
+        .position(|s| matches!(s, Some(ids) if ids.len() > 1));
+    let split_ids = split
+        .and_then(|i| [&resolved.package, &resolved.with_package, &resolved.commit][i].as_deref());
+    let page = newest_page(split_ids, limit, |ids| {
+        let pick = |i: usize, all: &IdSet| -> Option<Vec<i32>> {
+            if split == Some(i) {
+                ids.map(<[i32]>::to_vec)
+            } else {
+                all.clone()
+            }
+        };
+        let (package, built, commit) = (
+            pick(0, &resolved.package),
+            pick(1, &resolved.with_package),
+            pick(2, &resolved.commit),
+        );
+        let make = || {
+            page_query(
+                filter,
+                package.as_deref(),
+                commit.as_deref(),
+                resolved.image.as_deref(),
+            )
+        };
+        let mut q = make();
+        match built.as_deref() {
+            Some([one]) if order == Order::Id => return walk_built(conn, *one, limit, make),
+            Some(ids) => {
+                let jobs_of = jobs_t::table.select(jobs_t::submit_id).into_boxed();
+                let jobs_of = filter_in!(jobs_of, jobs_t::package_id, ids);
+                q = q.filter(submits::id.eq_any(jobs_of));
+            }
+            None => {}
+        }
+        q = match order {
+            Order::Id => q.order(submits::id.desc()),
+            Order::Time => q.order((submits::started_at.desc(), submits::id.desc())),
+        };
+        if let Some(n) = limit.as_sql() {
+            q = q.limit(n);
+        }
+        let keys: Vec<(DateTime<Utc>, i32)> = q.load(conn)?;
+        Ok(keys
+            .into_iter()
+            .map(|(time, id)| PageKey::new(order, time, id))
+            .collect())
+    })?;
+    let rows = load_rows(conn, &page)?;
+    let counts = job_counts(conn, &page)?;
+    Ok(rows
+        .into_iter()
+        .map(|submit| {
+            let of = counts.get(&submit.id);
+            let total = of.map(|c| c.values().sum()).unwrap_or(0);
+            let failed = of
+                .map(|c| {
+                    ["failed", "timed_out", "lost"]
+                        .iter()
+                        .filter_map(|s| c.get(*s))
+                        .sum()
+                })
+                .unwrap_or(0);
+            SubmitListItem {
+                submit,
+                jobs: total,
+                jobs_failed: failed,
+            }
+        })
+        .collect())
+}
+
+/// A page query on `submits` with every filter but `--with-package`, not
+/// yet ordered or limited.
+type PageQuery<'a> = submits::BoxedQuery<'a, diesel::pg::Pg, (Timestamptz, Integer)>;
+
+fn page_query<'a>(
+    filter: &'a SubmitFilter,
+    package: Option<&[i32]>,
+    commit: Option<&[i32]>,
+    image: Option<&[i32]>,
+) -> PageQuery<'a> {
+    let mut q = submits::table
+        .select((submits::started_at, submits::id))
+        .into_boxed();
+    if let Some(ids) = package {
+        q = filter_in!(q, submits::requested_package_id, ids);
+    }
+    if let Some(ids) = commit {
+        q = filter_in!(q, submits::repo_hash_id, ids);
+    }
+    if let Some(ids) = image {
+        q = filter_in!(q, submits::requested_image_id, ids);
+    }
+    if let Some(status) = filter.status {
+        q = q.filter(submits::status.eq(status.as_str()));
+    }
+    if let Some(after) = filter.window.after {
+        q = q.filter(submits::started_at.gt(after));
+    }
+    if let Some(before) = filter.window.before {
+        q = q.filter(submits::started_at.lt(before));
+    }
+    q
+}
+
+/// The newest submits that built one package and pass the other filters.
+///
+/// Walks the distinct submit ids of the package's jobs newest first over the
+/// `(package_id, submit_id DESC)` index, in growing batches, and keeps those
+/// the other filters accept: the work is bounded by the page, not by how
+/// often the package was ever built.
+fn walk_built<'a>(
+    conn: &mut Conn,
+    package_id: i32,
+    limit: Limit,
+    make: impl Fn() -> PageQuery<'a>,
+) -> QueryResult<Vec<PageKey>> {
+    let want = limit.as_sql();
+    let mut batch = want.map(|n| n.max(64));
+    let mut below: Option<i32> = None;
+    let mut keys = Vec::new();
+    loop {
+        let mut candidates = jobs_t::table
+            .filter(jobs_t::package_id.eq(package_id))
+            .select(jobs_t::submit_id)
+            .distinct()
+            .order(jobs_t::submit_id.desc())
+            .into_boxed();
+        if let Some(below) = below {
+            candidates = candidates.filter(jobs_t::submit_id.lt(below));
+        }
+        if let Some(n) = batch {
+            candidates = candidates.limit(n);
+        }
+        let candidates: Vec<i32> = candidates.load(conn)?;
+        let Some(&last) = candidates.last() else {
+            break;
+        };
+        let exhausted = batch.is_none_or(|n| (candidates.len() as i64) < n);
+        let mut q = make()
+            .filter(submits::id.eq_any(candidates))
+            .order(submits::id.desc());
+        if let Some(n) = want {
+            q = q.limit(n - keys.len() as i64);
+        }
+        let found: Vec<(DateTime<Utc>, i32)> = q.load(conn)?;
+        keys.extend(
+            found
+                .into_iter()
+                .map(|(time, id)| PageKey::new(Order::Id, time, id)),
+        );
+        if exhausted || want.is_some_and(|n| keys.len() as i64 >= n) {
+            break;
+        }
+        below = Some(last);
+        batch = batch.map(|n| n.saturating_mul(4));
+    }
+    Ok(keys)
+}
+
+/// The filter's names resolved to ids.
+struct Resolved {
+    package: IdSet,
+    with_package: IdSet,
+    image: IdSet,
+    commit: IdSet,
+}
+
+impl Resolved {
+    fn new(conn: &mut Conn, f: &SubmitFilter) -> QueryResult<Self> {
+        Ok(Resolved {
+            package: f
+                .package
+                .as_ref()
+                .map(|p| lookups::package_ids(conn, p))
+                .transpose()?,
+            with_package: f
+                .with_package
+                .as_ref()
+                .map(|p| lookups::package_ids(conn, p))
+                .transpose()?,
+            image: f
+                .image
+                .as_deref()
+                .map(|i| lookups::image_ids(conn, i))
+                .transpose()?,
+            commit: f
+                .commit
+                .as_ref()
+                .map(|c| lookups::git_hash_ids(conn, c))
+                .transpose()?,
+        })
+    }
+}
+
+/// The listed columns of the given submits, in the given order.
+fn load_rows(conn: &mut Conn, page: &[i32]) -> QueryResult<Vec<SubmitRow>> {
+    if page.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = submits::table
+        .inner_join(packages::table)
+        .inner_join(images::table)
+        .inner_join(git_hashes::table)
+        .filter(submits::id.eq_any(page))
+        .select(SubmitRow::as_select())
+        .load(conn)?;
+    Ok(in_page_order(page, rows, |r| r.id))
+}
+
+/// Per submit of the page, how many of its jobs are in each status.
+fn job_counts(conn: &mut Conn, page: &[i32]) -> QueryResult<BTreeMap<i32, BTreeMap<String, i64>>> {
+    let counts: Vec<(i32, String, i64)> = jobs_t::table
+        .filter(jobs_t::submit_id.eq_any(page))
+        .group_by((jobs_t::submit_id, jobs_t::status))
+        .select((jobs_t::submit_id, jobs_t::status, count_star()))
+        .load(conn)?;
+    let mut by_submit: BTreeMap<i32, BTreeMap<String, i64>> = BTreeMap::new();
+    for (submit, status, n) in counts {
+        by_submit.entry(submit).or_default().insert(status, n);
+    }
+    Ok(by_submit)
+}
+
+/// Finds the one submit whose UUID starts with a prefix.
+pub fn resolve(conn: &mut Conn, prefix: &UuidPrefix) -> anyhow::Result<(i32, Uuid)> {
+    unique_by_prefix(
+        conn,
+        "submit",
+        prefix,
+        |conn, uuid| {
+            submits::table
+                .filter(submits::uuid.eq(uuid))
+                .select((submits::id, submits::uuid))
+                .first(conn)
+                .optional()
+        },
+        |conn, pattern, n| {
+            submits::table
+                .filter(
+                    submits::uuid
+                        .cast::<diesel::sql_types::Text>()
+                        .like(pattern),
+                )
+                .order(submits::uuid.cast::<diesel::sql_types::Text>())
+                .select((submits::id, submits::uuid))
+                .limit(n)
+                .load(conn)
+        },
+    )
+}
+
+/// Everything recorded about one submit, and its jobs.
+#[derive(Debug, Serialize)]
+pub struct SubmitDetail {
+    #[serde(flatten)]
+    pub submit: SubmitRow,
+    pub repo_diff_sha256: Option<String>,
+    pub kiln_version: String,
+    /// The command-line environment recorded for the submit.
+    pub env: Vec<super::jobs::EnvVar>,
+    /// The number of its jobs in each status.
+    pub job_counts: BTreeMap<String, i64>,
+    /// The resolved package tree.
+    pub tree: serde_json::Value,
+    /// The build plan.
+    pub plan: serde_json::Value,
+    /// Its jobs, in the order they were planned.
+    pub jobs: Vec<JobRow>,
+}
+
+/// `db submit UUID`.
+pub fn submit_detail(conn: &mut Conn, id: i32) -> QueryResult<SubmitDetail> {
+    let submit = load_rows(conn, &[id])?
+        .into_iter()
+        .next()
+        .ok_or(diesel::result::Error::NotFound)?;
+    let (repo_diff_sha256, kiln_version, tree, plan) = submits::table
+        .find(id)
+        .select((
+            submits::repo_diff_sha256,
+            submits::kiln_version,
+            submits::tree,
+            submits::plan,
+        ))
+        .first(conn)?;
+    let env = submit_envs::table
+        .inner_join(env_vars::table)
+        .filter(submit_envs::submit_id.eq(id))
+        .order((env_vars::name, env_vars::value))
+        .select(super::jobs::EnvVar::as_select())
+        .load(conn)?;
+    let job_counts = job_counts(conn, &[id])?.remove(&id).unwrap_or_default();
+    let jobs = jobs::jobs_of_submit(conn, id)?;
+    Ok(SubmitDetail {
+        submit,
+        repo_diff_sha256,
+        kiln_version,
+        env,
+        job_counts,
+        tree,
+        plan,
+        jobs,
+    })
+}
