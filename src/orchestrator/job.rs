@@ -312,8 +312,8 @@ async fn judge(
     }
     if !exit.success() {
         let message = match finished.exit_message() {
-            Some(m) if !m.is_empty() => format!("the script exited with status {exit}: {m}"),
-            _ => format!("the script exited with status {exit}"),
+            Some(m) if !m.is_empty() => format!("the script ended with {exit}: {m}"),
+            _ => format!("the script ended with {exit}"),
         };
         return Ok(JobOutcome::Failed(failure(message)));
     }
