@@ -10,3 +10,4 @@ mod support;
 mod db;
 mod docker;
 mod tree_of;
+mod submit;
