@@ -1,6 +1,8 @@
 //! One job in one container: create it, stream its inputs in, run the
 //! script while its log goes to the database, judge the result, stream its
-//! outputs into the staging store, remove the container.
+//! outputs into the staging store, remove the container. The container may
+//! have been made ahead by [`prepare`], with the job's own files in it;
+//! then only the artifacts of its dependencies are uploaded.
 //!
 //! A job task never writes the job's row: it reports to the run loop through
 //! [`Event`]s and its return value. It writes only the job's log chunks.
@@ -21,7 +23,7 @@ use crate::db::models::jobs::{Job, LogState};
 use crate::db::models::log_chunks::NewLogChunk;
 use crate::db::models::JobId;
 use crate::db::{self, Pool};
-use crate::endpoint::{Container, ContainerSpec, Endpoint, Finished, Removal, Running, UploadSet};
+use crate::endpoint::{Container, ContainerSpec, Created, Endpoint, Finished, Removal, Running, UploadSet};
 use crate::log::{JobLog, LogChunk, Scrubber, Verdict};
 use crate::store::{Artifact, StagingStore};
 
@@ -83,19 +85,66 @@ pub struct JobReturn {
     pub result: Result<JobOutcome>,
 }
 
-/// Runs job `index` on `endpoint`. Never panics; every failure comes back in
-/// the [`JobReturn`].
+/// A container made ahead of time by [`prepare`], while the job waits for
+/// its dependencies or a slot.
+pub type Preparation = tokio::task::JoinHandle<Result<Container<Created>>>;
+
+/// Creates a job's container and uploads what depends on no other job (the
+/// script, sources and patches), so that the job can start as soon as its
+/// dependencies' artifacts are there. The container is not started.
+pub async fn prepare(ctx: Arc<JobContext>, endpoint: Arc<Endpoint>, spec: Arc<JobSpec>) -> Result<Container<Created>> {
+    let created = create(&ctx, &endpoint, &spec).await?;
+    let mut upload = UploadSet::new();
+    add_own_files(&mut upload, &spec)?;
+    if let Err(err) = created.upload(upload).await {
+        remove(&ctx, created).await;
+        return Err(err).with_context(|| format!("uploading the files of job {} to endpoint `{}`", spec.uuid, endpoint.name()));
+    }
+    Ok(created)
+}
+
+/// Removes a prepared container that will not be used (its job will not
+/// run, or runs elsewhere).
+pub async fn discard(preparation: Preparation) {
+    match preparation.await {
+        Ok(Ok(created)) => {
+            let id = created.id().to_owned();
+            if let Err(err) = created.remove(Removal::Force).await {
+                tracing::warn!("removing the unused container {id}: {err:#}");
+            }
+        }
+        Ok(Err(err)) => tracing::debug!("an unused preparation had failed: {err:#}"),
+        Err(err) => tracing::warn!("a preparation task ended abnormally: {err}"),
+    }
+}
+
+/// Runs job `index` on `endpoint`, in the container `preparation` made if
+/// there is one. Never panics; every failure comes back in the
+/// [`JobReturn`].
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     ctx: Arc<JobContext>,
     endpoint: Arc<Endpoint>,
     index: usize,
     spec: Arc<JobSpec>,
     inputs: Vec<InputFile>,
+    preparation: Option<Preparation>,
     events: mpsc::UnboundedSender<Event>,
     cancel: CancellationToken,
 ) -> JobReturn {
     let mut container_id = None;
-    let result = run_inner(&ctx, &endpoint, index, &spec, inputs, &events, &cancel, &mut container_id).await;
+    let result = run_inner(
+        &ctx,
+        &endpoint,
+        index,
+        &spec,
+        inputs,
+        preparation,
+        &events,
+        &cancel,
+        &mut container_id,
+    )
+    .await;
     JobReturn {
         index,
         container: container_id,
@@ -110,42 +159,62 @@ async fn run_inner(
     index: usize,
     spec: &JobSpec,
     inputs: Vec<InputFile>,
+    preparation: Option<Preparation>,
     events: &mpsc::UnboundedSender<Event>,
     cancel: &CancellationToken,
     container_id: &mut Option<String>,
 ) -> Result<JobOutcome> {
-    let mut container_spec = ContainerSpec::new(ctx.image.clone(), ctx.submit, spec.uuid);
-    container_spec.env = spec.env.clone();
-    let created = endpoint
-        .create_container(&container_spec)
-        .await
-        .with_context(|| format!("creating the container of job {} on endpoint `{}`", spec.uuid, endpoint.name()))?;
+    // Every file, checked together: a source and an artifact must not
+    // claim one name in /inputs.
+    let sets = || -> Result<(UploadSet, UploadSet)> {
+        let mut upload = UploadSet::new();
+        add_own_files(&mut upload, spec)?;
+        let mut artifacts = UploadSet::new();
+        for input in &inputs {
+            for set in [&mut upload, &mut artifacts] {
+                set.input(&input.name, input.path.clone())
+                    .with_context(|| format!("adding input `{}` of job {}", input.name, spec.uuid))?;
+            }
+        }
+        Ok((upload, artifacts))
+    };
+    let (upload, artifacts) = match sets() {
+        Ok(sets) => sets,
+        Err(err) => {
+            if let Some(preparation) = preparation {
+                discard(preparation).await;
+            }
+            return Err(err);
+        }
+    };
+
+    let prepared = match preparation {
+        Some(preparation) => match preparation.await {
+            Ok(Ok(created)) => Some(created),
+            Ok(Err(err)) => {
+                tracing::debug!("preparing the container of job {} failed, trying again: {err:#}", spec.uuid);
+                None
+            }
+            Err(err) => {
+                tracing::warn!("the preparation of job {} ended abnormally: {err}", spec.uuid);
+                None
+            }
+        },
+        None => None,
+    };
+    let (created, upload) = match prepared {
+        // The script, sources and patches are in already.
+        Some(created) => (created, artifacts),
+        None => (create(ctx, endpoint, spec).await?, upload),
+    };
     *container_id = Some(created.id().to_owned());
     let _ = events.send(Event::Started {
         index,
         container: created.id().to_owned(),
     });
 
-    let mut upload = UploadSet::new();
-    let files = inputs.iter().map(|i| (i.name.as_str(), &i.path)).chain(
-        spec.sources.iter().map(|(key, path)| (key.as_str(), path)),
-    );
-    for (name, path) in files {
-        upload
-            .input(name, path.clone())
-            .with_context(|| format!("adding input `{name}` of job {}", spec.uuid))?;
-    }
-    for (rel, path) in &spec.patches {
-        upload
-            .patch(rel, path.clone())
-            .with_context(|| format!("adding patch `{rel}` of job {}", spec.uuid))?;
-    }
-    upload
-        .script(spec.script.as_bytes().to_vec())
-        .with_context(|| format!("adding the script of job {}", spec.uuid))?;
-
     let uploaded = tokio::select! {
-        r = created.upload(upload) => r,
+        r = upload_if_any(&created, upload) => r,
         _ = cancel.cancelled() => {
             remove(ctx, created).await;
             return Ok(JobOutcome::Cancelled);
@@ -185,6 +254,40 @@ async fn run_inner(
     let outcome = judge(ctx, spec, &finished, log_end, stop).await;
     remove(ctx, finished).await;
     outcome
+}
+
+async fn create(ctx: &JobContext, endpoint: &Endpoint, spec: &JobSpec) -> Result<Container<Created>> {
+    let mut container_spec = ContainerSpec::new(ctx.image.clone(), ctx.submit, spec.uuid);
+    container_spec.env = spec.env.clone();
+    endpoint
+        .create_container(&container_spec)
+        .await
+        .with_context(|| format!("creating the container of job {} on endpoint `{}`", spec.uuid, endpoint.name()))
+}
+
+async fn upload_if_any(created: &Container<Created>, upload: UploadSet) -> Result<(), crate::endpoint::EndpointError> {
+    if upload.is_empty() {
+        return Ok(());
+    }
+    created.upload(upload).await
+}
+
+/// The files of the job itself: sources in /inputs, patches, the script.
+fn add_own_files(upload: &mut UploadSet, spec: &JobSpec) -> Result<()> {
+    for (name, path) in &spec.sources {
+        upload
+            .input(name, path.clone())
+            .with_context(|| format!("adding source `{name}` of job {}", spec.uuid))?;
+    }
+    for (rel, path) in &spec.patches {
+        upload
+            .patch(rel, path.clone())
+            .with_context(|| format!("adding patch `{rel}` of job {}", spec.uuid))?;
+    }
+    upload
+        .script(spec.script.as_bytes().to_vec())
+        .with_context(|| format!("adding the script of job {}", spec.uuid))?;
+    Ok(())
 }
 
 /// Why the script was stopped before it ended.

@@ -85,14 +85,19 @@ impl Fixture {
 
 /// The containers on the engine that carry kiln's label and the submit's.
 fn kiln_containers_of(submit: uuid::Uuid) -> Vec<String> {
+    docker_ps(submit, &["-a"])
+}
+
+/// Those of them that run.
+fn running_containers_of(submit: uuid::Uuid) -> Vec<String> {
+    docker_ps(submit, &[])
+}
+
+fn docker_ps(submit: uuid::Uuid, extra: &[&str]) -> Vec<String> {
     let out = Command::new("docker")
-        .args([
-            "ps",
-            "-aq",
-            "--no-trunc",
-            "--filter",
-            "label=org.kiln.managed=true",
-        ])
+        .args(["ps", "-q", "--no-trunc"])
+        .args(extra)
+        .args(["--filter", "label=org.kiln.managed=true"])
         .arg("--filter")
         .arg(format!("label=org.kiln.submit={submit}"))
         .output()
@@ -765,7 +770,7 @@ fn ctrl_c_cancels_the_submit_and_removes_its_containers() {
     let _guard = SubmitContainers {
         submit: submit.uuid,
     };
-    assert_eq!(kiln_containers_of(submit.uuid).len(), 1, "one job runs");
+    assert_eq!(running_containers_of(submit.uuid).len(), 1, "one job runs");
 
     let sent = Instant::now();
     nix::sys::signal::kill(
