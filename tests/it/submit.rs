@@ -720,6 +720,86 @@ fn bytes_that_are_not_utf8_are_kept_in_the_log() {
     assert_eq!(lines, expected);
 }
 
+/// Each package checks that the artifacts of everything below it are in
+/// /inputs (named in `meta.needs`) and writes its own.
+const CHECKING_BUILD: &str = r#"[meta]
+needs = ""
+[phases.build]
+script = '''
+for dep in {{this.meta.needs}}; do
+    [ -f "/inputs/$dep.txt" ] || { echo "missing /inputs/$dep.txt"; exit 1; }
+done
+mkdir -p /outputs
+echo "{{this.name}}" > "/outputs/{{this.name}}.txt"
+'''
+"#;
+
+/// A package of the test repositories: name, `meta.needs`, runtime dependencies.
+fn package_toml(name: &str, needs: &str, dependencies: &[&str]) -> String {
+    let deps: Vec<String> = dependencies.iter().map(|d| format!("\"{d} =1\"")).collect();
+    format!(
+        "name = \"{name}\"\nversion = \"1\"\n[meta]\nneeds = \"{needs}\"\n[dependencies]\nruntime = [{}]\n",
+        deps.join(", ")
+    )
+}
+
+#[test]
+fn jobs_spread_over_two_endpoints_get_their_inputs() {
+    let Some(fx) = Fixture::new() else { return };
+    let endpoints = format!(
+        "{}{}",
+        endpoint_toml("first", 1),
+        endpoint_toml("second", 1)
+    );
+    let config = config_toml(&fx.image, &endpoints);
+    let packages = [
+        ("a", package_toml("a", "", &[])),
+        ("b", package_toml("b", "", &[])),
+        ("c", package_toml("c", "", &[])),
+        ("d", package_toml("d", "", &[])),
+        ("ab", package_toml("ab", "a b", &["a", "b"])),
+        ("cd", package_toml("cd", "c d", &["c", "d"])),
+        ("top", package_toml("top", "a b c d ab cd", &["ab", "cd"])),
+    ];
+    let paths: Vec<String> = packages
+        .iter()
+        .map(|(n, _)| format!("{n}/pkg.toml"))
+        .collect();
+    let mut files: Vec<(&str, &str)> = vec![("config.toml", &config), ("pkg.toml", CHECKING_BUILD)];
+    files.extend(
+        paths
+            .iter()
+            .zip(&packages)
+            .map(|(p, (_, t))| (p.as_str(), t.as_str())),
+    );
+    let repo = git_repo(&fx.sandbox, "repo", &files);
+    let (code, stdout, stderr) = fx.submit(&repo, &["top", "-I", "busybox"]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+
+    let mut conn = fx.db.connect();
+    let submit = records::only_submit(&mut conn);
+    let jobs = records::jobs_of(&mut conn, &submit);
+    assert_eq!(jobs.len(), 7);
+    assert!(jobs.iter().all(|j| status(j) == JobStatus::Succeeded));
+    let used: BTreeSet<i32> = jobs
+        .iter()
+        .map(|j| j.job.endpoint_id.expect("an endpoint").0)
+        .collect();
+    assert_eq!(used.len(), 2, "both endpoints built: {jobs:#?}");
+    for name in ["first", "second"] {
+        assert!(
+            stdout.contains(&format!(" {name} ")),
+            "{name} in the summary: {stdout}"
+        );
+    }
+    let top = &records::job_named(&jobs, "top").job;
+    assert_eq!(records::input_artifacts_of(&mut conn, top).len(), 6);
+    assert!(
+        kiln_containers_of(submit.uuid).is_empty(),
+        "containers left"
+    );
+}
+
 // ---------------------------------------------------------------------------
 // Stopping early
 // ---------------------------------------------------------------------------
