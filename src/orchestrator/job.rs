@@ -23,7 +23,9 @@ use crate::db::models::jobs::{Job, LogState};
 use crate::db::models::log_chunks::NewLogChunk;
 use crate::db::models::JobId;
 use crate::db::{self, Pool};
-use crate::endpoint::{Container, ContainerSpec, Created, Endpoint, Finished, Removal, Running, UploadSet};
+use crate::endpoint::{
+    Container, ContainerSpec, Created, Endpoint, Finished, Removal, Running, UploadSet,
+};
 use crate::log::{JobLog, LogChunk, Scrubber, Verdict};
 use crate::store::{Artifact, StagingStore};
 
@@ -59,9 +61,7 @@ pub struct InputFile {
 /// failing (the engine, the database, the disk).
 #[derive(Debug)]
 pub enum JobOutcome {
-    Succeeded {
-        artifacts: Vec<Artifact>,
-    },
+    Succeeded { artifacts: Vec<Artifact> },
     Failed(Failure),
     TimedOut(Failure),
     Cancelled,
@@ -92,13 +92,23 @@ pub type Preparation = tokio::task::JoinHandle<Result<Container<Created>>>;
 /// Creates a job's container and uploads what depends on no other job (the
 /// script, sources and patches), so that the job can start as soon as its
 /// dependencies' artifacts are there. The container is not started.
-pub async fn prepare(ctx: Arc<JobContext>, endpoint: Arc<Endpoint>, spec: Arc<JobSpec>) -> Result<Container<Created>> {
+pub async fn prepare(
+    ctx: Arc<JobContext>,
+    endpoint: Arc<Endpoint>,
+    spec: Arc<JobSpec>,
+) -> Result<Container<Created>> {
     let created = create(&ctx, &endpoint, &spec).await?;
     let mut upload = UploadSet::new();
     add_own_files(&mut upload, &spec)?;
     if let Err(err) = created.upload(upload).await {
         remove(&ctx, created).await;
-        return Err(err).with_context(|| format!("uploading the files of job {} to endpoint `{}`", spec.uuid, endpoint.name()));
+        return Err(err).with_context(|| {
+            format!(
+                "uploading the files of job {} to endpoint `{}`",
+                spec.uuid,
+                endpoint.name()
+            )
+        });
     }
     Ok(created)
 }
@@ -173,7 +183,9 @@ async fn run_inner(
         for input in &inputs {
             for set in [&mut upload, &mut artifacts] {
                 set.input(&input.name, input.path.clone())
-                    .with_context(|| format!("adding input `{}` of job {}", input.name, spec.uuid))?;
+                    .with_context(|| {
+                        format!("adding input `{}` of job {}", input.name, spec.uuid)
+                    })?;
             }
         }
         Ok((upload, artifacts))
@@ -192,11 +204,17 @@ async fn run_inner(
         Some(preparation) => match preparation.await {
             Ok(Ok(created)) => Some(created),
             Ok(Err(err)) => {
-                tracing::debug!("preparing the container of job {} failed, trying again: {err:#}", spec.uuid);
+                tracing::debug!(
+                    "preparing the container of job {} failed, trying again: {err:#}",
+                    spec.uuid
+                );
                 None
             }
             Err(err) => {
-                tracing::warn!("the preparation of job {} ended abnormally: {err}", spec.uuid);
+                tracing::warn!(
+                    "the preparation of job {} ended abnormally: {err}",
+                    spec.uuid
+                );
                 None
             }
         },
@@ -222,12 +240,21 @@ async fn run_inner(
     };
     if let Err(err) = uploaded {
         remove(ctx, created).await;
-        return Err(err).with_context(|| format!("uploading the inputs of job {} to endpoint `{}`", spec.uuid, endpoint.name()));
+        return Err(err).with_context(|| {
+            format!(
+                "uploading the inputs of job {} to endpoint `{}`",
+                spec.uuid,
+                endpoint.name()
+            )
+        });
     }
-    let (running, logs) = created
-        .start()
-        .await
-        .with_context(|| format!("starting the container of job {} on endpoint `{}`", spec.uuid, endpoint.name()))?;
+    let (running, logs) = created.start().await.with_context(|| {
+        format!(
+            "starting the container of job {} on endpoint `{}`",
+            spec.uuid,
+            endpoint.name()
+        )
+    })?;
 
     let watched = watch(ctx, index, spec, &running, logs, events, cancel).await;
     let (log_end, stop) = match watched {
@@ -256,16 +283,29 @@ async fn run_inner(
     outcome
 }
 
-async fn create(ctx: &JobContext, endpoint: &Endpoint, spec: &JobSpec) -> Result<Container<Created>> {
+async fn create(
+    ctx: &JobContext,
+    endpoint: &Endpoint,
+    spec: &JobSpec,
+) -> Result<Container<Created>> {
     let mut container_spec = ContainerSpec::new(ctx.image.clone(), ctx.submit, spec.uuid);
     container_spec.env = spec.env.clone();
     endpoint
         .create_container(&container_spec)
         .await
-        .with_context(|| format!("creating the container of job {} on endpoint `{}`", spec.uuid, endpoint.name()))
+        .with_context(|| {
+            format!(
+                "creating the container of job {} on endpoint `{}`",
+                spec.uuid,
+                endpoint.name()
+            )
+        })
 }
 
-async fn upload_if_any(created: &Container<Created>, upload: UploadSet) -> Result<(), crate::endpoint::EndpointError> {
+async fn upload_if_any(
+    created: &Container<Created>,
+    upload: UploadSet,
+) -> Result<(), crate::endpoint::EndpointError> {
     if upload.is_empty() {
         return Ok(());
     }
@@ -362,12 +402,18 @@ async fn watch(
     for chunk in end.chunks {
         writer.store(chunk).await?;
     }
-    let state = if end.truncated { LogState::Truncated } else { LogState::Complete };
+    let state = if end.truncated {
+        LogState::Truncated
+    } else {
+        LogState::Complete
+    };
     let bytes = i64::try_from(end.total_bytes).unwrap_or(i64::MAX);
     let job = spec.id;
-    db::run(&ctx.pool, format!("recording the log size of job {}", spec.uuid), move |conn| {
-        Ok(Job::record_log_size(conn, job, bytes, state)?)
-    })
+    db::run(
+        &ctx.pool,
+        format!("recording the log size of job {}", spec.uuid),
+        move |conn| Ok(Job::record_log_size(conn, job, bytes, state)?),
+    )
     .await?;
     writer.close().await;
     Ok((
@@ -400,7 +446,9 @@ async fn judge(
         Some(Stop::Cancelled) => return Ok(JobOutcome::Cancelled),
         Some(Stop::Timeout) => {
             let limit = ctx.job_timeout.unwrap_or_default().as_secs();
-            return Ok(JobOutcome::TimedOut(failure(format!("the job ran longer than job_timeout ({limit} s)"))));
+            return Ok(JobOutcome::TimedOut(failure(format!(
+                "the job ran longer than job_timeout ({limit} s)"
+            ))));
         }
         Some(Stop::Silence) => {
             let limit = ctx.silence_timeout.unwrap_or_default().as_secs();
@@ -462,7 +510,10 @@ impl ChunkWriter {
     async fn new(ctx: &JobContext, spec: &JobSpec) -> Result<Self> {
         let file = match &ctx.log_dir {
             Some(dir) => {
-                let path = dir.join(format!("{}-{}-{}.log", spec.package, spec.version, spec.uuid));
+                let path = dir.join(format!(
+                    "{}-{}-{}.log",
+                    spec.package, spec.version, spec.uuid
+                ));
                 let file = tokio::fs::File::create(&path)
                     .await
                     .with_context(|| format!("creating the log file {}", path.display()))?;
@@ -480,9 +531,13 @@ impl ChunkWriter {
 
     async fn copy_line(&mut self, line: &crate::log::LogLine) {
         if let Some(file) = &mut self.file {
-            let ok = file.write_all(&line.line.bytes).await.is_ok() && file.write_all(b"\n").await.is_ok();
+            let ok = file.write_all(&line.line.bytes).await.is_ok()
+                && file.write_all(b"\n").await.is_ok();
             if !ok {
-                tracing::warn!("writing the log file of job {} failed; not writing it further", self.uuid);
+                tracing::warn!(
+                    "writing the log file of job {} failed; not writing it further",
+                    self.uuid
+                );
                 self.file = None;
             }
         }
@@ -490,18 +545,22 @@ impl ChunkWriter {
 
     async fn store(&mut self, chunk: LogChunk) -> Result<()> {
         let job = self.job;
-        db::run(&self.pool, format!("storing the log of job {}", self.uuid), move |conn| {
-            NewLogChunk {
-                job_id: job,
-                seq: chunk.seq,
-                first_line: chunk.first_line,
-                line_count: chunk.line_count,
-                raw_bytes: chunk.raw_bytes,
-                data: &chunk.data,
-            }
-            .insert(conn)?;
-            Ok(())
-        })
+        db::run(
+            &self.pool,
+            format!("storing the log of job {}", self.uuid),
+            move |conn| {
+                NewLogChunk {
+                    job_id: job,
+                    seq: chunk.seq,
+                    first_line: chunk.first_line,
+                    line_count: chunk.line_count,
+                    raw_bytes: chunk.raw_bytes,
+                    data: &chunk.data,
+                }
+                .insert(conn)?;
+                Ok(())
+            },
+        )
         .await
     }
 

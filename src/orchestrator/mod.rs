@@ -160,7 +160,8 @@ pub async fn run(
 
     loop {
         if !interrupted {
-            let assignments = scheduler.next_assignments_preferring(|job| preparations.endpoint_of(job));
+            let assignments =
+                scheduler.next_assignments_preferring(|job| preparations.endpoint_of(job));
             for (index, endpoint) in assignments {
                 let spec = Arc::clone(&jobs[index]);
                 let preparation = preparations.take(index, endpoint);
@@ -173,7 +174,8 @@ pub async fn run(
                             message,
                             ..Failure::default()
                         };
-                        finish_job(&ctx.pool, &spec, FinalJobStatus::Failed, Some(&failure)).await?;
+                        finish_job(&ctx.pool, &spec, FinalJobStatus::Failed, Some(&failure))
+                            .await?;
                         reports[index].status = JobStatus::Failed;
                         reports[index].failure = Some(failure);
                         progress.finished(index, "failed", false);
@@ -182,20 +184,34 @@ pub async fn run(
                         }
                         let dep_failed = scheduler.finished(index, Finish::Failed);
                         preparations.discard_jobs(&dep_failed);
-                        record_dep_failed(&ctx.pool, &jobs, &mut reports, &mut progress, dep_failed).await?;
+                        record_dep_failed(
+                            &ctx.pool,
+                            &jobs,
+                            &mut reports,
+                            &mut progress,
+                            dep_failed,
+                        )
+                        .await?;
                         continue;
                     }
                 };
                 let input_ids: Vec<ArtifactId> = inputs.iter().map(|(id, _)| *id).collect();
                 let job_id = spec.id;
-                db::run(&ctx.pool, format!("recording the inputs of job {}", spec.uuid), move |conn| {
-                    let links: Vec<NewJobInputArtifact> = input_ids
-                        .iter()
-                        .map(|&artifact_id| JobInputArtifact { job_id, artifact_id })
-                        .collect();
-                    JobInputArtifact::insert_all(conn, &links)?;
-                    Ok(())
-                })
+                db::run(
+                    &ctx.pool,
+                    format!("recording the inputs of job {}", spec.uuid),
+                    move |conn| {
+                        let links: Vec<NewJobInputArtifact> = input_ids
+                            .iter()
+                            .map(|&artifact_id| JobInputArtifact {
+                                job_id,
+                                artifact_id,
+                            })
+                            .collect();
+                        JobInputArtifact::insert_all(conn, &links)?;
+                        Ok(())
+                    },
+                )
                 .await?;
                 assigned.insert(index, endpoint);
                 reports[index].endpoint = Some(endpoints[endpoint].endpoint.name().to_owned());
@@ -455,7 +471,11 @@ fn transitive_dependencies(dependencies: &[Vec<usize>]) -> Vec<Vec<usize>> {
 }
 
 /// Records a job's artifacts and its success in one transaction.
-async fn record_success(pool: &Pool, spec: &JobSpec, artifacts: &[crate::store::Artifact]) -> Result<Vec<Recorded>> {
+async fn record_success(
+    pool: &Pool,
+    spec: &JobSpec,
+    artifacts: &[crate::store::Artifact],
+) -> Result<Vec<Recorded>> {
     let job_id = spec.id;
     let rows: Vec<(String, i64, String)> = artifacts
         .iter()
@@ -467,61 +487,74 @@ async fn record_success(pool: &Pool, spec: &JobSpec, artifacts: &[crate::store::
             )
         })
         .collect();
-    db::run(pool, format!("recording the artifacts of job {}", spec.uuid), move |conn| {
-        use diesel::Connection;
-        conn.transaction(|conn| {
-            let new: Vec<NewArtifact> = rows
-                .iter()
-                .map(|(path, size, sha256)| NewArtifact {
+    db::run(
+        pool,
+        format!("recording the artifacts of job {}", spec.uuid),
+        move |conn| {
+            use diesel::Connection;
+            conn.transaction(|conn| {
+                let new: Vec<NewArtifact> = rows
+                    .iter()
+                    .map(|(path, size, sha256)| NewArtifact {
+                        job_id,
+                        path,
+                        size: *size,
+                        sha256,
+                    })
+                    .collect();
+                let inserted = NewArtifact::insert_all(conn, &new)?;
+                Job::finish(
+                    conn,
                     job_id,
-                    path,
-                    size: *size,
-                    sha256,
-                })
-                .collect();
-            let inserted = NewArtifact::insert_all(conn, &new)?;
+                    JobEnd {
+                        status: FinalJobStatus::Succeeded,
+                        exit_status: Some(0),
+                        failed_phase: None,
+                        error_message: None,
+                    },
+                )?;
+                Ok::<_, diesel::result::Error>(
+                    inserted
+                        .into_iter()
+                        .map(|a| Recorded {
+                            id: a.id,
+                            path: a.path,
+                            sha256: a.sha256,
+                        })
+                        .collect(),
+                )
+            })
+            .map_err(anyhow::Error::from)
+        },
+    )
+    .await
+}
+
+async fn finish_job(
+    pool: &Pool,
+    spec: &JobSpec,
+    status: FinalJobStatus,
+    failure: Option<&Failure>,
+) -> Result<()> {
+    let job_id = spec.id;
+    let failure = failure.cloned();
+    db::run(
+        pool,
+        format!("recording the end of job {}", spec.uuid),
+        move |conn| {
             Job::finish(
                 conn,
                 job_id,
                 JobEnd {
-                    status: FinalJobStatus::Succeeded,
-                    exit_status: Some(0),
-                    failed_phase: None,
-                    error_message: None,
+                    status,
+                    exit_status: failure.as_ref().and_then(|f| f.exit_status),
+                    failed_phase: failure.as_ref().and_then(|f| f.phase.as_deref()),
+                    error_message: failure.as_ref().map(|f| f.message.as_str()),
                 },
             )?;
-            Ok::<_, diesel::result::Error>(
-                inserted
-                    .into_iter()
-                    .map(|a| Recorded {
-                        id: a.id,
-                        path: a.path,
-                        sha256: a.sha256,
-                    })
-                    .collect(),
-            )
-        })
-        .map_err(anyhow::Error::from)
-    })
-    .await
-}
-
-async fn finish_job(pool: &Pool, spec: &JobSpec, status: FinalJobStatus, failure: Option<&Failure>) -> Result<()> {
-    let job_id = spec.id;
-    let failure = failure.cloned();
-    db::run(pool, format!("recording the end of job {}", spec.uuid), move |conn| {
-        Job::finish(
-            conn,
-            job_id,
-            JobEnd {
-                status,
-                exit_status: failure.as_ref().and_then(|f| f.exit_status),
-                failed_phase: failure.as_ref().and_then(|f| f.phase.as_deref()),
-                error_message: failure.as_ref().map(|f| f.message.as_str()),
-            },
-        )?;
-        Ok(())
-    })
+            Ok(())
+        },
+    )
     .await
 }
 
@@ -532,7 +565,15 @@ async fn record_dep_failed(
     progress: &mut Progress,
     indices: Vec<usize>,
 ) -> Result<()> {
-    record_not_started(pool, jobs, reports, progress, indices, FinalJobStatus::DepFailed).await
+    record_not_started(
+        pool,
+        jobs,
+        reports,
+        progress,
+        indices,
+        FinalJobStatus::DepFailed,
+    )
+    .await
 }
 
 /// Records jobs that will never run, in one transaction.

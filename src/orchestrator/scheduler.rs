@@ -211,7 +211,11 @@ impl Scheduler {
     /// Records that a running job ended. Returns the jobs that this made
     /// `dep_failed` (empty unless it failed).
     pub fn finished(&mut self, job: JobIndex, finish: Finish) -> Vec<JobIndex> {
-        debug_assert_eq!(self.state[job], JobState::Running, "job {job} was not running");
+        debug_assert_eq!(
+            self.state[job],
+            JobState::Running,
+            "job {job} was not running"
+        );
         if let Some(endpoint) = self.endpoint[job] {
             self.free[endpoint] += 1;
         }
@@ -222,7 +226,9 @@ impl Scheduler {
                 for i in 0..self.dependents[job].len() {
                     let dependent = self.dependents[job][i];
                     self.missing_deps[dependent] -= 1;
-                    if self.missing_deps[dependent] == 0 && self.state[dependent] == JobState::Waiting {
+                    if self.missing_deps[dependent] == 0
+                        && self.state[dependent] == JobState::Waiting
+                    {
                         self.make_ready(dependent);
                     }
                 }
@@ -281,7 +287,10 @@ impl Scheduler {
 
 /// For each job, the number of jobs on the longest chain that waits for it
 /// (0 for a job nothing depends on). Linear in the size of the graph.
-pub fn longest_dependent_chains(dependencies: &[Vec<JobIndex>], dependents: &[Vec<JobIndex>]) -> Vec<usize> {
+pub fn longest_dependent_chains(
+    dependencies: &[Vec<JobIndex>],
+    dependents: &[Vec<JobIndex>],
+) -> Vec<usize> {
     let n = dependencies.len();
     // Kahn's algorithm from the jobs nothing depends on, towards the roots of
     // the build (the jobs with no dependencies).
@@ -304,7 +313,11 @@ pub fn longest_dependent_chains(dependencies: &[Vec<JobIndex>], dependents: &[Ve
 mod tests {
     use super::*;
 
-    fn run_all(deps: &[Vec<usize>], slots: &[usize], fail: &[usize]) -> (Vec<(usize, usize)>, Vec<JobState>) {
+    fn run_all(
+        deps: &[Vec<usize>],
+        slots: &[usize],
+        fail: &[usize],
+    ) -> (Vec<(usize, usize)>, Vec<JobState>) {
         let mut s = Scheduler::new(deps, slots);
         let mut order = Vec::new();
         let mut running = Vec::new();
@@ -316,7 +329,11 @@ mod tests {
             // Finish the earliest started job first.
             let (job, ep) = running.remove(0);
             order.push((job, ep));
-            let finish = if fail.contains(&job) { Finish::Failed } else { Finish::Succeeded };
+            let finish = if fail.contains(&job) {
+                Finish::Failed
+            } else {
+                Finish::Succeeded
+            };
             s.finished(job, finish);
         }
         assert!(s.is_done());
@@ -328,7 +345,10 @@ mod tests {
     fn chain_runs_in_order() {
         let deps = vec![vec![], vec![0], vec![1], vec![2]];
         let (order, states) = run_all(&deps, &[2], &[]);
-        assert_eq!(order.iter().map(|o| o.0).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+        assert_eq!(
+            order.iter().map(|o| o.0).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
+        );
         assert!(states.iter().all(|s| *s == JobState::Succeeded));
     }
 
@@ -352,7 +372,10 @@ mod tests {
                 dependents[d].push(j);
             }
         }
-        assert_eq!(longest_dependent_chains(&deps, &dependents), vec![2, 1, 0, 0, 0]);
+        assert_eq!(
+            longest_dependent_chains(&deps, &dependents),
+            vec![2, 1, 0, 0, 0]
+        );
     }
 
     #[test]
@@ -360,7 +383,11 @@ mod tests {
         let deps = vec![vec![]; 5];
         let mut s = Scheduler::new(&deps, &[1, 3]);
         let got = s.next_assignments();
-        assert_eq!(got.len(), 4, "never more than maxjobs per endpoint: {got:?}");
+        assert_eq!(
+            got.len(),
+            4,
+            "never more than maxjobs per endpoint: {got:?}"
+        );
         assert_eq!(got[0].1, 1, "the endpoint with the most free slots first");
         assert_eq!(got.iter().filter(|a| a.1 == 0).count(), 1);
         assert_eq!(got.iter().filter(|a| a.1 == 1).count(), 3);
@@ -375,7 +402,10 @@ mod tests {
         let deps = vec![vec![], vec![0], vec![1], vec![], vec![3], vec![2, 4]];
         let (_, states) = run_all(&deps, &[2], &[1]);
         use JobState::*;
-        assert_eq!(states, vec![Succeeded, Failed, DepFailed, Succeeded, Succeeded, DepFailed]);
+        assert_eq!(
+            states,
+            vec![Succeeded, Failed, DepFailed, Succeeded, Succeeded, DepFailed]
+        );
     }
 
     #[test]
@@ -454,7 +484,10 @@ mod tests {
         let mid = s.next_assignments();
         assert_eq!(mid.len(), 2);
         s.finished(mid[0].0, Finish::Succeeded);
-        assert!(s.next_assignments().is_empty(), "3 must wait for both 1 and 2");
+        assert!(
+            s.next_assignments().is_empty(),
+            "3 must wait for both 1 and 2"
+        );
         s.finished(mid[1].0, Finish::Succeeded);
         assert_eq!(s.next_assignments(), vec![(3, 0)]);
     }
