@@ -99,17 +99,27 @@ async fn interrupt_handler(cancel: CancellationToken) {
 }
 
 /// The endpoints named with `--endpoint`, or all configured ones.
-fn choose_endpoints(configured: &[EndpointConfig], names: &[String]) -> Result<Vec<EndpointConfig>> {
+fn choose_endpoints(
+    configured: &[EndpointConfig],
+    names: &[String],
+) -> Result<Vec<EndpointConfig>> {
     if names.is_empty() {
         return Ok(configured.to_vec());
     }
     names
         .iter()
         .map(|name| {
-            configured.iter().find(|e| &e.name == name).cloned().ok_or_else(|| {
-                let known: Vec<&str> = configured.iter().map(|e| e.name.as_str()).collect();
-                crate::input_error!("--endpoint {name}: no such endpoint (configured: {})", known.join(", "))
-            })
+            configured
+                .iter()
+                .find(|e| &e.name == name)
+                .cloned()
+                .ok_or_else(|| {
+                    let known: Vec<&str> = configured.iter().map(|e| e.name.as_str()).collect();
+                    crate::input_error!(
+                        "--endpoint {name}: no such endpoint (configured: {})",
+                        known.join(", ")
+                    )
+                })
         })
         .collect()
 }

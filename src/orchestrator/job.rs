@@ -1,6 +1,8 @@
 //! One job in one container: create it, stream its inputs in, run the
 //! script while its log goes to the database, judge the result, stream its
-//! outputs into the staging store, remove the container.
+//! outputs into the staging store, remove the container. The container may
+//! have been made ahead by [`prepare`], with the job's own files in it;
+//! then only the artifacts of its dependencies are uploaded.
 //!
 //! A job task never writes the job's row: it reports to the run loop through
 //! [`Event`]s and its return value. It writes only the job's log chunks.
@@ -21,7 +23,9 @@ use crate::db::models::jobs::{Job, LogState};
 use crate::db::models::log_chunks::NewLogChunk;
 use crate::db::models::JobId;
 use crate::db::{self, Pool};
-use crate::endpoint::{Container, ContainerSpec, Endpoint, Finished, Removal, Running, UploadSet};
+use crate::endpoint::{
+    Container, ContainerSpec, Created, Endpoint, Finished, Removal, Running, UploadSet,
+};
 use crate::log::{JobLog, LogChunk, Scrubber, Verdict};
 use crate::store::{Artifact, StagingStore};
 
@@ -57,9 +61,7 @@ pub struct InputFile {
 /// failing (the engine, the database, the disk).
 #[derive(Debug)]
 pub enum JobOutcome {
-    Succeeded {
-        artifacts: Vec<Artifact>,
-    },
+    Succeeded { artifacts: Vec<Artifact> },
     Failed(Failure),
     TimedOut(Failure),
     Cancelled,
@@ -83,19 +85,76 @@ pub struct JobReturn {
     pub result: Result<JobOutcome>,
 }
 
-/// Runs job `index` on `endpoint`. Never panics; every failure comes back in
-/// the [`JobReturn`].
+/// A container made ahead of time by [`prepare`], while the job waits for
+/// its dependencies or a slot.
+pub type Preparation = tokio::task::JoinHandle<Result<Container<Created>>>;
+
+/// Creates a job's container and uploads what depends on no other job (the
+/// script, sources and patches), so that the job can start as soon as its
+/// dependencies' artifacts are there. The container is not started.
+pub async fn prepare(
+    ctx: Arc<JobContext>,
+    endpoint: Arc<Endpoint>,
+    spec: Arc<JobSpec>,
+) -> Result<Container<Created>> {
+    let created = create(&ctx, &endpoint, &spec).await?;
+    let mut upload = UploadSet::new();
+    add_own_files(&mut upload, &spec)?;
+    if let Err(err) = created.upload(upload).await {
+        remove(&ctx, created).await;
+        return Err(err).with_context(|| {
+            format!(
+                "uploading the files of job {} to endpoint `{}`",
+                spec.uuid,
+                endpoint.name()
+            )
+        });
+    }
+    Ok(created)
+}
+
+/// Removes a prepared container that will not be used (its job will not
+/// run, or runs elsewhere).
+pub async fn discard(preparation: Preparation) {
+    match preparation.await {
+        Ok(Ok(created)) => {
+            let id = created.id().to_owned();
+            if let Err(err) = created.remove(Removal::Force).await {
+                tracing::warn!("removing the unused container {id}: {err:#}");
+            }
+        }
+        Ok(Err(err)) => tracing::debug!("an unused preparation had failed: {err:#}"),
+        Err(err) => tracing::warn!("a preparation task ended abnormally: {err}"),
+    }
+}
+
+/// Runs job `index` on `endpoint`, in the container `preparation` made if
+/// there is one. Never panics; every failure comes back in the
+/// [`JobReturn`].
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     ctx: Arc<JobContext>,
     endpoint: Arc<Endpoint>,
     index: usize,
     spec: Arc<JobSpec>,
     inputs: Vec<InputFile>,
+    preparation: Option<Preparation>,
     events: mpsc::UnboundedSender<Event>,
     cancel: CancellationToken,
 ) -> JobReturn {
     let mut container_id = None;
-    let result = run_inner(&ctx, &endpoint, index, &spec, inputs, &events, &cancel, &mut container_id).await;
+    let result = run_inner(
+        &ctx,
+        &endpoint,
+        index,
+        &spec,
+        inputs,
+        preparation,
+        &events,
+        &cancel,
+        &mut container_id,
+    )
+    .await;
     JobReturn {
         index,
         container: container_id,
@@ -110,42 +169,70 @@ async fn run_inner(
     index: usize,
     spec: &JobSpec,
     inputs: Vec<InputFile>,
+    preparation: Option<Preparation>,
     events: &mpsc::UnboundedSender<Event>,
     cancel: &CancellationToken,
     container_id: &mut Option<String>,
 ) -> Result<JobOutcome> {
-    let mut container_spec = ContainerSpec::new(ctx.image.clone(), ctx.submit, spec.uuid);
-    container_spec.env = spec.env.clone();
-    let created = endpoint
-        .create_container(&container_spec)
-        .await
-        .with_context(|| format!("creating the container of job {} on endpoint `{}`", spec.uuid, endpoint.name()))?;
+    // Every file, checked together: a source and an artifact must not
+    // claim one name in /inputs.
+    let sets = || -> Result<(UploadSet, UploadSet)> {
+        let mut upload = UploadSet::new();
+        add_own_files(&mut upload, spec)?;
+        let mut artifacts = UploadSet::new();
+        for input in &inputs {
+            for set in [&mut upload, &mut artifacts] {
+                set.input(&input.name, input.path.clone())
+                    .with_context(|| {
+                        format!("adding input `{}` of job {}", input.name, spec.uuid)
+                    })?;
+            }
+        }
+        Ok((upload, artifacts))
+    };
+    let (upload, artifacts) = match sets() {
+        Ok(sets) => sets,
+        Err(err) => {
+            if let Some(preparation) = preparation {
+                discard(preparation).await;
+            }
+            return Err(err);
+        }
+    };
+
+    let prepared = match preparation {
+        Some(preparation) => match preparation.await {
+            Ok(Ok(created)) => Some(created),
+            Ok(Err(err)) => {
+                tracing::debug!(
+                    "preparing the container of job {} failed, trying again: {err:#}",
+                    spec.uuid
+                );
+                None
+            }
+            Err(err) => {
+                tracing::warn!(
+                    "the preparation of job {} ended abnormally: {err}",
+                    spec.uuid
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    let (created, upload) = match prepared {
+        // The script, sources and patches are in already.
+        Some(created) => (created, artifacts),
+        None => (create(ctx, endpoint, spec).await?, upload),
+    };
     *container_id = Some(created.id().to_owned());
     let _ = events.send(Event::Started {
         index,
         container: created.id().to_owned(),
     });
 
-    let mut upload = UploadSet::new();
-    let files = inputs.iter().map(|i| (i.name.as_str(), &i.path)).chain(
-        spec.sources.iter().map(|(key, path)| (key.as_str(), path)),
-    );
-    for (name, path) in files {
-        upload
-            .input(name, path.clone())
-            .with_context(|| format!("adding input `{name}` of job {}", spec.uuid))?;
-    }
-    for (rel, path) in &spec.patches {
-        upload
-            .patch(rel, path.clone())
-            .with_context(|| format!("adding patch `{rel}` of job {}", spec.uuid))?;
-    }
-    upload
-        .script(spec.script.as_bytes().to_vec())
-        .with_context(|| format!("adding the script of job {}", spec.uuid))?;
-
     let uploaded = tokio::select! {
-        r = created.upload(upload) => r,
+        r = upload_if_any(&created, upload) => r,
         _ = cancel.cancelled() => {
             remove(ctx, created).await;
             return Ok(JobOutcome::Cancelled);
@@ -153,12 +240,21 @@ async fn run_inner(
     };
     if let Err(err) = uploaded {
         remove(ctx, created).await;
-        return Err(err).with_context(|| format!("uploading the inputs of job {} to endpoint `{}`", spec.uuid, endpoint.name()));
+        return Err(err).with_context(|| {
+            format!(
+                "uploading the inputs of job {} to endpoint `{}`",
+                spec.uuid,
+                endpoint.name()
+            )
+        });
     }
-    let (running, logs) = created
-        .start()
-        .await
-        .with_context(|| format!("starting the container of job {} on endpoint `{}`", spec.uuid, endpoint.name()))?;
+    let (running, logs) = created.start().await.with_context(|| {
+        format!(
+            "starting the container of job {} on endpoint `{}`",
+            spec.uuid,
+            endpoint.name()
+        )
+    })?;
 
     let watched = watch(ctx, index, spec, &running, logs, events, cancel).await;
     let (log_end, stop) = match watched {
@@ -185,6 +281,53 @@ async fn run_inner(
     let outcome = judge(ctx, spec, &finished, log_end, stop).await;
     remove(ctx, finished).await;
     outcome
+}
+
+async fn create(
+    ctx: &JobContext,
+    endpoint: &Endpoint,
+    spec: &JobSpec,
+) -> Result<Container<Created>> {
+    let mut container_spec = ContainerSpec::new(ctx.image.clone(), ctx.submit, spec.uuid);
+    container_spec.env = spec.env.clone();
+    endpoint
+        .create_container(&container_spec)
+        .await
+        .with_context(|| {
+            format!(
+                "creating the container of job {} on endpoint `{}`",
+                spec.uuid,
+                endpoint.name()
+            )
+        })
+}
+
+async fn upload_if_any(
+    created: &Container<Created>,
+    upload: UploadSet,
+) -> Result<(), crate::endpoint::EndpointError> {
+    if upload.is_empty() {
+        return Ok(());
+    }
+    created.upload(upload).await
+}
+
+/// The files of the job itself: sources in /inputs, patches, the script.
+fn add_own_files(upload: &mut UploadSet, spec: &JobSpec) -> Result<()> {
+    for (name, path) in &spec.sources {
+        upload
+            .input(name, path.clone())
+            .with_context(|| format!("adding source `{name}` of job {}", spec.uuid))?;
+    }
+    for (rel, path) in &spec.patches {
+        upload
+            .patch(rel, path.clone())
+            .with_context(|| format!("adding patch `{rel}` of job {}", spec.uuid))?;
+    }
+    upload
+        .script(spec.script.as_bytes().to_vec())
+        .with_context(|| format!("adding the script of job {}", spec.uuid))?;
+    Ok(())
 }
 
 /// Why the script was stopped before it ended.
@@ -259,12 +402,18 @@ async fn watch(
     for chunk in end.chunks {
         writer.store(chunk).await?;
     }
-    let state = if end.truncated { LogState::Truncated } else { LogState::Complete };
+    let state = if end.truncated {
+        LogState::Truncated
+    } else {
+        LogState::Complete
+    };
     let bytes = i64::try_from(end.total_bytes).unwrap_or(i64::MAX);
     let job = spec.id;
-    db::run(&ctx.pool, format!("recording the log size of job {}", spec.uuid), move |conn| {
-        Ok(Job::record_log_size(conn, job, bytes, state)?)
-    })
+    db::run(
+        &ctx.pool,
+        format!("recording the log size of job {}", spec.uuid),
+        move |conn| Ok(Job::record_log_size(conn, job, bytes, state)?),
+    )
     .await?;
     writer.close().await;
     Ok((
@@ -297,7 +446,9 @@ async fn judge(
         Some(Stop::Cancelled) => return Ok(JobOutcome::Cancelled),
         Some(Stop::Timeout) => {
             let limit = ctx.job_timeout.unwrap_or_default().as_secs();
-            return Ok(JobOutcome::TimedOut(failure(format!("the job ran longer than job_timeout ({limit} s)"))));
+            return Ok(JobOutcome::TimedOut(failure(format!(
+                "the job ran longer than job_timeout ({limit} s)"
+            ))));
         }
         Some(Stop::Silence) => {
             let limit = ctx.silence_timeout.unwrap_or_default().as_secs();
@@ -312,8 +463,8 @@ async fn judge(
     }
     if !exit.success() {
         let message = match finished.exit_message() {
-            Some(m) if !m.is_empty() => format!("the script exited with status {exit}: {m}"),
-            _ => format!("the script exited with status {exit}"),
+            Some(m) if !m.is_empty() => format!("the script ended with {exit}: {m}"),
+            _ => format!("the script ended with {exit}"),
         };
         return Ok(JobOutcome::Failed(failure(message)));
     }
@@ -359,7 +510,10 @@ impl ChunkWriter {
     async fn new(ctx: &JobContext, spec: &JobSpec) -> Result<Self> {
         let file = match &ctx.log_dir {
             Some(dir) => {
-                let path = dir.join(format!("{}-{}-{}.log", spec.package, spec.version, spec.uuid));
+                let path = dir.join(format!(
+                    "{}-{}-{}.log",
+                    spec.package, spec.version, spec.uuid
+                ));
                 let file = tokio::fs::File::create(&path)
                     .await
                     .with_context(|| format!("creating the log file {}", path.display()))?;
@@ -377,9 +531,13 @@ impl ChunkWriter {
 
     async fn copy_line(&mut self, line: &crate::log::LogLine) {
         if let Some(file) = &mut self.file {
-            let ok = file.write_all(&line.line.bytes).await.is_ok() && file.write_all(b"\n").await.is_ok();
+            let ok = file.write_all(&line.line.bytes).await.is_ok()
+                && file.write_all(b"\n").await.is_ok();
             if !ok {
-                tracing::warn!("writing the log file of job {} failed; not writing it further", self.uuid);
+                tracing::warn!(
+                    "writing the log file of job {} failed; not writing it further",
+                    self.uuid
+                );
                 self.file = None;
             }
         }
@@ -387,18 +545,22 @@ impl ChunkWriter {
 
     async fn store(&mut self, chunk: LogChunk) -> Result<()> {
         let job = self.job;
-        db::run(&self.pool, format!("storing the log of job {}", self.uuid), move |conn| {
-            NewLogChunk {
-                job_id: job,
-                seq: chunk.seq,
-                first_line: chunk.first_line,
-                line_count: chunk.line_count,
-                raw_bytes: chunk.raw_bytes,
-                data: &chunk.data,
-            }
-            .insert(conn)?;
-            Ok(())
-        })
+        db::run(
+            &self.pool,
+            format!("storing the log of job {}", self.uuid),
+            move |conn| {
+                NewLogChunk {
+                    job_id: job,
+                    seq: chunk.seq,
+                    first_line: chunk.first_line,
+                    line_count: chunk.line_count,
+                    raw_bytes: chunk.raw_bytes,
+                    data: &chunk.data,
+                }
+                .insert(conn)?;
+                Ok(())
+            },
+        )
         .await
     }
 

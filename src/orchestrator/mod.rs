@@ -6,6 +6,14 @@
 //! `JoinSet`) send it [`Event`]s and return their outcome. The loop sleeps
 //! until a task reports: there is no polling. Which job runs next is decided
 //! by the pure [`scheduler`].
+//!
+//! While jobs run, the containers of the jobs that come next (ready ones
+//! waiting for a slot, and those waiting only for running jobs) are created
+//! ahead, at most one per slot, on the endpoint they will probably go to,
+//! with their script, sources and patches uploaded: a job whose dependencies
+//! just succeeded then needs only their artifacts uploaded before it starts.
+//! Containers prepared for jobs that will not run there are removed before
+//! the run ends.
 
 pub mod job;
 pub mod scheduler;
@@ -147,11 +155,16 @@ pub async fn run(
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let mut tasks = JoinSet::new();
     let mut interrupted = false;
+    // At most as many containers prepared ahead as there are slots.
+    let mut preparations = Preparations::new(slots.iter().sum());
 
     loop {
         if !interrupted {
-            for (index, endpoint) in scheduler.next_assignments() {
+            let assignments =
+                scheduler.next_assignments_preferring(|job| preparations.endpoint_of(job));
+            for (index, endpoint) in assignments {
                 let spec = Arc::clone(&jobs[index]);
+                let preparation = preparations.take(index, endpoint);
                 let inputs = match collect_inputs(&ctx, &jobs, &closure[index], &recorded) {
                     Ok(inputs) => inputs,
                     Err(message) => {
@@ -161,25 +174,44 @@ pub async fn run(
                             message,
                             ..Failure::default()
                         };
-                        finish_job(&ctx.pool, &spec, FinalJobStatus::Failed, Some(&failure)).await?;
+                        finish_job(&ctx.pool, &spec, FinalJobStatus::Failed, Some(&failure))
+                            .await?;
                         reports[index].status = JobStatus::Failed;
                         reports[index].failure = Some(failure);
                         progress.finished(index, "failed", false);
+                        if let Some(preparation) = preparation {
+                            preparations.discard(preparation);
+                        }
                         let dep_failed = scheduler.finished(index, Finish::Failed);
-                        record_dep_failed(&ctx.pool, &jobs, &mut reports, &mut progress, dep_failed).await?;
+                        preparations.discard_jobs(&dep_failed);
+                        record_dep_failed(
+                            &ctx.pool,
+                            &jobs,
+                            &mut reports,
+                            &mut progress,
+                            dep_failed,
+                        )
+                        .await?;
                         continue;
                     }
                 };
                 let input_ids: Vec<ArtifactId> = inputs.iter().map(|(id, _)| *id).collect();
                 let job_id = spec.id;
-                db::run(&ctx.pool, format!("recording the inputs of job {}", spec.uuid), move |conn| {
-                    let links: Vec<NewJobInputArtifact> = input_ids
-                        .iter()
-                        .map(|&artifact_id| JobInputArtifact { job_id, artifact_id })
-                        .collect();
-                    JobInputArtifact::insert_all(conn, &links)?;
-                    Ok(())
-                })
+                db::run(
+                    &ctx.pool,
+                    format!("recording the inputs of job {}", spec.uuid),
+                    move |conn| {
+                        let links: Vec<NewJobInputArtifact> = input_ids
+                            .iter()
+                            .map(|&artifact_id| JobInputArtifact {
+                                job_id,
+                                artifact_id,
+                            })
+                            .collect();
+                        JobInputArtifact::insert_all(conn, &links)?;
+                        Ok(())
+                    },
+                )
                 .await?;
                 assigned.insert(index, endpoint);
                 reports[index].endpoint = Some(endpoints[endpoint].endpoint.name().to_owned());
@@ -190,9 +222,25 @@ pub async fn run(
                     index,
                     spec,
                     inputs.into_iter().map(|(_, f)| f).collect(),
+                    preparation,
                     events_tx.clone(),
                     cancel.child_token(),
                 ));
+            }
+            // While those run, make the containers of the jobs that come next.
+            for index in scheduler.upcoming(preparations.limit) {
+                if preparations.is_full() {
+                    break;
+                }
+                if !preparations.has(index) {
+                    let endpoint = scheduler.likely_endpoint(index);
+                    let task = tokio::spawn(job::prepare(
+                        Arc::clone(&ctx),
+                        Arc::clone(&endpoints[endpoint].endpoint),
+                        Arc::clone(&jobs[index]),
+                    ));
+                    preparations.add(index, endpoint, task);
+                }
             }
         }
         if tasks.is_empty() {
@@ -267,10 +315,12 @@ pub async fn run(
                 progress.finished(index, job_status.as_str(), status == FinalJobStatus::Succeeded);
                 let finish = if status == FinalJobStatus::Succeeded { Finish::Succeeded } else { Finish::Failed };
                 let dep_failed = scheduler.finished(index, finish);
+                preparations.discard_jobs(&dep_failed);
                 record_dep_failed(&ctx.pool, &jobs, &mut reports, &mut progress, dep_failed).await?;
                 if finish == Finish::Failed && options.fail_fast && !interrupted {
                     progress.note("a job failed and --fail-fast is given: starting no more jobs");
                     let never = scheduler.stop();
+                    preparations.discard_jobs(&never);
                     record_not_started(&ctx.pool, &jobs, &mut reports, &mut progress, never, FinalJobStatus::Cancelled).await?;
                 }
             }
@@ -278,15 +328,87 @@ pub async fn run(
                 interrupted = true;
                 progress.note("interrupted: starting no more jobs, stopping the running ones");
                 let never = scheduler.stop();
+                preparations.discard_jobs(&never);
                 record_not_started(&ctx.pool, &jobs, &mut reports, &mut progress, never, FinalJobStatus::Cancelled).await?;
             }
         }
     }
+    preparations.finish().await;
     progress.finish();
     Ok(RunReport {
         jobs: reports,
         interrupted,
     })
+}
+
+/// Containers made ahead of time for jobs that have not started, each on
+/// the endpoint the job will probably go to, and the removal of those that
+/// end up unused.
+struct Preparations {
+    limit: usize,
+    by_job: HashMap<usize, (usize, job::Preparation)>,
+    removals: JoinSet<()>,
+}
+
+impl Preparations {
+    fn new(limit: usize) -> Self {
+        Self {
+            limit,
+            by_job: HashMap::new(),
+            removals: JoinSet::new(),
+        }
+    }
+
+    fn is_full(&self) -> bool {
+        self.by_job.len() >= self.limit
+    }
+
+    fn has(&self, job: usize) -> bool {
+        self.by_job.contains_key(&job)
+    }
+
+    fn endpoint_of(&self, job: usize) -> Option<usize> {
+        self.by_job.get(&job).map(|(endpoint, _)| *endpoint)
+    }
+
+    fn add(&mut self, job: usize, endpoint: usize, task: job::Preparation) {
+        if let Some((_, old)) = self.by_job.insert(job, (endpoint, task)) {
+            self.discard(old);
+        }
+    }
+
+    /// The job's prepared container if it was made on `endpoint`; one made
+    /// elsewhere is removed.
+    fn take(&mut self, job: usize, endpoint: usize) -> Option<job::Preparation> {
+        let (made_on, task) = self.by_job.remove(&job)?;
+        if made_on == endpoint {
+            Some(task)
+        } else {
+            self.discard(task);
+            None
+        }
+    }
+
+    fn discard(&mut self, task: job::Preparation) {
+        self.removals.spawn(job::discard(task));
+    }
+
+    /// Removes the prepared containers of jobs that will not run.
+    fn discard_jobs(&mut self, jobs: &[usize]) {
+        for job in jobs {
+            if let Some((_, task)) = self.by_job.remove(job) {
+                self.discard(task);
+            }
+        }
+    }
+
+    /// Removes every unused container and waits until they are gone.
+    async fn finish(mut self) {
+        for (_, (_, task)) in std::mem::take(&mut self.by_job) {
+            self.discard(task);
+        }
+        while self.removals.join_next().await.is_some() {}
+    }
 }
 
 /// The artifacts a job takes as inputs: those of all its dependencies,
@@ -356,7 +478,11 @@ fn transitive_dependencies(dependencies: &[Vec<usize>]) -> Vec<Vec<usize>> {
 }
 
 /// Records a job's artifacts and its success in one transaction.
-async fn record_success(pool: &Pool, spec: &JobSpec, artifacts: &[crate::store::Artifact]) -> Result<Vec<Recorded>> {
+async fn record_success(
+    pool: &Pool,
+    spec: &JobSpec,
+    artifacts: &[crate::store::Artifact],
+) -> Result<Vec<Recorded>> {
     let job_id = spec.id;
     let rows: Vec<(String, i64, String)> = artifacts
         .iter()
@@ -368,61 +494,74 @@ async fn record_success(pool: &Pool, spec: &JobSpec, artifacts: &[crate::store::
             )
         })
         .collect();
-    db::run(pool, format!("recording the artifacts of job {}", spec.uuid), move |conn| {
-        use diesel::Connection;
-        conn.transaction(|conn| {
-            let new: Vec<NewArtifact> = rows
-                .iter()
-                .map(|(path, size, sha256)| NewArtifact {
+    db::run(
+        pool,
+        format!("recording the artifacts of job {}", spec.uuid),
+        move |conn| {
+            use diesel::Connection;
+            conn.transaction(|conn| {
+                let new: Vec<NewArtifact> = rows
+                    .iter()
+                    .map(|(path, size, sha256)| NewArtifact {
+                        job_id,
+                        path,
+                        size: *size,
+                        sha256,
+                    })
+                    .collect();
+                let inserted = NewArtifact::insert_all(conn, &new)?;
+                Job::finish(
+                    conn,
                     job_id,
-                    path,
-                    size: *size,
-                    sha256,
-                })
-                .collect();
-            let inserted = NewArtifact::insert_all(conn, &new)?;
+                    JobEnd {
+                        status: FinalJobStatus::Succeeded,
+                        exit_status: Some(0),
+                        failed_phase: None,
+                        error_message: None,
+                    },
+                )?;
+                Ok::<_, diesel::result::Error>(
+                    inserted
+                        .into_iter()
+                        .map(|a| Recorded {
+                            id: a.id,
+                            path: a.path,
+                            sha256: a.sha256,
+                        })
+                        .collect(),
+                )
+            })
+            .map_err(anyhow::Error::from)
+        },
+    )
+    .await
+}
+
+async fn finish_job(
+    pool: &Pool,
+    spec: &JobSpec,
+    status: FinalJobStatus,
+    failure: Option<&Failure>,
+) -> Result<()> {
+    let job_id = spec.id;
+    let failure = failure.cloned();
+    db::run(
+        pool,
+        format!("recording the end of job {}", spec.uuid),
+        move |conn| {
             Job::finish(
                 conn,
                 job_id,
                 JobEnd {
-                    status: FinalJobStatus::Succeeded,
-                    exit_status: Some(0),
-                    failed_phase: None,
-                    error_message: None,
+                    status,
+                    exit_status: failure.as_ref().and_then(|f| f.exit_status),
+                    failed_phase: failure.as_ref().and_then(|f| f.phase.as_deref()),
+                    error_message: failure.as_ref().map(|f| f.message.as_str()),
                 },
             )?;
-            Ok::<_, diesel::result::Error>(
-                inserted
-                    .into_iter()
-                    .map(|a| Recorded {
-                        id: a.id,
-                        path: a.path,
-                        sha256: a.sha256,
-                    })
-                    .collect(),
-            )
-        })
-        .map_err(anyhow::Error::from)
-    })
-    .await
-}
-
-async fn finish_job(pool: &Pool, spec: &JobSpec, status: FinalJobStatus, failure: Option<&Failure>) -> Result<()> {
-    let job_id = spec.id;
-    let failure = failure.cloned();
-    db::run(pool, format!("recording the end of job {}", spec.uuid), move |conn| {
-        Job::finish(
-            conn,
-            job_id,
-            JobEnd {
-                status,
-                exit_status: failure.as_ref().and_then(|f| f.exit_status),
-                failed_phase: failure.as_ref().and_then(|f| f.phase.as_deref()),
-                error_message: failure.as_ref().map(|f| f.message.as_str()),
-            },
-        )?;
-        Ok(())
-    })
+            Ok(())
+        },
+    )
     .await
 }
 
@@ -433,7 +572,15 @@ async fn record_dep_failed(
     progress: &mut Progress,
     indices: Vec<usize>,
 ) -> Result<()> {
-    record_not_started(pool, jobs, reports, progress, indices, FinalJobStatus::DepFailed).await
+    record_not_started(
+        pool,
+        jobs,
+        reports,
+        progress,
+        indices,
+        FinalJobStatus::DepFailed,
+    )
+    .await
 }
 
 /// Records jobs that will never run, in one transaction.

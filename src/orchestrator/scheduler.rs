@@ -54,6 +54,7 @@ pub enum Finish {
 /// The scheduling state of one submit.
 #[derive(Debug)]
 pub struct Scheduler {
+    dependencies: Vec<Vec<JobIndex>>,
     dependents: Vec<Vec<JobIndex>>,
     missing_deps: Vec<usize>,
     priority: Vec<usize>,
@@ -80,6 +81,7 @@ impl Scheduler {
         let priority = longest_dependent_chains(dependencies, &dependents);
         let missing_deps: Vec<usize> = dependencies.iter().map(Vec::len).collect();
         let mut scheduler = Scheduler {
+            dependencies: dependencies.to_vec(),
             dependents,
             missing_deps,
             priority,
@@ -106,14 +108,27 @@ impl Scheduler {
     /// The jobs that may start now, each with the endpoint it goes to. The
     /// caller must start every one of them.
     pub fn next_assignments(&mut self) -> Vec<(JobIndex, EndpointIndex)> {
+        self.next_assignments_preferring(|_| None)
+    }
+
+    /// Like [`Scheduler::next_assignments`], but a job goes to the endpoint
+    /// `prefer` names for it when that endpoint has a free slot (where its
+    /// container was prepared).
+    pub fn next_assignments_preferring(
+        &mut self,
+        prefer: impl Fn(JobIndex) -> Option<EndpointIndex>,
+    ) -> Vec<(JobIndex, EndpointIndex)> {
         let mut out = Vec::new();
         if self.stopped {
             return out;
         }
-        while let Some(endpoint) = self.most_free_endpoint() {
+        while let Some(most_free) = self.most_free_endpoint() {
             let Some((_, Reverse(job))) = self.ready.pop() else {
                 break;
             };
+            let endpoint = prefer(job)
+                .filter(|&e| self.free.get(e).is_some_and(|&free| free > 0))
+                .unwrap_or(most_free);
             self.free[endpoint] -= 1;
             self.state[job] = JobState::Running;
             self.endpoint[job] = Some(endpoint);
@@ -121,6 +136,64 @@ impl Scheduler {
             out.push((job, endpoint));
         }
         out
+    }
+
+    /// The jobs that will be handed out next, best first, at most `limit`:
+    /// the ready ones in the order [`Scheduler::next_assignments`] takes
+    /// them, and the waiting ones whose every dependency has succeeded or
+    /// is running (they become ready when the running ones succeed).
+    /// Nothing once stopped. Their containers can be prepared ahead.
+    pub fn upcoming(&self, limit: usize) -> Vec<JobIndex> {
+        if self.stopped || limit == 0 {
+            return Vec::new();
+        }
+        let mut candidates: Vec<(Reverse<usize>, JobIndex)> = self
+            .ready
+            .iter()
+            .map(|&(priority, Reverse(job))| (Reverse(priority), job))
+            .collect();
+        // A waiting job whose dependencies all succeeded or run has a
+        // running dependency (else it would be ready).
+        let mut seen = std::collections::HashSet::new();
+        for (job, state) in self.state.iter().enumerate() {
+            if *state != JobState::Running {
+                continue;
+            }
+            for &dependent in &self.dependents[job] {
+                let soon = self.state[dependent] == JobState::Waiting
+                    && self.dependencies[dependent]
+                        .iter()
+                        .all(|&d| matches!(self.state[d], JobState::Running | JobState::Succeeded));
+                if soon && seen.insert(dependent) {
+                    candidates.push((Reverse(self.priority[dependent]), dependent));
+                }
+            }
+        }
+        if candidates.len() > limit {
+            candidates.select_nth_unstable(limit - 1);
+            candidates.truncate(limit);
+        }
+        candidates.sort_unstable();
+        candidates.into_iter().map(|(_, job)| job).collect()
+    }
+
+    /// Where a job that is not handed out yet will probably go: the endpoint
+    /// of one of its running dependencies (whose slot it will likely take),
+    /// else the one with the most free slots.
+    pub fn likely_endpoint(&self, job: JobIndex) -> EndpointIndex {
+        self.dependencies[job]
+            .iter()
+            .filter(|&&d| self.state[d] == JobState::Running)
+            .find_map(|&d| self.endpoint[d])
+            .or_else(|| {
+                self.free
+                    .iter()
+                    .enumerate()
+                    .rev()
+                    .max_by_key(|(_, free)| **free)
+                    .map(|(e, _)| e)
+            })
+            .unwrap_or(0)
     }
 
     fn most_free_endpoint(&self) -> Option<EndpointIndex> {
@@ -138,7 +211,11 @@ impl Scheduler {
     /// Records that a running job ended. Returns the jobs that this made
     /// `dep_failed` (empty unless it failed).
     pub fn finished(&mut self, job: JobIndex, finish: Finish) -> Vec<JobIndex> {
-        debug_assert_eq!(self.state[job], JobState::Running, "job {job} was not running");
+        debug_assert_eq!(
+            self.state[job],
+            JobState::Running,
+            "job {job} was not running"
+        );
         if let Some(endpoint) = self.endpoint[job] {
             self.free[endpoint] += 1;
         }
@@ -149,7 +226,9 @@ impl Scheduler {
                 for i in 0..self.dependents[job].len() {
                     let dependent = self.dependents[job][i];
                     self.missing_deps[dependent] -= 1;
-                    if self.missing_deps[dependent] == 0 && self.state[dependent] == JobState::Waiting {
+                    if self.missing_deps[dependent] == 0
+                        && self.state[dependent] == JobState::Waiting
+                    {
                         self.make_ready(dependent);
                     }
                 }
@@ -208,7 +287,10 @@ impl Scheduler {
 
 /// For each job, the number of jobs on the longest chain that waits for it
 /// (0 for a job nothing depends on). Linear in the size of the graph.
-pub fn longest_dependent_chains(dependencies: &[Vec<JobIndex>], dependents: &[Vec<JobIndex>]) -> Vec<usize> {
+pub fn longest_dependent_chains(
+    dependencies: &[Vec<JobIndex>],
+    dependents: &[Vec<JobIndex>],
+) -> Vec<usize> {
     let n = dependencies.len();
     // Kahn's algorithm from the jobs nothing depends on, towards the roots of
     // the build (the jobs with no dependencies).
@@ -231,7 +313,11 @@ pub fn longest_dependent_chains(dependencies: &[Vec<JobIndex>], dependents: &[Ve
 mod tests {
     use super::*;
 
-    fn run_all(deps: &[Vec<usize>], slots: &[usize], fail: &[usize]) -> (Vec<(usize, usize)>, Vec<JobState>) {
+    fn run_all(
+        deps: &[Vec<usize>],
+        slots: &[usize],
+        fail: &[usize],
+    ) -> (Vec<(usize, usize)>, Vec<JobState>) {
         let mut s = Scheduler::new(deps, slots);
         let mut order = Vec::new();
         let mut running = Vec::new();
@@ -243,7 +329,11 @@ mod tests {
             // Finish the earliest started job first.
             let (job, ep) = running.remove(0);
             order.push((job, ep));
-            let finish = if fail.contains(&job) { Finish::Failed } else { Finish::Succeeded };
+            let finish = if fail.contains(&job) {
+                Finish::Failed
+            } else {
+                Finish::Succeeded
+            };
             s.finished(job, finish);
         }
         assert!(s.is_done());
@@ -255,7 +345,10 @@ mod tests {
     fn chain_runs_in_order() {
         let deps = vec![vec![], vec![0], vec![1], vec![2]];
         let (order, states) = run_all(&deps, &[2], &[]);
-        assert_eq!(order.iter().map(|o| o.0).collect::<Vec<_>>(), vec![0, 1, 2, 3]);
+        assert_eq!(
+            order.iter().map(|o| o.0).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3]
+        );
         assert!(states.iter().all(|s| *s == JobState::Succeeded));
     }
 
@@ -279,7 +372,10 @@ mod tests {
                 dependents[d].push(j);
             }
         }
-        assert_eq!(longest_dependent_chains(&deps, &dependents), vec![2, 1, 0, 0, 0]);
+        assert_eq!(
+            longest_dependent_chains(&deps, &dependents),
+            vec![2, 1, 0, 0, 0]
+        );
     }
 
     #[test]
@@ -287,7 +383,11 @@ mod tests {
         let deps = vec![vec![]; 5];
         let mut s = Scheduler::new(&deps, &[1, 3]);
         let got = s.next_assignments();
-        assert_eq!(got.len(), 4, "never more than maxjobs per endpoint: {got:?}");
+        assert_eq!(
+            got.len(),
+            4,
+            "never more than maxjobs per endpoint: {got:?}"
+        );
         assert_eq!(got[0].1, 1, "the endpoint with the most free slots first");
         assert_eq!(got.iter().filter(|a| a.1 == 0).count(), 1);
         assert_eq!(got.iter().filter(|a| a.1 == 1).count(), 3);
@@ -302,7 +402,10 @@ mod tests {
         let deps = vec![vec![], vec![0], vec![1], vec![], vec![3], vec![2, 4]];
         let (_, states) = run_all(&deps, &[2], &[1]);
         use JobState::*;
-        assert_eq!(states, vec![Succeeded, Failed, DepFailed, Succeeded, Succeeded, DepFailed]);
+        assert_eq!(
+            states,
+            vec![Succeeded, Failed, DepFailed, Succeeded, Succeeded, DepFailed]
+        );
     }
 
     #[test]
@@ -320,6 +423,59 @@ mod tests {
     }
 
     #[test]
+    fn upcoming_jobs_in_the_order_they_will_start() {
+        // 0 <- 2, 1 <- 2 (2 needs both); 3 <- 4; 5 alone; 6 needs 2.
+        let deps = vec![vec![], vec![], vec![0, 1], vec![], vec![3], vec![], vec![2]];
+        let mut s = Scheduler::new(&deps, &[2]);
+        // Ready: 0 and 1 (chains of 2), 3 (chain 1), 5 (none).
+        assert_eq!(s.upcoming(10), vec![0, 1, 3, 5]);
+        let started = s.next_assignments();
+        assert_eq!(started, vec![(0, 0), (1, 0)]);
+        // 2 waits only for running jobs: it comes first (longest chain).
+        let cases: &[(usize, &[usize])] = &[(0, &[]), (1, &[2]), (2, &[2, 3]), (10, &[2, 3, 5])];
+        for (limit, want) in cases {
+            assert_eq!(s.upcoming(*limit), *want, "limit {limit}");
+        }
+        s.finished(0, Finish::Succeeded);
+        assert_eq!(s.likely_endpoint(2), 0);
+        // 4 waits for 3, which has not started: not upcoming.
+        assert!(!s.upcoming(10).contains(&4));
+        s.stop();
+        assert!(s.upcoming(10).is_empty());
+    }
+
+    #[test]
+    fn a_preferred_endpoint_with_a_free_slot_wins() {
+        let deps = vec![vec![]; 3];
+        let cases: &[(&[usize], Option<usize>, usize)] = &[
+            (&[1, 2], Some(0), 0),
+            (&[1, 2], None, 1),
+            (&[0, 2], Some(0), 1),
+            (&[1, 2], Some(7), 1),
+        ];
+        for (slots, prefer, want) in cases {
+            let mut s = Scheduler::new(&deps, slots);
+            let got = s.next_assignments_preferring(|job| if job == 0 { *prefer } else { None });
+            assert_eq!(got[0], (0, *want), "slots {slots:?}, prefer {prefer:?}");
+            let per_endpoint: Vec<usize> = (0..slots.len())
+                .map(|e| got.iter().filter(|a| a.1 == e).count())
+                .collect();
+            for (e, n) in per_endpoint.iter().enumerate() {
+                assert!(*n <= slots[e], "endpoint {e} over its slots: {got:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn likely_endpoint_follows_a_running_dependency() {
+        let deps = vec![vec![], vec![], vec![1]];
+        let mut s = Scheduler::new(&deps, &[1, 1]);
+        let got = s.next_assignments();
+        let endpoint_of_1 = got.iter().find(|a| a.0 == 1).expect("1 started").1;
+        assert_eq!(s.likely_endpoint(2), endpoint_of_1);
+    }
+
+    #[test]
     fn diamond_waits_for_both_sides() {
         let deps = vec![vec![], vec![0], vec![0], vec![1, 2]];
         let mut s = Scheduler::new(&deps, &[4]);
@@ -328,7 +484,10 @@ mod tests {
         let mid = s.next_assignments();
         assert_eq!(mid.len(), 2);
         s.finished(mid[0].0, Finish::Succeeded);
-        assert!(s.next_assignments().is_empty(), "3 must wait for both 1 and 2");
+        assert!(
+            s.next_assignments().is_empty(),
+            "3 must wait for both 1 and 2"
+        );
         s.finished(mid[1].0, Finish::Succeeded);
         assert_eq!(s.next_assignments(), vec![(3, 0)]);
     }

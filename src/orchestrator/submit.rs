@@ -72,7 +72,12 @@ pub struct SubmitSummary {
 }
 
 /// Checks, records and runs a submit. `cancel` is cancelled by Ctrl-C.
-pub async fn submit(config: Arc<Config>, pool: Pool, request: SubmitRequest<'_>, cancel: CancellationToken) -> Result<SubmitSummary> {
+pub async fn submit(
+    config: Arc<Config>,
+    pool: Pool,
+    request: SubmitRequest<'_>,
+    cancel: CancellationToken,
+) -> Result<SubmitSummary> {
     let uuid = Uuid::new_v4();
     let packages = request.packages;
     let plan = request.plan;
@@ -150,7 +155,12 @@ pub async fn submit(config: Arc<Config>, pool: Pool, request: SubmitRequest<'_>,
         let sources: Vec<(String, PathBuf)> = package
             .sources
             .keys()
-            .map(|key| (format!("{key}.source"), source_dir.join(format!("{key}.source"))))
+            .map(|key| {
+                (
+                    format!("{key}.source"),
+                    source_dir.join(format!("{key}.source")),
+                )
+            })
             .collect();
         let patches: Vec<(String, PathBuf)> = package
             .patches
@@ -158,7 +168,11 @@ pub async fn submit(config: Arc<Config>, pool: Pool, request: SubmitRequest<'_>,
             .map(|rel| (rel.clone(), request.repo_root.join(rel)))
             .collect();
         let node = plan.node(node_id);
-        let dependencies: Vec<usize> = node.dependencies.iter().map(|e| index_of[e.to.index()]).collect();
+        let dependencies: Vec<usize> = node
+            .dependencies
+            .iter()
+            .map(|e| index_of[e.to.index()])
+            .collect();
         let kinds = node.dependencies.iter().map(|e| e.kind).collect();
         let patch_hashes = {
             let patches = patches.clone();
@@ -166,7 +180,8 @@ pub async fn submit(config: Arc<Config>, pool: Pool, request: SubmitRequest<'_>,
                 patches
                     .iter()
                     .map(|(rel, path)| {
-                        let bytes = std::fs::read(path).with_context(|| format!("reading patch {}", path.display()))?;
+                        let bytes = std::fs::read(path)
+                            .with_context(|| format!("reading patch {}", path.display()))?;
                         Ok((rel.clone(), sha256_hex(&bytes)))
                     })
                     .collect()
@@ -183,20 +198,29 @@ pub async fn submit(config: Arc<Config>, pool: Pool, request: SubmitRequest<'_>,
             sources: package
                 .sources
                 .iter()
-                .map(|(k, s)| (k.clone(), format!("{}:{}", s.hash.kind.as_str(), s.hash.hash)))
+                .map(|(k, s)| {
+                    (
+                        k.clone(),
+                        format!("{}:{}", s.hash.kind.as_str(), s.hash.hash),
+                    )
+                })
                 .collect(),
             patches: patch_hashes,
             dependencies: dependencies
                 .iter()
                 .map(|&d| {
                     let dep: &Prepared = &prepared[d];
-                    (format!("{} {}", dep.spec.package, dep.spec.version), dep.build_key.clone())
+                    (
+                        format!("{} {}", dep.spec.package, dep.spec.version),
+                        dep.build_key.clone(),
+                    )
                 })
                 .collect(),
         };
         prepared.push(Prepared {
             build_key: inputs.key(),
-            build_key_inputs: serde_json::to_value(&inputs).context("serializing build key inputs")?,
+            build_key_inputs: serde_json::to_value(&inputs)
+                .context("serializing build key inputs")?,
             spec: JobSpec {
                 id: JobId(0),
                 uuid: Uuid::new_v4(),
@@ -212,12 +236,16 @@ pub async fn submit(config: Arc<Config>, pool: Pool, request: SubmitRequest<'_>,
         });
     }
     if !problems.is_empty() {
-        return Err(crate::input_error!("the submit cannot start:\n  {}", problems.join("\n  ")));
+        return Err(crate::input_error!(
+            "the submit cannot start:\n  {}",
+            problems.join("\n  ")
+        ));
     }
 
     // The records: the submit and every job, queued, in one transaction.
     let tree = serde_json::to_value(plan.tree_record(packages)).context("serializing the tree")?;
-    let plan_json = serde_json::to_value(plan.plan_record(packages)).context("serializing the plan")?;
+    let plan_json =
+        serde_json::to_value(plan.plan_record(packages)).context("serializing the plan")?;
     let root = plan.package(packages, plan.root());
     let root_name = root.name.to_string();
     let root_version = root.version.to_string();
@@ -229,10 +257,20 @@ pub async fn submit(config: Arc<Config>, pool: Pool, request: SubmitRequest<'_>,
             value.to_owned()
         }
     };
-    let submit_env: Vec<(String, String)> = request.env.iter().map(|(k, v)| (k.clone(), masked(k, v))).collect();
+    let submit_env: Vec<(String, String)> = request
+        .env
+        .iter()
+        .map(|(k, v)| (k.clone(), masked(k, v)))
+        .collect();
     let job_envs: Vec<Vec<(String, String)>> = prepared
         .iter()
-        .map(|p| p.spec.env.iter().map(|(k, v)| (k.clone(), masked(k, v))).collect())
+        .map(|p| {
+            p.spec
+                .env
+                .iter()
+                .map(|(k, v)| (k.clone(), masked(k, v)))
+                .collect()
+        })
         .collect();
     let rows: Vec<(Uuid, String, String, String, String, serde_json::Value)> = prepared
         .iter()
@@ -249,7 +287,14 @@ pub async fn submit(config: Arc<Config>, pool: Pool, request: SubmitRequest<'_>,
         .collect();
     let edges: Vec<Vec<(usize, DependencyKind)>> = prepared
         .iter()
-        .map(|p| p.spec.dependencies.iter().copied().zip(p.kinds.iter().copied()).collect())
+        .map(|p| {
+            p.spec
+                .dependencies
+                .iter()
+                .copied()
+                .zip(p.kinds.iter().copied())
+                .collect()
+        })
         .collect();
     let image_name = request.image.name.clone();
     let (user, host) = request.submitter.clone();
@@ -294,7 +339,10 @@ pub async fn submit(config: Arc<Config>, pool: Pool, request: SubmitRequest<'_>,
             .insert(conn)?;
             liveness::hold(conn, submit.id)?;
             let mut env_ids: BTreeMap<(String, String), EnvVarId> = BTreeMap::new();
-            let mut env_id = |conn: &mut diesel::PgConnection, name: &str, value: &str| -> diesel::QueryResult<EnvVarId> {
+            let mut env_id = |conn: &mut diesel::PgConnection,
+                              name: &str,
+                              value: &str|
+             -> diesel::QueryResult<EnvVarId> {
                 if let Some(id) = env_ids.get(&(name.to_owned(), value.to_owned())) {
                     return Ok(*id);
                 }
@@ -338,10 +386,9 @@ pub async fn submit(config: Arc<Config>, pool: Pool, request: SubmitRequest<'_>,
                         DependencyKind::Build => DbDependencyKind::Build,
                         DependencyKind::Runtime => DbDependencyKind::Runtime,
                     };
-                    if !dependency_rows
-                        .iter()
-                        .any(|r: &JobDependency| r.job_id == ids[i] && r.dependency_job_id == ids[d])
-                    {
+                    if !dependency_rows.iter().any(|r: &JobDependency| {
+                        r.job_id == ids[i] && r.dependency_job_id == ids[d]
+                    }) {
                         dependency_rows.push(JobDependency {
                             job_id: ids[i],
                             dependency_job_id: ids[d],
@@ -456,20 +503,34 @@ async fn remove_leftovers(pool: &Pool, endpoint: &Endpoint) -> Result<()> {
 }
 
 async fn finish_submit(pool: &Pool, id: SubmitId, uuid: Uuid, end: SubmitEnd) -> Result<()> {
-    db::run(pool, format!("recording the end of submit {uuid}"), move |conn| {
-        Submit::finish(conn, id, end)?;
-        Ok(())
-    })
+    db::run(
+        pool,
+        format!("recording the end of submit {uuid}"),
+        move |conn| {
+            Submit::finish(conn, id, end)?;
+            Ok(())
+        },
+    )
     .await
 }
 
 /// Connects to an endpoint, checks it and the image on it, and records what
 /// was learned of it.
-async fn connect_endpoint(pool: &Pool, config: &EndpointConfig, allowed: &AllowedVersions, image: &str) -> Result<EndpointSlot> {
+async fn connect_endpoint(
+    pool: &Pool,
+    config: &EndpointConfig,
+    allowed: &AllowedVersions,
+    image: &str,
+) -> Result<EndpointSlot> {
     let name = config.name.clone();
     let uri = config.uri.clone();
     let id = db::run(pool, format!("recording endpoint `{name}`"), move |conn| {
-        Ok(NewEndpoint { name: &name, uri: &uri }.get_or_create(conn)?.id)
+        Ok(NewEndpoint {
+            name: &name,
+            uri: &uri,
+        }
+        .get_or_create(conn)?
+        .id)
     })
     .await?;
     let checked = async {
@@ -482,26 +543,40 @@ async fn connect_endpoint(pool: &Pool, config: &EndpointConfig, allowed: &Allowe
         Ok(x) => x,
         Err(err) => {
             let message = err.to_string();
-            db::run(pool, format!("recording the health of endpoint `{}`", config.name), move |conn| {
-                crate::db::models::endpoints::Endpoint::record_check(conn, id, EndpointCheck::Unreachable { error: &message })?;
-                Ok(())
-            })
+            db::run(
+                pool,
+                format!("recording the health of endpoint `{}`", config.name),
+                move |conn| {
+                    crate::db::models::endpoints::Endpoint::record_check(
+                        conn,
+                        id,
+                        EndpointCheck::Unreachable { error: &message },
+                    )?;
+                    Ok(())
+                },
+            )
             .await?;
-            return Err(anyhow::Error::new(err).context(format!("checking endpoint `{}`", config.name)));
+            return Err(
+                anyhow::Error::new(err).context(format!("checking endpoint `{}`", config.name))
+            );
         }
     };
     let (engine, api) = (info.engine_version.clone(), info.api_version.clone());
-    db::run(pool, format!("recording the health of endpoint `{}`", config.name), move |conn| {
-        crate::db::models::endpoints::Endpoint::record_check(
-            conn,
-            id,
-            EndpointCheck::Healthy {
-                engine_version: &engine,
-                api_version: &api,
-            },
-        )?;
-        Ok(())
-    })
+    db::run(
+        pool,
+        format!("recording the health of endpoint `{}`", config.name),
+        move |conn| {
+            crate::db::models::endpoints::Endpoint::record_check(
+                conn,
+                id,
+                EndpointCheck::Healthy {
+                    engine_version: &engine,
+                    api_version: &api,
+                },
+            )?;
+            Ok(())
+        },
+    )
     .await?;
     remove_leftovers(pool, &endpoint).await?;
     let image_digest = endpoint

@@ -139,9 +139,9 @@ impl Progress {
         let label = self.labels[job].to_string();
         if let Some(bar) = self.bars.remove(&job) {
             bar.finish_and_clear();
-            let _ = self.multi.println(format!("{status:<10}{label}"));
+            let _ = self.multi.println(format!("{status:<9} {label}"));
         } else {
-            self.plain(format!("{status:<10}{label}"));
+            self.plain(format!("{status:<9} {label}"));
         }
     }
 

@@ -14,21 +14,28 @@ use crate::orchestrator::submit::SubmitSummary;
 /// Prints the summary to stdout.
 pub fn print_summary(summary: &SubmitSummary, error_lines: usize) -> Result<()> {
     let mut listing = Listing {
-        columns: vec!["package", "version", "status", "endpoint", "duration", "job"],
+        columns: vec![
+            "package", "version", "status", "endpoint", "duration", "job",
+        ],
         rows: Vec::new(),
     };
     for (spec, report) in summary.jobs.iter().zip(&summary.report.jobs) {
         let duration = match (report.started, report.finished) {
-            (Some(start), Some(end)) => {
-                Json::String(format!("{:.1}s", (end - start).num_milliseconds() as f64 / 1000.0))
-            }
+            (Some(start), Some(end)) => Json::String(format!(
+                "{:.1}s",
+                (end - start).num_milliseconds() as f64 / 1000.0
+            )),
             _ => Json::Null,
         };
         listing.rows.push(vec![
             Json::String(spec.package.clone()),
             Json::String(spec.version.clone()),
             Json::String(report.status.as_str().to_owned()),
-            report.endpoint.clone().map(Json::String).unwrap_or(Json::Null),
+            report
+                .endpoint
+                .clone()
+                .map(Json::String)
+                .unwrap_or(Json::Null),
             duration,
             Json::String(spec.uuid.to_string()),
         ]);
@@ -37,7 +44,9 @@ pub fn print_summary(summary: &SubmitSummary, error_lines: usize) -> Result<()> 
     writeln!(out, "submit {}", summary.uuid)?;
     out.write_all(listing::render(OutputFormat::Table, &listing)?.as_bytes())?;
     for (spec, report) in summary.jobs.iter().zip(&summary.report.jobs) {
-        let Some(failure) = &report.failure else { continue };
+        let Some(failure) = &report.failure else {
+            continue;
+        };
         if !matches!(report.status, JobStatus::Failed | JobStatus::TimedOut) {
             continue;
         }

@@ -15,3 +15,4 @@ mod db_query;
 mod support;
 mod tree_of;
 mod what_depends;
+mod submit;

@@ -69,3 +69,4 @@ pub fn run(cmd: &mut Command) -> (Output, String, String) {
 }
 
 pub mod db;
+pub mod records;

@@ -1,0 +1,573 @@
+//! How much `kiln submit` costs on top of Docker, and how it holds up under
+//! a large log and a large artifact. Runs the real `kiln` binary (built with
+//! the bench profile) on the local engine with the test image, recording
+//! into a fresh database on the test server (`KILN_TEST_DATABASE_URL`, default
+//! the local server's socket). The targets:
+//!
+//! - orchestration overhead: 50 trivial jobs with `maxjobs = 2`, as a wide
+//!   fan (49 leaves under one root) and as a chain, take at most 1.3 times
+//!   the wall time of 50 bare `docker run --rm IMAGE true` at the same
+//!   concurrency, measured in the same run. A chain can only run one job at
+//!   a time, so its baseline is the 50 runs one after another; the fan's is
+//!   the 50 runs two at a time. Each figure is the best of three runs, so that
+//!   a burst of load from elsewhere on the machine does not decide it;
+//! - a job printing 1 GiB of log (all of it stored: `log_limit` is raised):
+//!   kiln's peak RSS under 100 MiB; the rate into the database is printed;
+//! - a job producing a 1 GiB artifact: kiln's peak RSS under 100 MiB; the
+//!   rate from the container into the staging directory is printed.
+//!
+//! Peak RSS is the process's `VmHWM`, read from `/proc/<pid>/status` while
+//! it runs. Run with `cargo bench --bench submit`; the exit code is 1 if a
+//! target is missed.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use kiln::db::models::artifacts::Artifact;
+use kiln::db::models::jobs::Job;
+use kiln::db::schema::{artifacts, jobs, log_chunks, submits};
+use sha2::Digest;
+
+const IMAGE: &str = "kiln-busybox:latest";
+const JOBS: usize = 50;
+const RUNS: usize = 3;
+const GIB: u64 = 1 << 30;
+const RSS_LIMIT_KIB: u64 = 100 * 1024;
+const OVERHEAD_LIMIT: f64 = 1.3;
+
+fn main() {
+    let kiln = PathBuf::from(env!("CARGO_BIN_EXE_kiln"));
+    ensure_image();
+    let db = BenchDb::create();
+    let work = tempfile::Builder::new()
+        .prefix("kiln-bench-submit-")
+        .tempdir()
+        .expect("a temporary directory");
+    let bench = Bench {
+        kiln,
+        db_url: db.url.clone(),
+        work: work.path().to_owned(),
+    };
+    let setup = bench
+        .kiln()
+        .args(["db", "setup"])
+        .output()
+        .expect("kiln db setup");
+    assert!(
+        setup.status.success(),
+        "kiln db setup: {}",
+        String::from_utf8_lossy(&setup.stderr)
+    );
+
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    println!("kiln submit benchmark: {JOBS} trivial jobs, maxjobs 2, best of {RUNS}; {cpus} CPUs");
+    let mut checks = Vec::new();
+
+    // --- Orchestration overhead -------------------------------------------
+    let fan = bench.repo("fan", &fan_packages(), "");
+    let chain = bench.repo("chain", &chain_packages(), "");
+    let mut docker2 = Vec::new();
+    let mut docker1 = Vec::new();
+    let mut kiln_fan = Vec::new();
+    let mut kiln_chain = Vec::new();
+    for _ in 0..RUNS {
+        docker2.push(docker_runs(JOBS, 2));
+        kiln_fan.push(bench.submit(&fan, "root"));
+        docker1.push(docker_runs(JOBS, 1));
+        kiln_chain.push(bench.submit(&chain, &format!("p{:02}", JOBS - 1)));
+    }
+    let best = |v: &[Duration]| *v.iter().min().expect("measured");
+    let best_run = |v: &[Run]| v.iter().map(|r| r.wall).min().expect("measured");
+    let max_rss = |v: &[Run]| v.iter().map(|r| r.peak_rss_kib).max().expect("measured");
+    println!();
+    let header: String = (1..=RUNS)
+        .map(|i| format!(" {:>9}", format!("run {i}")))
+        .collect();
+    println!("{:<44}{header} {:>9}", "wall time (s)", "best");
+    let row = |what: &str, times: Vec<Duration>| {
+        let cells: Vec<String> = times
+            .iter()
+            .map(|t| format!("{:>9.2}", t.as_secs_f64()))
+            .collect();
+        let best = times.iter().min().expect("measured").as_secs_f64();
+        println!("{what:<44} {} {best:>9.2}", cells.join(" "));
+    };
+    row("docker run --rm ... true x50, 2 at a time", docker2.clone());
+    row(
+        "kiln submit, fan of 50 (49 leaves + root)",
+        kiln_fan.iter().map(|r| r.wall).collect(),
+    );
+    row("docker run --rm ... true x50, 1 at a time", docker1.clone());
+    row(
+        "kiln submit, chain of 50",
+        kiln_chain.iter().map(|r| r.wall).collect(),
+    );
+    let fan_ratio = best_run(&kiln_fan).as_secs_f64() / best(&docker2).as_secs_f64();
+    let chain_ratio = best_run(&kiln_chain).as_secs_f64() / best(&docker1).as_secs_f64();
+    let chain_vs_2 = best_run(&kiln_chain).as_secs_f64() / best(&docker2).as_secs_f64();
+    println!(
+        "per job: docker run {:.0} ms (2 at a time), kiln fan {:.0} ms; docker run {:.0} ms (serial), kiln chain {:.0} ms",
+        ms_per_job(best(&docker2)),
+        ms_per_job(best_run(&kiln_fan)),
+        ms_per_job(best(&docker1)),
+        ms_per_job(best_run(&kiln_chain)),
+    );
+    println!(
+        "peak RSS of kiln: fan {} MiB, chain {} MiB; chain against 2 at a time: {chain_vs_2:.2}x (a chain cannot run 2 at a time)",
+        max_rss(&kiln_fan) / 1024,
+        max_rss(&kiln_chain) / 1024
+    );
+    checks.push((
+        format!("fan of 50: kiln / docker run (2 at a time) = {fan_ratio:.2} <= {OVERHEAD_LIMIT}"),
+        fan_ratio <= OVERHEAD_LIMIT,
+    ));
+    checks.push((
+        format!(
+            "chain of 50: kiln / docker run (1 at a time) = {chain_ratio:.2} <= {OVERHEAD_LIMIT}"
+        ),
+        chain_ratio <= OVERHEAD_LIMIT,
+    ));
+
+    // --- 1 GiB of log -----------------------------------------------------
+    // Lines of 127 characters and a newline: 2^23 lines make 1 GiB exactly.
+    let line = format!("{}0123456", "0123456789".repeat(12));
+    let log_script = format!("yes \"{line}\" | head -c {GIB}\n");
+    let log_repo = bench.repo(
+        "log",
+        &[package("loud", &log_script, Vec::new())],
+        "log_limit = 2147483648\n",
+    );
+    let docker_log = docker_log_baseline(&log_script);
+    let run = bench.submit(&log_repo, "loud");
+    let mut conn = db.connect();
+    let job = last_job(&mut conn);
+    let (chunks, raw, stored) = chunk_totals(&mut conn, &job);
+    let seconds = job_seconds(&job);
+    println!();
+    println!(
+        "1 GiB of log: kiln wall {:.2} s, job {seconds:.2} s, peak RSS {} MiB",
+        run.wall.as_secs_f64(),
+        run.peak_rss_kib / 1024
+    );
+    println!(
+        "  stored {} bytes of log ({} recorded, truncated: {}) in {chunks} chunks, {:.1} MiB compressed",
+        raw,
+        job.log_bytes,
+        job.log_truncated,
+        stored as f64 / (1 << 20) as f64
+    );
+    println!(
+        "  into the database: {:.0} MB/s (the same log through `docker run` to /dev/null: {:.0} MB/s)",
+        GIB as f64 / 1e6 / seconds,
+        GIB as f64 / 1e6 / docker_log.as_secs_f64()
+    );
+    assert_eq!(job.log_bytes as u64, GIB, "the log's size is recorded");
+    assert_eq!(raw as u64, GIB, "the whole log is stored");
+    checks.push((
+        format!(
+            "1 GiB of log: peak RSS {} MiB < 100 MiB",
+            run.peak_rss_kib / 1024
+        ),
+        run.peak_rss_kib < RSS_LIMIT_KIB,
+    ));
+
+    // --- A 1 GiB artifact -------------------------------------------------
+    let big_script = format!("head -c {GIB} /dev/urandom > /outputs/big\necho written\n");
+    let big_repo = bench.repo("big", &[package("big", &big_script, Vec::new())], "");
+    let run = bench.submit(&big_repo, "big");
+    let job = last_job(&mut conn);
+    let artifact: Artifact = artifacts::table
+        .filter(artifacts::job_id.eq(job.id))
+        .select(Artifact::as_select())
+        .first(&mut conn)
+        .expect("the artifact is recorded");
+    let submit_uuid: uuid::Uuid = submits::table
+        .find(job.submit_id)
+        .select(submits::uuid)
+        .first(&mut conn)
+        .expect("the submit");
+    let staged = bench
+        .staging()
+        .join(submit_uuid.to_string())
+        .join(&artifact.path);
+    assert_eq!(artifact.size as u64, GIB);
+    assert_eq!(
+        artifact.sha256,
+        sha256_file(&staged),
+        "the staged file is the recorded one"
+    );
+    // The script's log ends when it exits: from there on the time is
+    // kiln's (wait, download, extract, checksum, record).
+    let script_end: chrono::DateTime<chrono::Utc> = log_chunks::table
+        .filter(log_chunks::job_id.eq(job.id))
+        .select(diesel::dsl::max(log_chunks::written_at))
+        .first::<Option<_>>(&mut conn)
+        .expect("reading chunks")
+        .expect("the job printed");
+    let finished = job.finished_at.expect("finished");
+    let collect = (finished - script_end)
+        .to_std()
+        .unwrap_or_default()
+        .as_secs_f64();
+    println!();
+    println!(
+        "1 GiB artifact: kiln wall {:.2} s, job {:.2} s, peak RSS {} MiB",
+        run.wall.as_secs_f64(),
+        job_seconds(&job),
+        run.peak_rss_kib / 1024
+    );
+    println!(
+        "  container to staging (download, extract, SHA-256, record): {collect:.2} s, {:.0} MB/s",
+        GIB as f64 / 1e6 / collect
+    );
+    let _ = std::fs::remove_file(&staged);
+    checks.push((
+        format!(
+            "1 GiB artifact: peak RSS {} MiB < 100 MiB",
+            run.peak_rss_kib / 1024
+        ),
+        run.peak_rss_kib < RSS_LIMIT_KIB,
+    ));
+
+    println!();
+    let mut missed = false;
+    for (what, met) in &checks {
+        println!("{} {what}", if *met { "met:   " } else { "MISSED:" });
+        missed |= !met;
+    }
+    drop(conn);
+    drop(db);
+    if missed {
+        std::process::exit(1);
+    }
+}
+
+struct Bench {
+    kiln: PathBuf,
+    db_url: String,
+    work: PathBuf,
+}
+
+/// One `kiln submit`: its wall time and peak resident memory.
+struct Run {
+    wall: Duration,
+    peak_rss_kib: u64,
+}
+
+impl Bench {
+    fn kiln(&self) -> Command {
+        let mut cmd = Command::new(&self.kiln);
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("KILN_") {
+                cmd.env_remove(&key);
+            }
+        }
+        cmd.env("XDG_CONFIG_HOME", self.work.join("config"))
+            .env("XDG_DATA_HOME", self.work.join("data"))
+            .env("XDG_CACHE_HOME", self.work.join("cache"))
+            .env("NO_COLOR", "1")
+            .arg("--database-url")
+            .arg(&self.db_url);
+        cmd
+    }
+
+    fn staging(&self) -> PathBuf {
+        self.work.join("staging")
+    }
+
+    /// A package repository (a git work tree) of `packages` (name, script,
+    /// dependencies), with one local endpoint of 2 slots.
+    fn repo(&self, name: &str, packages: &[Package], extra: &str) -> PathBuf {
+        let root = self.work.join(name);
+        let uri = std::env::var("DOCKER_HOST")
+            .ok()
+            .filter(|h| !h.is_empty())
+            .unwrap_or_else(|| "unix:///var/run/docker.sock".into());
+        let config = format!(
+            "compatibility = 1\nshebang = \"#!/bin/sh\"\navailable_phases = [\"build\"]\n{extra}\n\
+             [docker]\nimages = [ {{ name = \"{IMAGE}\", short_name = \"busybox\" }} ]\n\
+             [docker.endpoints.local]\nuri = \"{uri}\"\nmaxjobs = 2\n"
+        );
+        write(&root.join("config.toml"), &config);
+        for (package, script, deps) in packages {
+            let deps: Vec<String> = deps.iter().map(|d| format!("\"{d} =1\"")).collect();
+            write(
+                &root.join(package).join("pkg.toml"),
+                &format!(
+                    "name = \"{package}\"\nversion = \"1\"\n[dependencies]\nruntime = [{}]\n[phases.build]\nscript = '''\n{script}'''\n",
+                    deps.join(", ")
+                ),
+            );
+        }
+        for args in [
+            &["init", "-q"][..],
+            &["add", "-A"],
+            &["commit", "-q", "-m", "bench"],
+        ] {
+            let out = Command::new("git")
+                .args([
+                    "-c",
+                    "user.name=kiln bench",
+                    "-c",
+                    "user.email=bench@kiln.invalid",
+                ])
+                .args(["-c", "commit.gpgsign=false"])
+                .args(args)
+                .current_dir(&root)
+                .output()
+                .expect("running git");
+            assert!(
+                out.status.success(),
+                "git {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        root
+    }
+
+    /// Runs `kiln submit NAME -I busybox` on `repo`; it must succeed.
+    fn submit(&self, repo: &Path, name: &str) -> Run {
+        let mut cmd = self.kiln();
+        cmd.arg("--repo")
+            .arg(repo)
+            .args([
+                "submit",
+                name,
+                "-I",
+                "busybox",
+                "--hide-bars",
+                "--staging-dir",
+            ])
+            .arg(self.staging())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let start = Instant::now();
+        let mut child = cmd.spawn().expect("starting kiln");
+        let pid = child.id();
+        let mut stdout = child.stdout.take().expect("stdout");
+        let mut stderr = child.stderr.take().expect("stderr");
+        let out_reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stdout.read_to_string(&mut s);
+            s
+        });
+        let err_reader = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = stderr.read_to_string(&mut s);
+            s
+        });
+        let mut peak = 0;
+        let status = loop {
+            if let Some(kib) = vm_hwm_kib(pid) {
+                peak = peak.max(kib);
+            }
+            if let Some(status) = child.try_wait().expect("waiting for kiln") {
+                break status;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        let wall = start.elapsed();
+        let stdout = out_reader.join().unwrap_or_default();
+        let stderr = err_reader.join().unwrap_or_default();
+        assert!(
+            status.success(),
+            "kiln submit {name} failed ({status}):\n{stdout}\n{stderr}"
+        );
+        Run {
+            wall,
+            peak_rss_kib: peak,
+        }
+    }
+}
+
+/// A package of a benchmark repository: name, script, dependencies.
+type Package = (String, String, Vec<String>);
+
+fn package(name: &str, script: &str, dependencies: Vec<String>) -> Package {
+    (name.to_owned(), script.to_owned(), dependencies)
+}
+
+/// 49 leaves under one root.
+fn fan_packages() -> Vec<Package> {
+    let leaves: Vec<String> = (0..JOBS - 1).map(|i| format!("l{i:02}")).collect();
+    let mut packages: Vec<Package> = leaves
+        .iter()
+        .map(|l| package(l, "true\n", Vec::new()))
+        .collect();
+    packages.push(package("root", "true\n", leaves));
+    packages
+}
+
+/// p00 <- p01 <- ... <- p49.
+fn chain_packages() -> Vec<Package> {
+    (0..JOBS)
+        .map(|i| {
+            let deps = if i == 0 {
+                Vec::new()
+            } else {
+                vec![format!("p{:02}", i - 1)]
+            };
+            package(&format!("p{i:02}"), "true\n", deps)
+        })
+        .collect()
+}
+
+/// `n` times `docker run --rm IMAGE true`, `parallel` at a time.
+fn docker_runs(n: usize, parallel: usize) -> Duration {
+    let start = Instant::now();
+    let workers: Vec<_> = (0..parallel)
+        .map(|w| {
+            let count = (n + parallel - 1 - w) / parallel;
+            std::thread::spawn(move || {
+                for _ in 0..count {
+                    let status = Command::new("docker")
+                        .args(["run", "--rm", IMAGE, "true"])
+                        .stdout(Stdio::null())
+                        .status()
+                        .expect("running docker");
+                    assert!(status.success(), "docker run failed");
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().expect("a docker worker");
+    }
+    start.elapsed()
+}
+
+/// The log script through plain `docker run`, its output thrown away.
+fn docker_log_baseline(script: &str) -> Duration {
+    let start = Instant::now();
+    let status = Command::new("docker")
+        .args(["run", "--rm", IMAGE, "sh", "-c", script])
+        .stdout(Stdio::null())
+        .status()
+        .expect("running docker");
+    assert!(status.success());
+    start.elapsed()
+}
+
+fn ms_per_job(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0 / JOBS as f64
+}
+
+fn vm_hwm_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+fn write(path: &Path, content: &str) {
+    std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
+    std::fs::write(path, content).expect("writing a file");
+}
+
+fn sha256_file(path: &Path) -> String {
+    let mut file = std::fs::File::open(path).expect("opening the staged artifact");
+    let mut hasher = sha2::Sha256::new();
+    let mut buf = vec![0; 1 << 20];
+    loop {
+        let n = file.read(&mut buf).expect("reading the staged artifact");
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    hex::encode(hasher.finalize())
+}
+
+fn last_job(conn: &mut PgConnection) -> Job {
+    jobs::table
+        .order(jobs::id.desc())
+        .select(Job::as_select())
+        .first(conn)
+        .expect("a job")
+}
+
+fn job_seconds(job: &Job) -> f64 {
+    match (job.started_at, job.finished_at) {
+        (Some(s), Some(f)) => (f - s).to_std().unwrap_or_default().as_secs_f64(),
+        _ => panic!("job {} did not run: {job:?}", job.uuid),
+    }
+}
+
+/// Chunks, bytes of log they hold, bytes stored (compressed).
+fn chunk_totals(conn: &mut PgConnection, job: &Job) -> (i64, i64, i64) {
+    let rows: Vec<(i32, Vec<u8>)> = log_chunks::table
+        .filter(log_chunks::job_id.eq(job.id))
+        .select((log_chunks::raw_bytes, log_chunks::data))
+        .load(conn)
+        .expect("reading chunks");
+    let raw = rows.iter().map(|(r, _)| i64::from(*r)).sum();
+    let stored = rows.iter().map(|(_, d)| d.len() as i64).sum();
+    (rows.len() as i64, raw, stored)
+}
+
+/// The test image, made by `scripts/make-test-image.sh` when missing.
+fn ensure_image() {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-test-image.sh");
+    let out = Command::new("sh")
+        .arg(&script)
+        .arg(IMAGE)
+        .output()
+        .expect("running scripts/make-test-image.sh");
+    assert!(
+        out.status.success(),
+        "the benchmark needs Docker and the test image: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A database of the benchmark's own, dropped at the end.
+struct BenchDb {
+    name: String,
+    url: String,
+    admin_url: String,
+}
+
+impl BenchDb {
+    fn create() -> BenchDb {
+        let admin_url = std::env::var("KILN_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres:///postgres?host=/var/run/postgresql".to_owned());
+        let mut admin = PgConnection::establish(&admin_url)
+            .unwrap_or_else(|e| panic!("the benchmark needs PostgreSQL at {admin_url}: {e}"));
+        let name = format!(
+            "kiln_bench_{}",
+            &uuid::Uuid::new_v4().simple().to_string()[..12]
+        );
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin)
+            .expect("creating the benchmark database");
+        let mut url = url::Url::parse(&admin_url).expect("KILN_TEST_DATABASE_URL is a URL");
+        url.set_path(&format!("/{name}"));
+        BenchDb {
+            name,
+            url: url.to_string(),
+            admin_url,
+        }
+    }
+
+    fn connect(&self) -> PgConnection {
+        PgConnection::establish(&self.url).expect("connecting to the benchmark database")
+    }
+}
+
+impl Drop for BenchDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = PgConnection::establish(&self.admin_url) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut admin);
+        }
+    }
+}
