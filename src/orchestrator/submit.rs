@@ -480,22 +480,35 @@ async fn reap_lost(pool: &Pool) -> Result<()> {
     Ok(())
 }
 
-/// Removes the containers kiln left on an endpoint for jobs whose submit
-/// has no living process (containers of live submits are left alone).
+/// Removes the containers kiln left on an endpoint for jobs of this
+/// database whose submit has no living process. Containers of live submits,
+/// and of jobs this database does not know (another kiln's), are left alone.
 async fn remove_leftovers(pool: &Pool, endpoint: &Endpoint) -> Result<()> {
     let containers = endpoint
         .list_kiln_containers()
         .await
         .with_context(|| format!("listing kiln's containers on endpoint `{}`", endpoint.name()))?;
     for container in containers {
-        let live = match container.job {
-            Some(job) => db::run(pool, "checking a container's job", move |conn| Ok(liveness::job_is_live(conn, job)?)).await?,
-            None => false,
-        };
-        if !live {
-            tracing::info!("removing container {} left on endpoint `{}`", container.id, endpoint.name());
-            if let Err(err) = endpoint.remove_container(&container.id, crate::endpoint::Removal::Force).await {
-                tracing::warn!("removing container {} on endpoint `{}`: {err}", container.id, endpoint.name());
+        let Some(job) = container.job else { continue };
+        let owner = db::run(pool, "checking a container's job", move |conn| {
+            Ok(liveness::container_owner(conn, job)?)
+        })
+        .await?;
+        if owner == liveness::ContainerOwner::Gone {
+            tracing::info!(
+                "removing container {} left on endpoint `{}`",
+                container.id,
+                endpoint.name()
+            );
+            if let Err(err) = endpoint
+                .remove_container(&container.id, crate::endpoint::Removal::Force)
+                .await
+            {
+                tracing::warn!(
+                    "removing container {} on endpoint `{}`: {err}",
+                    container.id,
+                    endpoint.name()
+                );
             }
         }
     }

@@ -90,14 +90,30 @@ pub fn reap_lost(conn: &mut PgConnection) -> QueryResult<Vec<LostJob>> {
     Ok(lost)
 }
 
-/// Whether the job with this UUID belongs to a submit whose process is
-/// alive (its containers must be left alone).
-pub fn job_is_live(conn: &mut PgConnection, job: uuid::Uuid) -> QueryResult<bool> {
+/// What this database knows of the job a container was made for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContainerOwner {
+    /// The job is not in this database: another kiln (with another
+    /// database) made the container; it is not ours to remove.
+    Unknown,
+    /// The job's submit has a living kiln process.
+    Live,
+    /// The job's submit ended (or its process died): the container is a
+    /// leftover.
+    Gone,
+}
+
+/// Whose container one made for the job with this UUID is.
+pub fn container_owner(conn: &mut PgConnection, job: uuid::Uuid) -> QueryResult<ContainerOwner> {
     let status: Option<SubmitStatus> = jobs::table
         .inner_join(submits::table)
         .filter(jobs::uuid.eq(job))
         .select(submits::status)
         .first(conn)
         .optional()?;
-    Ok(status == Some(SubmitStatus::Running))
+    Ok(match status {
+        None => ContainerOwner::Unknown,
+        Some(SubmitStatus::Running) => ContainerOwner::Live,
+        Some(_) => ContainerOwner::Gone,
+    })
 }
