@@ -13,8 +13,8 @@ use crate::db::listings::jobs::{self, LogReadError};
 use crate::db::listings::{submits, Conn};
 use crate::error::Outcome;
 use crate::input_error;
-use crate::ui::tabular::{self as listing, DisplayNames};
 use crate::ui::records::{self, JobSections};
+use crate::ui::tabular::{self as listing, DisplayNames};
 
 /// How often `log-of --follow` looks for new chunks of a running job.
 const FOLLOW_POLL: Duration = Duration::from_millis(250);

@@ -34,7 +34,11 @@ pub fn run(ctx: &Context, args: SubmitArgs) -> Result<Outcome> {
             env: &env,
         },
     )?;
-    let tree: Vec<PackageId> = plan.serial_buildorder().iter().map(|&n| plan.node(n).package).collect();
+    let tree: Vec<PackageId> = plan
+        .serial_buildorder()
+        .iter()
+        .map(|&n| plan.node(n).package)
+        .collect();
     if !args.no_verify {
         verify_sources(&config, packages, &tree)?;
     }
@@ -146,7 +150,11 @@ fn prepare_database(config: &crate::config::Config) -> Result<crate::db::Pool> {
 }
 
 /// Every source of the tree must be in the source cache with its hash.
-fn verify_sources(config: &crate::config::Config, packages: &PackageSet, tree: &[PackageId]) -> Result<()> {
+fn verify_sources(
+    config: &crate::config::Config,
+    packages: &PackageSet,
+    tree: &[PackageId],
+) -> Result<()> {
     let problems: Vec<String> = crate::store::sources::verify(config, packages, tree)
         .into_iter()
         .filter(|check| !check.status.is_ok())
@@ -170,11 +178,19 @@ fn verify_sources(config: &crate::config::Config, packages: &PackageSet, tree: &
 }
 
 /// Lint errors stop the submit; warnings are shown.
-fn lint_scripts(config: &crate::config::Config, packages: &PackageSet, tree: &[PackageId]) -> Result<()> {
+fn lint_scripts(
+    config: &crate::config::Config,
+    packages: &PackageSet,
+    tree: &[PackageId],
+) -> Result<()> {
     let findings = crate::lint::lint(config, packages, tree)?;
     let mut errors = Vec::new();
     for finding in &findings {
-        let line = format!("{}: {}", packages.get(finding.package).id_string(), finding.kind);
+        let line = format!(
+            "{}: {}",
+            packages.get(finding.package).id_string(),
+            finding.kind
+        );
         match finding.severity() {
             crate::package::lint::Severity::Error => errors.push(line),
             crate::package::lint::Severity::Warning => tracing::warn!("lint: {line}"),

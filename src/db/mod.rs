@@ -17,8 +17,8 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness a
 use crate::config::{Config, DatabaseTarget, Secret};
 
 pub mod embedded;
-pub mod models;
 pub mod listings;
+pub mod models;
 pub mod schema;
 
 use embedded::EmbeddedServer;

@@ -22,8 +22,8 @@ use crate::db::models::image_digests::NewImageDigest;
 use crate::db::models::images::NewImage;
 use crate::db::models::job_dependencies::{DependencyKind as DbDependencyKind, JobDependency};
 use crate::db::models::job_envs::JobEnv;
-use crate::db::models::liveness;
 use crate::db::models::jobs::{JobStatus, NewJob};
+use crate::db::models::liveness;
 use crate::db::models::packages::NewPackage;
 use crate::db::models::submit_envs::SubmitEnv;
 use crate::db::models::submits::{NewSubmit, Submit, SubmitEnd};
@@ -473,9 +473,15 @@ async fn release(mut conn: crate::db::PooledConn, id: SubmitId) {
 /// Marks the submits whose kiln process died `lost`, with their unfinished
 /// jobs, and removes those jobs' containers from the endpoints given.
 async fn reap_lost(pool: &Pool) -> Result<()> {
-    let lost = db::run(pool, "finding submits whose kiln process died", |conn| Ok(liveness::reap_lost(conn)?)).await?;
+    let lost = db::run(pool, "finding submits whose kiln process died", |conn| {
+        Ok(liveness::reap_lost(conn)?)
+    })
+    .await?;
     if !lost.is_empty() {
-        tracing::warn!("{} job(s) of submits whose kiln process died are now recorded as lost", lost.len());
+        tracing::warn!(
+            "{} job(s) of submits whose kiln process died are now recorded as lost",
+            lost.len()
+        );
     }
     Ok(())
 }
@@ -484,10 +490,12 @@ async fn reap_lost(pool: &Pool) -> Result<()> {
 /// database whose submit has no living process. Containers of live submits,
 /// and of jobs this database does not know (another kiln's), are left alone.
 async fn remove_leftovers(pool: &Pool, endpoint: &Endpoint) -> Result<()> {
-    let containers = endpoint
-        .list_kiln_containers()
-        .await
-        .with_context(|| format!("listing kiln's containers on endpoint `{}`", endpoint.name()))?;
+    let containers = endpoint.list_kiln_containers().await.with_context(|| {
+        format!(
+            "listing kiln's containers on endpoint `{}`",
+            endpoint.name()
+        )
+    })?;
     for container in containers {
         let Some(job) = container.job else { continue };
         let owner = db::run(pool, "checking a container's job", move |conn| {

@@ -48,15 +48,30 @@ impl BuildKeyInputs {
         scalar("version", &self.version, &other.version);
         scalar("script_sha256", &self.script_sha256, &other.script_sha256);
         scalar("image_digest", &self.image_digest, &other.image_digest);
-        diff_maps("environment", &self.environment, &other.environment, &mut out);
+        diff_maps(
+            "environment",
+            &self.environment,
+            &other.environment,
+            &mut out,
+        );
         diff_maps("sources", &self.sources, &other.sources, &mut out);
         diff_maps("patches", &self.patches, &other.patches, &mut out);
-        diff_maps("dependencies", &self.dependencies, &other.dependencies, &mut out);
+        diff_maps(
+            "dependencies",
+            &self.dependencies,
+            &other.dependencies,
+            &mut out,
+        );
         out
     }
 }
 
-fn diff_maps(name: &str, a: &BTreeMap<String, String>, b: &BTreeMap<String, String>, out: &mut Vec<String>) {
+fn diff_maps(
+    name: &str,
+    a: &BTreeMap<String, String>,
+    b: &BTreeMap<String, String>,
+    out: &mut Vec<String>,
+) {
     for (key, va) in a {
         match b.get(key) {
             None => out.push(format!("{name}.{key}: {va} -> (absent)")),
@@ -105,7 +120,9 @@ mod tests {
         type Change = fn(&mut BuildKeyInputs);
         let changes: &[(&str, Change)] = &[
             ("version: 1.3 -> 1.4", |i| i.version = "1.4".into()),
-            ("image_digest: sha256:abc -> sha256:def", |i| i.image_digest = "sha256:def".into()),
+            ("image_digest: sha256:abc -> sha256:def", |i| {
+                i.image_digest = "sha256:def".into()
+            }),
             ("environment.CFLAGS: -O2 -> -O3", |i| {
                 i.environment.insert("CFLAGS".into(), "-O3".into());
             }),
@@ -122,7 +139,11 @@ mod tests {
             assert_ne!(changed.key(), inputs().key(), "{expected}");
             let why = inputs().explain_difference(&changed);
             assert_eq!(why.len(), 1, "{why:?}");
-            assert!(why[0].starts_with(expected), "{} does not start with {expected}", why[0]);
+            assert!(
+                why[0].starts_with(expected),
+                "{} does not start with {expected}",
+                why[0]
+            );
         }
     }
 }

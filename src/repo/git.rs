@@ -32,7 +32,12 @@ pub fn state_of(dir: &Path) -> Result<GitState> {
     let head = repo
         .head()
         .and_then(|h| h.peel_to_commit())
-        .with_context(|| format!("reading the HEAD commit of the repository at {}", dir.display()))?;
+        .with_context(|| {
+            format!(
+                "reading the HEAD commit of the repository at {}",
+                dir.display()
+            )
+        })?;
     let author = head.author();
     let author = format!(
         "{} <{}>",
@@ -102,6 +107,10 @@ mod tests {
 
         std::fs::write(dir.path().join("b"), "new\n").expect("write");
         let untracked = state_of(dir.path()).expect("state");
-        assert_ne!(untracked.diff_sha256.expect("dirty"), first_diff, "untracked files count");
+        assert_ne!(
+            untracked.diff_sha256.expect("dirty"),
+            first_diff,
+            "untracked files count"
+        );
     }
 }

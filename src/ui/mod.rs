@@ -4,12 +4,12 @@
 pub mod db;
 pub mod lint;
 pub mod listing;
-pub mod tabular;
 pub mod packages;
 pub mod progress;
 pub mod records;
-pub mod submit;
 pub mod sources;
+pub mod submit;
+pub mod tabular;
 pub mod tree;
 
 /// Prints an error that ended a command, with its chain of causes.

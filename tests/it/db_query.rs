@@ -29,7 +29,10 @@ fn chunk(text: &str) -> String {
     let mut data = None;
     for line in text.lines() {
         let stored = kiln::log::StoredLine::new(kiln::log::Source::Stdout, line.as_bytes());
-        assert!(encoder.push(&stored).expect("encoding").is_none(), "one chunk");
+        assert!(
+            encoder.push(&stored).expect("encoding").is_none(),
+            "one chunk"
+        );
     }
     if let Some(chunk) = encoder.flush().expect("encoding") {
         data = Some(chunk.data);

@@ -7,12 +7,12 @@
 
 mod config;
 mod db;
+mod db_query;
 mod docker;
 mod find_pkg;
 mod lint;
 mod source;
-mod db_query;
+mod submit;
 mod support;
 mod tree_of;
 mod what_depends;
-mod submit;

@@ -368,7 +368,8 @@ pub fn for_each_log_chunk(
             .load(conn)?;
         let full = batch.len() as i64 == CHUNKS_PER_READ;
         for (seq, data) in batch {
-            let lines = crate::log::chunk::decode(seq, &data).map_err(|source| LogReadError::Corrupt { seq, source })?;
+            let lines = crate::log::chunk::decode(seq, &data)
+                .map_err(|source| LogReadError::Corrupt { seq, source })?;
             buffer.clear();
             for line in lines {
                 buffer.extend_from_slice(&line.bytes);

@@ -74,7 +74,10 @@ pub fn reap_lost(conn: &mut PgConnection) -> QueryResult<Vec<LostJob>> {
                     .filter(jobs::submit_id.eq(id))
                     .filter(jobs::status.eq_any([JobStatus::Queued, JobStatus::Running])),
             )
-            .set((jobs::status.eq(JobStatus::Lost), jobs::finished_at.eq(diesel::dsl::now)))
+            .set((
+                jobs::status.eq(JobStatus::Lost),
+                jobs::finished_at.eq(diesel::dsl::now),
+            ))
             .returning((jobs::id, jobs::endpoint_id, jobs::container_id))
             .get_results(conn)?;
             super::submits::Submit::finish(conn, id, SubmitEnd::Lost)?;

@@ -2,17 +2,19 @@
 
 #![allow(dead_code)]
 
+pub mod db_fixture;
 pub mod docker;
 pub mod http;
 pub mod repo;
-pub mod db_fixture;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 /// Whether the tests run in CI, where missing services are failures.
 pub fn in_ci() -> bool {
-    std::env::var("CI").map(|v| v == "true" || v == "1").unwrap_or(false)
+    std::env::var("CI")
+        .map(|v| v == "true" || v == "1")
+        .unwrap_or(false)
 }
 
 /// An isolated home for one test: its own XDG directories, so that no test
