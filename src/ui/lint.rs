@@ -3,9 +3,8 @@
 //! line, and a summary line.
 
 use std::fmt::Write as _;
-use std::io::Write;
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
 use crate::lint::{Finding, Severity};
 use crate::package::PackageSet;
@@ -66,11 +65,7 @@ pub fn summary(checked: usize, findings: &[Finding]) -> String {
 /// Prints the report on standard output.
 pub fn print(packages: &PackageSet, checked: usize, findings: &[Finding]) -> Result<()> {
     let text = report(packages, checked, findings);
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.context("writing to standard output"),
-    }
+    super::write_stdout(|out| out.write_all(text.as_bytes()))
 }
 
 #[cfg(test)]

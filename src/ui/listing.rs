@@ -3,8 +3,6 @@
 //! output keeps numbers, booleans, arrays and `null`; the table and CSV
 //! show them as text.
 
-use std::io::Write;
-
 use anyhow::{Context as _, Result};
 use serde_json::Value as Json;
 
@@ -105,11 +103,7 @@ impl serde::Serialize for JsonRow<'_> {
 /// Prints the listing on standard output. A closed pipe (`| head`) is not an error.
 pub fn print(format: OutputFormat, listing: &Listing) -> Result<()> {
     let text = render(format, listing)?;
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.context("writing to standard output"),
-    }
+    super::write_stdout(|out| out.write_all(text.as_bytes()))
 }
 
 #[cfg(test)]

@@ -4,7 +4,6 @@
 //! or JSON), with the build script optionally syntax highlighted.
 
 use std::fmt::Write as _;
-use std::io::Write;
 
 use anyhow::{Context as _, Result};
 use serde_json::{json, Map, Value as Json};
@@ -398,11 +397,7 @@ pub fn highlight_script(script: &str, theme: &str) -> Result<String> {
 
 /// Writes to standard output; a closed pipe (`| head`) is not an error.
 fn write_stdout(text: &str) -> Result<()> {
-    let mut out = std::io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.context("writing to standard output"),
-    }
+    super::write_stdout(|out| out.write_all(text.as_bytes()))
 }
 
 #[cfg(test)]

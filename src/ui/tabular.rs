@@ -143,17 +143,7 @@ fn terminal_width() -> Option<u16> {
     }
 }
 
-/// Runs `write` on a buffered stdout and flushes it; a closed pipe ends the
-/// output without an error.
-pub fn write_stdout(write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<()> {
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    match write(&mut out).and_then(|()| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(anyhow::Error::new(e).context("writing to standard output")),
-    }
-}
+pub use super::write_stdout;
 
 /// Stdout for a stream of raw bytes (a log), buffered; the caller flushes
 /// when the reader should see what was written so far.
