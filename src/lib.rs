@@ -32,3 +32,38 @@ pub mod plan;
 pub mod repo;
 pub mod store;
 pub mod ui;
+
+#[cfg(test)]
+mod tests {
+    /// Every module says what it owns in a `//!` paragraph (STYLE.md);
+    /// `db/schema.rs` is generated and exempt.
+    #[test]
+    fn every_module_has_a_doc_comment() {
+        fn visit(dir: &std::path::Path, missing: &mut Vec<String>) {
+            let entries = std::fs::read_dir(dir).expect("reading src/");
+            for entry in entries {
+                let path = entry.expect("reading src/").path();
+                if path.is_dir() {
+                    visit(&path, missing);
+                } else if path.extension().is_some_and(|e| e == "rs")
+                    && !path.ends_with("db/schema.rs")
+                {
+                    let text = std::fs::read_to_string(&path).expect("reading a module");
+                    let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
+                    if !first.starts_with("//!") {
+                        missing.push(path.display().to_string());
+                    }
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        visit(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut missing,
+        );
+        assert!(
+            missing.is_empty(),
+            "modules without a //! doc comment: {missing:?}"
+        );
+    }
+}
