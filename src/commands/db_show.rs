@@ -124,7 +124,7 @@ fn stream_log(
         if let Err(e) = out.flush() {
             return closed_or(e);
         }
-        if !follow || !status.is_active() {
+        if !follow || status.is_final() {
             return Ok(Outcome::Success);
         }
         std::thread::sleep(FOLLOW_POLL);

@@ -260,89 +260,8 @@ impl FromStr for TimeSpec {
     }
 }
 
-/// The status of a submit, as the `submits.status` column holds it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SubmitStatus {
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
-    Lost,
-}
-
-impl SubmitStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SubmitStatus::Running => "running",
-            SubmitStatus::Succeeded => "succeeded",
-            SubmitStatus::Failed => "failed",
-            SubmitStatus::Cancelled => "cancelled",
-            SubmitStatus::Lost => "lost",
-        }
-    }
-}
-
-/// The status of a job, as the `jobs.status` column holds it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum JobStatus {
-    Queued,
-    Running,
-    Succeeded,
-    Failed,
-    TimedOut,
-    Cancelled,
-    Lost,
-    Reused,
-    DepFailed,
-}
-
-impl JobStatus {
-    pub const ALL: [JobStatus; 9] = [
-        JobStatus::Queued,
-        JobStatus::Running,
-        JobStatus::Succeeded,
-        JobStatus::Failed,
-        JobStatus::TimedOut,
-        JobStatus::Cancelled,
-        JobStatus::Lost,
-        JobStatus::Reused,
-        JobStatus::DepFailed,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobStatus::Queued => "queued",
-            JobStatus::Running => "running",
-            JobStatus::Succeeded => "succeeded",
-            JobStatus::Failed => "failed",
-            JobStatus::TimedOut => "timed_out",
-            JobStatus::Cancelled => "cancelled",
-            JobStatus::Lost => "lost",
-            JobStatus::Reused => "reused",
-            JobStatus::DepFailed => "dep_failed",
-        }
-    }
-
-    /// Whether a job in this status may still write log chunks.
-    pub fn is_active(self) -> bool {
-        matches!(self, JobStatus::Queued | JobStatus::Running)
-    }
-}
-
-impl FromStr for JobStatus {
-    type Err = FilterError;
-
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        JobStatus::ALL
-            .into_iter()
-            .find(|st| st.as_str() == s)
-            .ok_or_else(|| FilterError::Unknown {
-                what: "job status",
-                given: s.to_owned(),
-                known: JobStatus::ALL.map(JobStatus::as_str).join(", "),
-            })
-    }
-}
+/// The statuses as the database holds them (one definition, in the models).
+pub use crate::db::models::{JobStatus, SubmitStatus};
 
 #[cfg(test)]
 mod tests {
@@ -488,16 +407,6 @@ mod tests {
         for (spec, expected) in cases {
             assert_eq!(spec.resolve(now).to_rfc3339(), expected, "{spec:?}");
         }
-    }
-
-    #[test]
-    fn job_statuses() {
-        for status in JobStatus::ALL {
-            assert_eq!(status.as_str().parse::<JobStatus>(), Ok(status));
-        }
-        assert!("done".parse::<JobStatus>().is_err());
-        assert!(JobStatus::Running.is_active());
-        assert!(!JobStatus::DepFailed.is_active());
     }
 
     #[test]
