@@ -4,32 +4,14 @@
 
 use std::path::Path;
 
+use crate::support::repo::{kiln_in, write_repo};
 use crate::support::{run, Sandbox};
-
-/// A package repository made of `files` (path, content) in the sandbox.
-fn write_repo(sandbox: &Sandbox, files: &[(&str, &str)]) -> std::path::PathBuf {
-    let root = sandbox.path().join("repo");
-    for (path, content) in files {
-        let path = root.join(path);
-        std::fs::create_dir_all(path.parent().expect("a parent directory"))
-            .expect("creating directories");
-        std::fs::write(path, content).expect("writing a file");
-    }
-    std::fs::create_dir_all(&root).expect("creating the repository");
-    root
-}
 
 /// Runs `kiln --repo ROOT tree-of ARGS...`; returns exit code, stdout, stderr.
 fn tree_of(sandbox: &Sandbox, root: &Path, args: &[&str]) -> (i32, String, String) {
-    let mut cmd = sandbox.kiln();
-    cmd.arg("--repo").arg(root).arg("tree-of").args(args);
-    let (out, stdout, stderr) = run(&mut cmd);
-    let code = out
-        .status
-        .code()
-        .expect("kiln exited (not killed by a signal)");
-    assert!(!stderr.contains("panicked"), "kiln panicked: {stderr}");
-    (code, stdout, stderr)
+    let mut all = vec!["tree-of"];
+    all.extend_from_slice(args);
+    kiln_in(sandbox, root, &all)
 }
 
 const SMALL: &[(&str, &str)] = &[
