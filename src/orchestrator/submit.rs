@@ -564,15 +564,28 @@ async fn connect_endpoint(
         Ok(x) => x,
         Err(err) => {
             let message = err.to_string();
+            // An engine that answered with versions kiln may not use is
+            // unhealthy, with its versions recorded; any other failure means
+            // it could not be reached.
+            let versions = match &err {
+                crate::endpoint::EndpointError::VersionNotAllowed { info, .. } => {
+                    Some((info.engine_version.clone(), info.api_version.clone()))
+                }
+                _ => None,
+            };
             db::run(
                 pool,
                 format!("recording the health of endpoint `{}`", config.name),
                 move |conn| {
-                    crate::db::models::endpoints::Endpoint::record_check(
-                        conn,
-                        id,
-                        EndpointCheck::Unreachable { error: &message },
-                    )?;
+                    let check = match &versions {
+                        Some((engine_version, api_version)) => EndpointCheck::Unhealthy {
+                            engine_version,
+                            api_version,
+                            error: &message,
+                        },
+                        None => EndpointCheck::Unreachable { error: &message },
+                    };
+                    crate::db::models::endpoints::Endpoint::record_check(conn, id, check)?;
                     Ok(())
                 },
             )
