@@ -78,12 +78,13 @@ pub fn run(ctx: &Context, args: SubmitArgs) -> Result<Outcome> {
         tokio::spawn(interrupt_handler(cancel.clone()));
         submit(config, pool, request, cancel).await
     })?;
-    // Containers being removed in the background must not hold the exit.
-    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    // Every container is removed by now; database work still waiting for a
+    // lost server must not hold the exit.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
     crate::ui::submit::print_summary(&summary, error_lines)?;
     Ok(if summary.report.interrupted {
         Outcome::Interrupted
-    } else if summary.report.all_succeeded() {
+    } else if summary.succeeded() {
         Outcome::Success
     } else {
         Outcome::Failed

@@ -158,6 +158,9 @@ pub struct Config {
     pub source_cache: PathBuf,
     pub database: DatabaseTarget,
     pub database_connection_timeout: Duration,
+    /// How long a running submit waits for a lost database to come back
+    /// before it stops its jobs.
+    pub database_outage_timeout: Duration,
     pub database_default_query_limit: usize,
     /// Empty only without a repository file; see [`Config::phases`].
     pub available_phases: Vec<String>,

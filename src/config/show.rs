@@ -70,6 +70,10 @@ pub(crate) fn entries(c: &Config) -> Vec<ShownEntry> {
         c.database_connection_timeout.as_secs().into(),
     );
     push(
+        "database_outage_timeout",
+        c.database_outage_timeout.as_secs().into(),
+    );
+    push(
         "database_default_query_limit",
         c.database_default_query_limit.into(),
     );

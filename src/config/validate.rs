@@ -58,6 +58,7 @@ pub(crate) const ROOT_KEYS: &[&str] = &[
     "database_password",
     "database_name",
     "database_connection_timeout",
+    "database_outage_timeout",
     "database_default_query_limit",
     "available_phases",
     "docker",
@@ -154,6 +155,10 @@ pub(crate) fn validate(mut root: Table, ctx: Context<'_>) -> Result<Config, Vec<
         c.integer(t, "", "database_connection_timeout", 1, u32::MAX.into())
             .unwrap_or(30),
     );
+    let database_outage_timeout = secs(
+        c.integer(t, "", "database_outage_timeout", 1, 86_400)
+            .unwrap_or(60),
+    );
     let database_default_query_limit = c
         .integer(t, "", "database_default_query_limit", 1, i64::MAX)
         .map_or(10, to_usize);
@@ -191,6 +196,7 @@ pub(crate) fn validate(mut root: Table, ctx: Context<'_>) -> Result<Config, Vec<
         source_cache,
         database,
         database_connection_timeout,
+        database_outage_timeout,
         database_default_query_limit,
         available_phases,
         docker,

@@ -17,6 +17,7 @@ use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness a
 use crate::config::{Config, DatabaseTarget, Secret};
 
 pub mod embedded;
+pub mod lease;
 pub mod listings;
 pub mod models;
 pub mod schema;
@@ -112,6 +113,7 @@ impl Location {
             .min_idle(Some(1))
             .connection_timeout(timeout)
             .test_on_check_out(true)
+            .error_handler(Box::new(QuietErrors))
             .build(manager)
             .with_context(|| {
                 format!(
@@ -244,6 +246,55 @@ where
     match task.await {
         Ok(result) => result.context(what),
         Err(join) => Err(anyhow::Error::new(join).context(what)),
+    }
+}
+
+/// Whether database work failed for want of a working connection (the
+/// server is down, restarting or unreachable), rather than for what it
+/// asked: such work may succeed when tried again on a new connection.
+pub fn is_connection_error(err: &anyhow::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error as DieselError};
+    err.chain().any(|cause| {
+        if cause.is::<diesel::r2d2::PoolError>() || cause.is::<diesel::ConnectionError>() {
+            return true;
+        }
+        match cause.downcast_ref::<DieselError>() {
+            Some(DieselError::DatabaseError(kind, info)) => {
+                matches!(
+                    kind,
+                    DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand
+                ) || is_server_going_away(info.message())
+            }
+            Some(DieselError::BrokenTransactionManager) => true,
+            _ => false,
+        }
+    })
+}
+
+/// The messages of a server that ends the session (shutdown, restart,
+/// administrator command), which libpq reports without a closed-connection
+/// kind.
+fn is_server_going_away(message: &str) -> bool {
+    const SIGNS: &[&str] = &[
+        "terminating connection",
+        "server closed the connection",
+        "the database system is shutting down",
+        "the database system is starting up",
+        "the database system is in recovery mode",
+        "no connection to the server",
+    ];
+    SIGNS.iter().any(|sign| message.contains(sign))
+}
+
+/// The pool's connection errors are expected while the database restarts:
+/// they are diagnostics, and the work that needed a connection reports its
+/// own error once, where it is handled.
+#[derive(Debug)]
+struct QuietErrors;
+
+impl diesel::r2d2::HandleError<diesel::r2d2::Error> for QuietErrors {
+    fn handle_error(&self, error: diesel::r2d2::Error) {
+        tracing::debug!("database connection pool: {error}");
     }
 }
 

@@ -166,6 +166,10 @@ diesel::table! {
         kiln_version -> Text,
         tree -> Jsonb,
         plan -> Jsonb,
+        alive_until -> Nullable<Timestamptz>,
+        owner_machine -> Nullable<Text>,
+        owner_pid -> Nullable<Int4>,
+        owner_started -> Nullable<Int8>,
     }
 }
 

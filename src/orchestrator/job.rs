@@ -19,10 +19,10 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{Event, JobSpec};
+use crate::db::lease::SubmitLease;
 use crate::db::models::jobs::{Job, LogState};
 use crate::db::models::log_chunks::NewLogChunk;
 use crate::db::models::JobId;
-use crate::db::{self, Pool};
 use crate::endpoint::{
     Container, ContainerSpec, Created, Endpoint, Finished, Removal, Running, UploadSet,
 };
@@ -36,7 +36,8 @@ const LOG_FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// What every job of a submit shares.
 pub struct JobContext {
-    pub pool: Pool,
+    /// Every record of the submit is written through it.
+    pub lease: Arc<SubmitLease>,
     pub submit: Uuid,
     pub image: String,
     pub staging: StagingStore,
@@ -83,6 +84,8 @@ pub struct JobReturn {
     /// The container, if one was created (kept or removed by now).
     pub container: Option<String>,
     pub result: Result<JobOutcome>,
+    /// When the job ended (before its end was recorded).
+    pub ended: std::time::Instant,
 }
 
 /// A container made ahead of time by [`prepare`], while the job waits for
@@ -142,7 +145,7 @@ pub async fn run(
     events: mpsc::UnboundedSender<Event>,
     cancel: CancellationToken,
 ) -> JobReturn {
-    let mut container_id = None;
+    let mut trace = Trace::default();
     let result = run_inner(
         &ctx,
         &endpoint,
@@ -152,14 +155,25 @@ pub async fn run(
         preparation,
         &events,
         &cancel,
-        &mut container_id,
+        &mut trace,
     )
     .await;
     JobReturn {
         index,
-        container: container_id,
+        container: trace.container,
         result,
+        ended: trace.ended.unwrap_or_else(std::time::Instant::now),
     }
+}
+
+/// What a job task learned on its way that its return must carry, however
+/// it ended.
+#[derive(Default)]
+struct Trace {
+    container: Option<String>,
+    /// When the job's work ended: before the last of its log was stored,
+    /// which may wait for the database.
+    ended: Option<std::time::Instant>,
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -172,7 +186,7 @@ async fn run_inner(
     preparation: Option<Preparation>,
     events: &mpsc::UnboundedSender<Event>,
     cancel: &CancellationToken,
-    container_id: &mut Option<String>,
+    trace: &mut Trace,
 ) -> Result<JobOutcome> {
     // Every file, checked together: a source and an artifact must not
     // claim one name in /inputs.
@@ -225,10 +239,11 @@ async fn run_inner(
         Some(created) => (created, artifacts),
         None => (create(ctx, endpoint, spec).await?, upload),
     };
-    *container_id = Some(created.id().to_owned());
+    trace.container = Some(created.id().to_owned());
     let _ = events.send(Event::Started {
         index,
         container: created.id().to_owned(),
+        at: std::time::Instant::now(),
     });
 
     let uploaded = tokio::select! {
@@ -257,7 +272,7 @@ async fn run_inner(
     })?;
 
     let watched = watch(ctx, index, spec, &running, logs, events, cancel).await;
-    let (log_end, stop) = match watched {
+    let (log_end, stop, storage) = match watched {
         Ok(x) => x,
         Err(err) => {
             let _ = running.stop(STOP_GRACE).await;
@@ -279,7 +294,9 @@ async fn run_inner(
         .with_context(|| format!("waiting for the container of job {}", spec.uuid))?;
 
     let outcome = judge(ctx, spec, &finished, log_end, stop).await;
+    trace.ended = Some(std::time::Instant::now());
     remove(ctx, finished).await;
+    storage.finish().await?;
     outcome
 }
 
@@ -354,7 +371,7 @@ async fn watch(
     mut logs: crate::endpoint::LogStream,
     events: &mpsc::UnboundedSender<Event>,
     cancel: &CancellationToken,
-) -> Result<(LogEnd, Option<Stop>)> {
+) -> Result<(LogEnd, Option<Stop>, LogStorage)> {
     let scrubber = Scrubber::new(ctx.secrets.iter().map(String::as_str))
         .map_err(|e| anyhow::anyhow!("preparing the log scrubber: {e}"))?;
     let mut log = JobLog::new(scrubber, ctx.log_limit, ctx.error_lines);
@@ -408,14 +425,7 @@ async fn watch(
         LogState::Complete
     };
     let bytes = i64::try_from(end.total_bytes).unwrap_or(i64::MAX);
-    let job = spec.id;
-    db::run(
-        &ctx.pool,
-        format!("recording the log size of job {}", spec.uuid),
-        move |conn| Ok(Job::record_log_size(conn, job, bytes, state)?),
-    )
-    .await?;
-    writer.close().await;
+    let storage = writer.close(bytes, state).await?;
     Ok((
         LogEnd {
             verdict: end.progress.verdict,
@@ -423,6 +433,7 @@ async fn watch(
             last_lines: end.last_lines,
         },
         stop,
+        storage,
     ))
 }
 
@@ -498,12 +509,44 @@ async fn remove<S>(ctx: &JobContext, container: Container<S>) {
 }
 
 /// Writes a job's log chunks to the database (and, with `--write-log`, its
-/// lines to a file).
+/// lines to a file). The chunks are stored by a task of their own, so that
+/// a slow or restarting database holds neither the log stream nor the
+/// job's timing; at most [`PENDING_CHUNKS`] wait for it.
 struct ChunkWriter {
-    pool: Pool,
-    job: JobId,
     uuid: Uuid,
     file: Option<tokio::io::BufWriter<tokio::fs::File>>,
+    chunks: mpsc::Sender<Stored>,
+    /// Taken when the log is closed, or when the task failed.
+    storage: Option<LogStorage>,
+}
+
+/// How many log chunks (of at most 256 KiB of lines each) may wait for the
+/// database before the log stream waits too.
+const PENDING_CHUNKS: usize = 64;
+
+/// What the storing task is given.
+enum Stored {
+    Chunk(LogChunk),
+    /// The log ended: its size and whether it was cut.
+    End {
+        bytes: i64,
+        state: LogState,
+    },
+}
+
+/// The task that stores a job's log chunks; [`LogStorage::finish`] waits
+/// until everything is stored.
+struct LogStorage(tokio::task::JoinHandle<Result<()>>);
+
+impl LogStorage {
+    async fn finish(self) -> Result<()> {
+        match self.0.await {
+            Ok(result) => result,
+            Err(err) => Err(anyhow::anyhow!(
+                "the task storing the log ended abnormally: {err}"
+            )),
+        }
+    }
 }
 
 impl ChunkWriter {
@@ -521,11 +564,18 @@ impl ChunkWriter {
             }
             None => None,
         };
+        let (chunks, received) = mpsc::channel(PENDING_CHUNKS);
+        let task = tokio::spawn(store_chunks(
+            Arc::clone(&ctx.lease),
+            spec.id,
+            spec.uuid,
+            received,
+        ));
         Ok(Self {
-            pool: ctx.pool.clone(),
-            job: spec.id,
             uuid: spec.uuid,
             file,
+            chunks,
+            storage: Some(LogStorage(task)),
         })
     }
 
@@ -543,30 +593,80 @@ impl ChunkWriter {
         }
     }
 
+    /// Hands a chunk to the storing task; fails when that task failed.
     async fn store(&mut self, chunk: LogChunk) -> Result<()> {
-        let job = self.job;
-        db::run(
-            &self.pool,
-            format!("storing the log of job {}", self.uuid),
-            move |conn| {
-                NewLogChunk {
-                    job_id: job,
-                    seq: chunk.seq,
-                    first_line: chunk.first_line,
-                    line_count: chunk.line_count,
-                    raw_bytes: chunk.raw_bytes,
-                    data: &chunk.data,
-                }
-                .insert(conn)?;
-                Ok(())
-            },
-        )
-        .await
+        if self.chunks.send(Stored::Chunk(chunk)).await.is_ok() {
+            return Ok(());
+        }
+        Err(self.storage_error().await)
     }
 
-    async fn close(mut self) {
+    /// Why the storing task ended before its time.
+    async fn storage_error(&mut self) -> anyhow::Error {
+        let ended = match self.storage.take() {
+            Some(storage) => storage.finish().await,
+            None => Ok(()),
+        };
+        ended
+            .err()
+            .unwrap_or_else(|| anyhow::anyhow!("the log of job {} could not be stored", self.uuid))
+    }
+
+    /// Ends the log: the file is flushed, and the storing task records the
+    /// log's size after its last chunk. Returns that task.
+    async fn close(mut self, bytes: i64, state: LogState) -> Result<LogStorage> {
         if let Some(file) = &mut self.file {
             let _ = file.flush().await;
         }
+        if self
+            .chunks
+            .send(Stored::End { bytes, state })
+            .await
+            .is_err()
+        {
+            return Err(self.storage_error().await);
+        }
+        self.storage
+            .take()
+            .ok_or_else(|| anyhow::anyhow!("the log of job {} was closed twice", self.uuid))
     }
+}
+
+/// Stores the chunks it receives, in order, then the log's size.
+async fn store_chunks(
+    lease: Arc<SubmitLease>,
+    job: JobId,
+    uuid: Uuid,
+    mut received: mpsc::Receiver<Stored>,
+) -> Result<()> {
+    while let Some(stored) = received.recv().await {
+        match stored {
+            Stored::Chunk(chunk) => {
+                lease
+                    .write(format!("storing the log of job {uuid}"), move |conn| {
+                        NewLogChunk {
+                            job_id: job,
+                            seq: chunk.seq,
+                            first_line: chunk.first_line,
+                            line_count: chunk.line_count,
+                            raw_bytes: chunk.raw_bytes,
+                            data: &chunk.data,
+                        }
+                        .insert(conn)?;
+                        Ok(())
+                    })
+                    .await?;
+            }
+            Stored::End { bytes, state } => {
+                lease
+                    .write(
+                        format!("recording the log size of job {uuid}"),
+                        move |conn| Ok(Job::record_log_size(conn, job, bytes, state)?),
+                    )
+                    .await?;
+                return Ok(());
+            }
+        }
+    }
+    Ok(())
 }

@@ -16,13 +16,14 @@
 //! the run ends.
 
 pub mod job;
+pub mod owner;
 pub mod scheduler;
 pub mod submit;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::Instant;
 
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -35,11 +36,11 @@ use crate::db::models::artifacts::NewArtifact;
 use crate::db::models::job_input_artifacts::{JobInputArtifact, NewJobInputArtifact};
 use crate::db::models::jobs::{FinalJobStatus, Job, JobEnd, JobStart};
 use crate::db::models::{ArtifactId, EndpointId, JobId, JobStatus};
-use crate::db::{self, Pool};
 use crate::endpoint::Endpoint;
 use crate::log::Marker;
 use crate::ui::progress::{JobLabel, Progress, ProgressMode};
 
+use job::JobReturn;
 pub use job::{Failure, InputFile, JobContext, JobOutcome};
 use scheduler::{Finish, Scheduler};
 
@@ -73,8 +74,12 @@ pub struct EndpointSlot {
 /// What a job task tells the run loop while it runs.
 #[derive(Debug)]
 pub enum Event {
-    /// The job's container exists.
-    Started { index: usize, container: String },
+    /// The job's container exists (since `at`).
+    Started {
+        index: usize,
+        container: String,
+        at: Instant,
+    },
     /// The script printed a marker.
     Marker { index: usize, marker: Marker },
 }
@@ -96,11 +101,27 @@ pub struct JobReport {
     pub failure: Option<Failure>,
 }
 
+impl JobReport {
+    fn queued() -> Self {
+        Self {
+            status: JobStatus::Queued,
+            endpoint: None,
+            started: None,
+            finished: None,
+            failure: None,
+        }
+    }
+}
+
 /// What became of the whole run.
 #[derive(Debug)]
 pub struct RunReport {
     pub jobs: Vec<JobReport>,
+    /// The user interrupted it.
     pub interrupted: bool,
+    /// kiln could not go on (the database was lost, a record could not be
+    /// written): why. Every job still ended and every container is gone.
+    pub aborted: Option<String>,
 }
 
 impl RunReport {
@@ -117,228 +138,533 @@ struct Recorded {
     sha256: String,
 }
 
-/// Runs every job of `jobs` on `endpoints`. Returns when all jobs reached a
-/// final state; a job failing is in the report, not an error.
+/// Why the run stopped starting jobs before the plan was done.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Halt {
+    /// Ctrl-C.
+    Interrupted,
+    /// kiln could not go on (the database, a record that could not be
+    /// written); the message says why.
+    Aborted(String),
+}
+
+/// Runs every job of `jobs` on `endpoints`. Returns when every job reached
+/// a final state: a job failing is in the report, and so is kiln failing
+/// (the database lost, a record refused), which stops the run but still
+/// ends every job and removes every container.
 pub async fn run(
     ctx: Arc<JobContext>,
     jobs: Vec<JobSpec>,
     endpoints: Vec<EndpointSlot>,
     options: RunOptions,
     cancel: CancellationToken,
-) -> Result<RunReport> {
-    let n = jobs.len();
-    let dependencies: Vec<Vec<usize>> = jobs.iter().map(|j| j.dependencies.clone()).collect();
-    let slots: Vec<usize> = endpoints.iter().map(|e| e.maxjobs).collect();
-    let mut scheduler = Scheduler::new(&dependencies, &slots);
-    let closure = transitive_dependencies(&dependencies);
-    let labels = jobs
-        .iter()
-        .map(|j| JobLabel {
-            package: j.package.clone(),
-            version: j.version.clone(),
-            short_id: j.uuid.to_string()[..8].to_owned(),
-        })
-        .collect();
-    let mut progress = Progress::new(options.progress, labels, options.progress_format.as_deref());
-    let jobs: Vec<Arc<JobSpec>> = jobs.into_iter().map(Arc::new).collect();
-    let mut reports: Vec<JobReport> = (0..n)
-        .map(|_| JobReport {
-            status: JobStatus::Queued,
-            endpoint: None,
-            started: None,
-            finished: None,
-            failure: None,
-        })
-        .collect();
-    let mut recorded: Vec<Vec<Recorded>> = vec![Vec::new(); n];
-    let mut assigned: HashMap<usize, usize> = HashMap::new();
-    let (events_tx, mut events) = mpsc::unbounded_channel();
-    let mut tasks = JoinSet::new();
-    let mut interrupted = false;
-    // At most as many containers prepared ahead as there are slots.
-    let mut preparations = Preparations::new(slots.iter().sum());
+) -> RunReport {
+    let mut run = Run::new(ctx, jobs, &endpoints, &options, cancel);
+    run.drive().await;
+    run.finish().await
+}
 
-    loop {
-        if !interrupted {
-            let assignments =
-                scheduler.next_assignments_preferring(|job| preparations.endpoint_of(job));
-            for (index, endpoint) in assignments {
-                let spec = Arc::clone(&jobs[index]);
-                let preparation = preparations.take(index, endpoint);
-                let inputs = match collect_inputs(&ctx, &jobs, &closure[index], &recorded) {
-                    Ok(inputs) => inputs,
-                    Err(message) => {
-                        // Two dependencies produced different files of one
-                        // name: the job cannot get a consistent /inputs.
-                        let failure = Failure {
-                            message,
-                            ..Failure::default()
-                        };
-                        finish_job(&ctx.pool, &spec, FinalJobStatus::Failed, Some(&failure))
-                            .await?;
-                        reports[index].status = JobStatus::Failed;
-                        reports[index].failure = Some(failure);
-                        progress.finished(index, "failed", false);
-                        if let Some(preparation) = preparation {
-                            preparations.discard(preparation);
-                        }
-                        let dep_failed = scheduler.finished(index, Finish::Failed);
-                        preparations.discard_jobs(&dep_failed);
-                        record_dep_failed(
-                            &ctx.pool,
-                            &jobs,
-                            &mut reports,
-                            &mut progress,
-                            dep_failed,
-                        )
-                        .await?;
-                        continue;
-                    }
-                };
-                let input_ids: Vec<ArtifactId> = inputs.iter().map(|(id, _)| *id).collect();
-                let job_id = spec.id;
-                db::run(
-                    &ctx.pool,
-                    format!("recording the inputs of job {}", spec.uuid),
-                    move |conn| {
-                        let links: Vec<NewJobInputArtifact> = input_ids
-                            .iter()
-                            .map(|&artifact_id| JobInputArtifact {
-                                job_id,
-                                artifact_id,
-                            })
-                            .collect();
-                        JobInputArtifact::insert_all(conn, &links)?;
-                        Ok(())
-                    },
-                )
-                .await?;
-                assigned.insert(index, endpoint);
-                reports[index].endpoint = Some(endpoints[endpoint].endpoint.name().to_owned());
-                progress.started(index, endpoints[endpoint].endpoint.name());
-                tasks.spawn(job::run(
-                    Arc::clone(&ctx),
-                    Arc::clone(&endpoints[endpoint].endpoint),
-                    index,
-                    spec,
-                    inputs.into_iter().map(|(_, f)| f).collect(),
-                    preparation,
-                    events_tx.clone(),
-                    cancel.child_token(),
-                ));
+/// The state of one run, owned by its loop.
+struct Run<'a> {
+    ctx: Arc<JobContext>,
+    jobs: Vec<Arc<JobSpec>>,
+    endpoints: &'a [EndpointSlot],
+    fail_fast: bool,
+    scheduler: Scheduler,
+    /// For each job, every job it depends on, directly or not.
+    closure: Vec<Vec<usize>>,
+    progress: Progress,
+    reports: Vec<JobReport>,
+    recorded: Vec<Vec<Recorded>>,
+    /// The endpoint (index) each started job runs on.
+    assigned: HashMap<usize, usize>,
+    /// The container of each job whose task reported one.
+    containers: HashMap<usize, String>,
+    /// The job of each task.
+    task_jobs: HashMap<tokio::task::Id, usize>,
+    tasks: JoinSet<JobReturn>,
+    events_tx: mpsc::UnboundedSender<Event>,
+    events: mpsc::UnboundedReceiver<Event>,
+    preparations: Preparations,
+    /// Ctrl-C.
+    cancel: CancellationToken,
+    /// What the job tasks watch: cancelled by Ctrl-C and by an abort.
+    jobs_cancel: CancellationToken,
+    halt: Option<Halt>,
+    /// An abort happened: the jobs not started yet are still to be ended.
+    stop_pending: bool,
+    /// Records that could not be written once the run had stopped.
+    unrecorded: Vec<String>,
+}
+
+impl<'a> Run<'a> {
+    fn new(
+        ctx: Arc<JobContext>,
+        jobs: Vec<JobSpec>,
+        endpoints: &'a [EndpointSlot],
+        options: &RunOptions,
+        cancel: CancellationToken,
+    ) -> Self {
+        let n = jobs.len();
+        let dependencies: Vec<Vec<usize>> = jobs.iter().map(|j| j.dependencies.clone()).collect();
+        let slots: Vec<usize> = endpoints.iter().map(|e| e.maxjobs).collect();
+        let labels = jobs
+            .iter()
+            .map(|j| JobLabel {
+                package: j.package.clone(),
+                version: j.version.clone(),
+                short_id: j.uuid.to_string()[..8].to_owned(),
+            })
+            .collect();
+        let (events_tx, events) = mpsc::unbounded_channel();
+        Self {
+            ctx,
+            jobs: jobs.into_iter().map(Arc::new).collect(),
+            endpoints,
+            fail_fast: options.fail_fast,
+            scheduler: Scheduler::new(&dependencies, &slots),
+            closure: transitive_dependencies(&dependencies),
+            progress: Progress::new(options.progress, labels, options.progress_format.as_deref()),
+            reports: (0..n).map(|_| JobReport::queued()).collect(),
+            recorded: vec![Vec::new(); n],
+            assigned: HashMap::new(),
+            containers: HashMap::new(),
+            task_jobs: HashMap::new(),
+            tasks: JoinSet::new(),
+            events_tx,
+            events,
+            // At most as many containers prepared ahead as there are slots.
+            preparations: Preparations::new(slots.iter().sum()),
+            jobs_cancel: cancel.child_token(),
+            cancel,
+            halt: None,
+            stop_pending: false,
+            unrecorded: Vec::new(),
+        }
+    }
+
+    /// The loop: start what can start, then sleep until a task reports, a
+    /// job ends, the user interrupts, or the database is lost for good.
+    async fn drive(&mut self) {
+        let lease = Arc::clone(&self.ctx.lease);
+        loop {
+            if self.halt.is_none() {
+                self.start_ready_jobs().await;
+                self.prepare_upcoming();
             }
-            // While those run, make the containers of the jobs that come next.
-            for index in scheduler.upcoming(preparations.limit) {
-                if preparations.is_full() {
+            if std::mem::take(&mut self.stop_pending) {
+                self.stop_scheduling().await;
+            }
+            if self.tasks.is_empty() {
+                if self.scheduler.is_done() || self.halt.is_some() {
                     break;
                 }
-                if !preparations.has(index) {
-                    let endpoint = scheduler.likely_endpoint(index);
-                    let task = tokio::spawn(job::prepare(
-                        Arc::clone(&ctx),
-                        Arc::clone(&endpoints[endpoint].endpoint),
-                        Arc::clone(&jobs[index]),
-                    ));
-                    preparations.add(index, endpoint, task);
-                }
+                // A job failed before it started and freed its slot.
+                continue;
             }
-        }
-        if tasks.is_empty() {
-            if scheduler.is_done() {
-                break;
-            }
-            // A job failed before it started and freed its slot.
-            continue;
-        }
-        tokio::select! {
-            Some(event) = events.recv() => match event {
-                Event::Started { index, container } => {
-                    let spec = &jobs[index];
-                    let slot = &endpoints[assigned[&index]];
-                    let (job_id, endpoint_id, digest) = (spec.id, slot.id, slot.image_digest.clone());
-                    let started = db::run(&ctx.pool, format!("recording the start of job {}", spec.uuid), move |conn| {
-                        Ok(Job::start(conn, job_id, JobStart {
-                            endpoint_id,
-                            container_id: &container,
-                            image_digest: Some(&digest),
-                        })?)
-                    })
-                    .await?;
-                    reports[index].status = JobStatus::Running;
-                    reports[index].started = started.and_then(|j| j.started_at);
+            tokio::select! {
+                // A task's events come before its end: it sent them first.
+                biased;
+                Some(event) = self.events.recv() => self.on_event(event).await,
+                Some(joined) = self.tasks.join_next_with_id() => self.on_task_end(joined).await,
+                _ = self.cancel.cancelled(), if self.halt.is_none() => self.interrupt().await,
+                reason = lease.lost(), if self.halt.is_none() => {
+                    self.abort(anyhow::Error::new(reason).context("the submit's records cannot be written"));
                 }
-                Event::Marker { index, marker } => match marker {
-                    Marker::Phase(name) => progress.phase(index, &name),
-                    Marker::Progress(percent) => progress.percent(index, percent),
-                    Marker::StateOk | Marker::StateErr(_) => {}
-                },
-            },
-            joined = tasks.join_next() => {
-                let Some(joined) = joined else { continue };
-                let returned = match joined {
-                    Ok(r) => r,
-                    Err(err) => anyhow::bail!("a job task ended abnormally: {err}"),
-                };
-                let index = returned.index;
-                let spec = Arc::clone(&jobs[index]);
-                let (status, failure) = match returned.result {
-                    Ok(JobOutcome::Succeeded { artifacts }) => {
-                        let records = record_success(&ctx.pool, &spec, &artifacts).await?;
-                        recorded[index] = records;
-                        (FinalJobStatus::Succeeded, None)
-                    }
-                    Ok(JobOutcome::Failed(f)) => (FinalJobStatus::Failed, Some(f)),
-                    Ok(JobOutcome::TimedOut(f)) => (FinalJobStatus::TimedOut, Some(f)),
-                    Ok(JobOutcome::Cancelled) => (FinalJobStatus::Cancelled, None),
-                    Err(err) => {
-                        // kiln could not run the job (engine, disk): the job
-                        // failed, and the message says why. Its container,
-                        // if one was made, must not stay behind.
-                        if let (Some(id), false) = (&returned.container, ctx.keep_containers) {
-                            let endpoint = &endpoints[assigned[&index]].endpoint;
-                            if let Err(e) = endpoint.remove_container(id, crate::endpoint::Removal::Force).await {
-                                tracing::warn!("removing container {id} of job {}: {e}", spec.uuid);
-                            }
-                        }
-                        let message = format!("{err:#}");
-                        tracing::debug!("job {} failed to run: {message}", spec.uuid);
-                        (FinalJobStatus::Failed, Some(Failure { message, ..Failure::default() }))
-                    }
-                };
-                if status != FinalJobStatus::Succeeded {
-                    finish_job(&ctx.pool, &spec, status, failure.as_ref()).await?;
-                }
-                let job_status = JobStatus::from(status);
-                reports[index].status = job_status;
-                reports[index].finished = Some(Utc::now());
-                reports[index].failure = failure;
-                progress.finished(index, job_status.as_str(), status == FinalJobStatus::Succeeded);
-                let finish = if status == FinalJobStatus::Succeeded { Finish::Succeeded } else { Finish::Failed };
-                let dep_failed = scheduler.finished(index, finish);
-                preparations.discard_jobs(&dep_failed);
-                record_dep_failed(&ctx.pool, &jobs, &mut reports, &mut progress, dep_failed).await?;
-                if finish == Finish::Failed && options.fail_fast && !interrupted {
-                    progress.note("a job failed and --fail-fast is given: starting no more jobs");
-                    let never = scheduler.stop();
-                    preparations.discard_jobs(&never);
-                    record_not_started(&ctx.pool, &jobs, &mut reports, &mut progress, never, FinalJobStatus::Cancelled).await?;
-                }
-            }
-            _ = cancel.cancelled(), if !interrupted => {
-                interrupted = true;
-                progress.note("interrupted: starting no more jobs, stopping the running ones");
-                let never = scheduler.stop();
-                preparations.discard_jobs(&never);
-                record_not_started(&ctx.pool, &jobs, &mut reports, &mut progress, never, FinalJobStatus::Cancelled).await?;
             }
         }
     }
-    preparations.finish().await;
-    progress.finish();
-    Ok(RunReport {
-        jobs: reports,
-        interrupted,
-    })
+
+    /// Starts every job the scheduler assigns now.
+    async fn start_ready_jobs(&mut self) {
+        let assignments = self
+            .scheduler
+            .next_assignments_preferring(|job| self.preparations.endpoint_of(job));
+        for (index, endpoint) in assignments {
+            if self.halt.is_some() {
+                // The run stopped while this batch was being started.
+                self.job_ended(
+                    index,
+                    FinalJobStatus::Cancelled,
+                    None,
+                    Instant::now(),
+                    false,
+                )
+                .await;
+                continue;
+            }
+            self.start_job(index, endpoint).await;
+        }
+    }
+
+    async fn start_job(&mut self, index: usize, endpoint: usize) {
+        let spec = Arc::clone(&self.jobs[index]);
+        let preparation = self.preparations.take(index, endpoint);
+        let inputs =
+            match collect_inputs(&self.ctx, &self.jobs, &self.closure[index], &self.recorded) {
+                Ok(inputs) => inputs,
+                Err(message) => {
+                    // Two dependencies produced different files of one name: the
+                    // job cannot get a consistent /inputs.
+                    if let Some(preparation) = preparation {
+                        self.preparations.discard(preparation);
+                    }
+                    let failure = Failure {
+                        message,
+                        ..Failure::default()
+                    };
+                    self.job_ended(
+                        index,
+                        FinalJobStatus::Failed,
+                        Some(failure),
+                        Instant::now(),
+                        false,
+                    )
+                    .await;
+                    return;
+                }
+            };
+        let input_ids: Vec<ArtifactId> = inputs.iter().map(|(id, _)| *id).collect();
+        let job_id = spec.id;
+        let recorded = self
+            .ctx
+            .lease
+            .write(
+                format!("recording the inputs of job {}", spec.uuid),
+                move |conn| {
+                    let links: Vec<NewJobInputArtifact> = input_ids
+                        .iter()
+                        .map(|&artifact_id| JobInputArtifact {
+                            job_id,
+                            artifact_id,
+                        })
+                        .collect();
+                    JobInputArtifact::insert_all(conn, &links)?;
+                    Ok(())
+                },
+            )
+            .await;
+        if let Err(err) = recorded {
+            if let Some(preparation) = preparation {
+                self.preparations.discard(preparation);
+            }
+            let failure = Failure {
+                message: format!("{err:#}"),
+                ..Failure::default()
+            };
+            self.abort(err);
+            self.job_ended(
+                index,
+                FinalJobStatus::Cancelled,
+                Some(failure),
+                Instant::now(),
+                false,
+            )
+            .await;
+            return;
+        }
+        let slot = &self.endpoints[endpoint];
+        self.assigned.insert(index, endpoint);
+        self.reports[index].endpoint = Some(slot.endpoint.name().to_owned());
+        self.progress.started(index, slot.endpoint.name());
+        let handle = self.tasks.spawn(job::run(
+            Arc::clone(&self.ctx),
+            Arc::clone(&slot.endpoint),
+            index,
+            spec,
+            inputs.into_iter().map(|(_, f)| f).collect(),
+            preparation,
+            self.events_tx.clone(),
+            self.jobs_cancel.child_token(),
+        ));
+        self.task_jobs.insert(handle.id(), index);
+    }
+
+    /// While jobs run, makes the containers of the jobs that come next.
+    fn prepare_upcoming(&mut self) {
+        for index in self.scheduler.upcoming(self.preparations.limit) {
+            if self.preparations.is_full() {
+                break;
+            }
+            if !self.preparations.has(index) {
+                let endpoint = self.scheduler.likely_endpoint(index);
+                let task = tokio::spawn(job::prepare(
+                    Arc::clone(&self.ctx),
+                    Arc::clone(&self.endpoints[endpoint].endpoint),
+                    Arc::clone(&self.jobs[index]),
+                ));
+                self.preparations.add(index, endpoint, task);
+            }
+        }
+    }
+
+    async fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Started {
+                index,
+                container,
+                at,
+            } => {
+                self.containers.insert(index, container.clone());
+                self.reports[index].status = JobStatus::Running;
+                self.reports[index].started = Some(wall_clock(at));
+                let spec = &self.jobs[index];
+                let slot = &self.endpoints[self.assigned[&index]];
+                let (job_id, endpoint_id, digest) = (spec.id, slot.id, slot.image_digest.clone());
+                let recorded = self
+                    .ctx
+                    .lease
+                    .write(
+                        format!("recording the start of job {}", spec.uuid),
+                        move |conn| {
+                            Job::start(
+                                conn,
+                                job_id,
+                                JobStart {
+                                    at,
+                                    endpoint_id,
+                                    container_id: &container,
+                                    image_digest: Some(&digest),
+                                },
+                            )?;
+                            Ok(())
+                        },
+                    )
+                    .await;
+                if let Err(err) = recorded {
+                    self.abort(err);
+                }
+            }
+            Event::Marker { index, marker } => match marker {
+                Marker::Phase(name) => self.progress.phase(index, &name),
+                Marker::Progress(percent) => self.progress.percent(index, percent),
+                Marker::StateOk | Marker::StateErr(_) => {}
+            },
+        }
+    }
+
+    /// A job task returned (or ended abnormally): record how its job ended.
+    async fn on_task_end(
+        &mut self,
+        joined: std::result::Result<(tokio::task::Id, JobReturn), tokio::task::JoinError>,
+    ) {
+        let returned = match joined {
+            Ok((_, returned)) => returned,
+            Err(err) => {
+                let Some(index) = self.task_jobs.remove(&err.id()) else {
+                    return;
+                };
+                let container = self.containers.get(&index).cloned();
+                self.remove_container_of(index, container.as_deref()).await;
+                let failure = Failure {
+                    message: format!("kiln's task for the job ended abnormally: {err}"),
+                    ..Failure::default()
+                };
+                self.job_ended(
+                    index,
+                    FinalJobStatus::Failed,
+                    Some(failure),
+                    Instant::now(),
+                    false,
+                )
+                .await;
+                return;
+            }
+        };
+        let index = returned.index;
+        let (status, failure, recorded) = match returned.result {
+            Ok(JobOutcome::Succeeded { artifacts }) => {
+                match record_success(&self.ctx, &self.jobs[index], &artifacts, returned.ended).await
+                {
+                    Ok(records) => {
+                        self.recorded[index] = records;
+                        (FinalJobStatus::Succeeded, None, true)
+                    }
+                    Err(err) => {
+                        let failure = Failure {
+                            message: format!("{err:#}"),
+                            ..Failure::default()
+                        };
+                        self.abort(err);
+                        (FinalJobStatus::Failed, Some(failure), false)
+                    }
+                }
+            }
+            Ok(JobOutcome::Failed(f)) => (FinalJobStatus::Failed, Some(f), false),
+            Ok(JobOutcome::TimedOut(f)) => (FinalJobStatus::TimedOut, Some(f), false),
+            Ok(JobOutcome::Cancelled) => (FinalJobStatus::Cancelled, None, false),
+            Err(err) => {
+                // kiln could not run the job (engine, disk, database): the
+                // job failed, and the message says why. Its container, if
+                // one was made, must not stay behind.
+                self.remove_container_of(index, returned.container.as_deref())
+                    .await;
+                let message = format!("{err:#}");
+                tracing::debug!("job {} failed to run: {message}", self.jobs[index].uuid);
+                // Stopped by the user or by an abort: cancelled, not failed.
+                let status = match self.halt {
+                    Some(_) => FinalJobStatus::Cancelled,
+                    None => FinalJobStatus::Failed,
+                };
+                (
+                    status,
+                    Some(Failure {
+                        message,
+                        ..Failure::default()
+                    }),
+                    false,
+                )
+            }
+        };
+        self.job_ended(index, status, failure, returned.ended, recorded)
+            .await;
+    }
+
+    /// Everything that follows the end of a job, wherever it ended: its
+    /// record (unless `recorded`), its report and progress line, the
+    /// scheduler, the dependents that can no longer run, and --fail-fast.
+    async fn job_ended(
+        &mut self,
+        index: usize,
+        status: FinalJobStatus,
+        failure: Option<Failure>,
+        at: Instant,
+        recorded: bool,
+    ) {
+        if !recorded {
+            let written =
+                finish_job(&self.ctx, &self.jobs[index], status, failure.as_ref(), at).await;
+            self.handle_write(written);
+        }
+        let job_status = JobStatus::from(status);
+        let report = &mut self.reports[index];
+        report.status = job_status;
+        report.finished = Some(wall_clock(at));
+        report.failure = failure;
+        let ok = status == FinalJobStatus::Succeeded;
+        self.progress.finished(index, job_status.as_str(), ok);
+        let finish = if ok {
+            Finish::Succeeded
+        } else {
+            Finish::Failed
+        };
+        let dep_failed = self.scheduler.finished(index, finish);
+        self.preparations.discard_jobs(&dep_failed);
+        self.not_started(dep_failed, FinalJobStatus::DepFailed)
+            .await;
+        if !ok && self.fail_fast && self.halt.is_none() {
+            self.progress
+                .note("a job failed and --fail-fast is given: starting no more jobs");
+            let never = self.scheduler.stop();
+            self.preparations.discard_jobs(&never);
+            self.not_started(never, FinalJobStatus::Cancelled).await;
+        }
+    }
+
+    /// Ctrl-C: no new jobs, the running ones stopped; records wait for the
+    /// database only a little longer.
+    async fn interrupt(&mut self) {
+        self.halt = Some(Halt::Interrupted);
+        self.ctx.lease.hurry();
+        self.jobs_cancel.cancel();
+        self.progress
+            .note("interrupted: starting no more jobs, stopping the running ones");
+        self.stop_scheduling().await;
+    }
+
+    /// kiln cannot go on: stop like Ctrl-C (the loop ends the jobs not
+    /// started yet), and say why.
+    fn abort(&mut self, err: anyhow::Error) {
+        let message = format!("{err:#}");
+        match &self.halt {
+            Some(_) => self.unrecorded.push(message),
+            None => {
+                self.progress.note(&format!("stopping the run: {message}"));
+                self.halt = Some(Halt::Aborted(message));
+                self.jobs_cancel.cancel();
+                self.stop_pending = true;
+            }
+        }
+    }
+
+    /// The jobs that have not started never will: recorded `cancelled`.
+    async fn stop_scheduling(&mut self) {
+        let never = self.scheduler.stop();
+        self.preparations.discard_jobs(&never);
+        self.not_started(never, FinalJobStatus::Cancelled).await;
+    }
+
+    /// Records jobs that will never run (in one transaction), and reports them.
+    async fn not_started(&mut self, indices: Vec<usize>, status: FinalJobStatus) {
+        if indices.is_empty() {
+            return;
+        }
+        let at = Instant::now();
+        let ids: Vec<JobId> = indices.iter().map(|&i| self.jobs[i].id).collect();
+        let written = record_not_started(&self.ctx, ids, status, at).await;
+        self.handle_write(written);
+        let job_status = JobStatus::from(status);
+        for index in indices {
+            self.reports[index].status = job_status;
+            self.reports[index].finished = Some(wall_clock(at));
+            self.progress.finished(index, job_status.as_str(), false);
+        }
+    }
+
+    /// A record that could not be written stops the run; once it stopped,
+    /// it is only noted.
+    fn handle_write(&mut self, written: Result<()>) {
+        if let Err(err) = written {
+            self.abort(err);
+        }
+    }
+
+    async fn remove_container_of(&self, index: usize, container: Option<&str>) {
+        let (Some(id), false) = (container, self.ctx.keep_containers) else {
+            return;
+        };
+        let Some(&endpoint) = self.assigned.get(&index) else {
+            return;
+        };
+        let endpoint = &self.endpoints[endpoint].endpoint;
+        if let Err(e) = endpoint
+            .remove_container(id, crate::endpoint::Removal::Force)
+            .await
+        {
+            tracing::warn!(
+                "removing container {id} of job {}: {e}",
+                self.jobs[index].uuid
+            );
+        }
+    }
+
+    /// Removes the unused prepared containers and says how the run ended.
+    async fn finish(self) -> RunReport {
+        self.preparations.finish().await;
+        self.progress.finish();
+        if !self.unrecorded.is_empty() {
+            tracing::warn!(
+                "{} record(s) of the run could not be written; the next kiln run records the submit lost",
+                self.unrecorded.len()
+            );
+        }
+        let (interrupted, aborted) = match self.halt {
+            Some(Halt::Interrupted) => (true, None),
+            Some(Halt::Aborted(message)) => (false, Some(message)),
+            None => (false, None),
+        };
+        RunReport {
+            jobs: self.reports,
+            interrupted,
+            aborted,
+        }
+    }
+}
+
+/// The wall-clock time of a moment this process saw.
+fn wall_clock(at: Instant) -> DateTime<Utc> {
+    let ago = chrono::Duration::from_std(at.elapsed()).unwrap_or_default();
+    Utc::now() - ago
 }
 
 /// Containers made ahead of time for jobs that have not started, each on
@@ -477,11 +803,14 @@ fn transitive_dependencies(dependencies: &[Vec<usize>]) -> Vec<Vec<usize>> {
     out
 }
 
-/// Records a job's artifacts and its success in one transaction.
+/// Records a job's artifacts and its success in one transaction. Tried
+/// again after a lost connection, it finds the job ended and returns the
+/// artifacts recorded the first time.
 async fn record_success(
-    pool: &Pool,
+    ctx: &JobContext,
     spec: &JobSpec,
     artifacts: &[crate::store::Artifact],
+    at: Instant,
 ) -> Result<Vec<Recorded>> {
     let job_id = spec.id;
     let rows: Vec<(String, i64, String)> = artifacts
@@ -494,12 +823,17 @@ async fn record_success(
             )
         })
         .collect();
-    db::run(
-        pool,
-        format!("recording the artifacts of job {}", spec.uuid),
-        move |conn| {
-            use diesel::Connection;
-            conn.transaction(|conn| {
+    ctx.lease
+        .write(
+            format!("recording the artifacts of job {}", spec.uuid),
+            move |conn| {
+                let end = JobEnd {
+                    at,
+                    status: FinalJobStatus::Succeeded,
+                    exit_status: Some(0),
+                    failed_phase: None,
+                    error_message: None,
+                };
                 let new: Vec<NewArtifact> = rows
                     .iter()
                     .map(|(path, size, sha256)| NewArtifact {
@@ -509,125 +843,72 @@ async fn record_success(
                         sha256,
                     })
                     .collect();
-                let inserted = NewArtifact::insert_all(conn, &new)?;
+                let stored = Job::succeed(conn, job_id, end, &new)?;
+                Ok(stored
+                    .into_iter()
+                    .map(|a| Recorded {
+                        id: a.id,
+                        path: a.path,
+                        sha256: a.sha256,
+                    })
+                    .collect())
+            },
+        )
+        .await
+}
+
+async fn finish_job(
+    ctx: &JobContext,
+    spec: &JobSpec,
+    status: FinalJobStatus,
+    failure: Option<&Failure>,
+    at: Instant,
+) -> Result<()> {
+    let job_id = spec.id;
+    let failure = failure.cloned();
+    ctx.lease
+        .write(
+            format!("recording the end of job {}", spec.uuid),
+            move |conn| {
                 Job::finish(
                     conn,
                     job_id,
                     JobEnd {
-                        status: FinalJobStatus::Succeeded,
-                        exit_status: Some(0),
-                        failed_phase: None,
-                        error_message: None,
+                        at,
+                        status,
+                        exit_status: failure.as_ref().and_then(|f| f.exit_status),
+                        failed_phase: failure.as_ref().and_then(|f| f.phase.as_deref()),
+                        error_message: failure.as_ref().map(|f| f.message.as_str()),
                     },
                 )?;
-                Ok::<_, diesel::result::Error>(
-                    inserted
-                        .into_iter()
-                        .map(|a| Recorded {
-                            id: a.id,
-                            path: a.path,
-                            sha256: a.sha256,
-                        })
-                        .collect(),
-                )
-            })
-            .map_err(anyhow::Error::from)
-        },
-    )
-    .await
-}
-
-async fn finish_job(
-    pool: &Pool,
-    spec: &JobSpec,
-    status: FinalJobStatus,
-    failure: Option<&Failure>,
-) -> Result<()> {
-    let job_id = spec.id;
-    let failure = failure.cloned();
-    db::run(
-        pool,
-        format!("recording the end of job {}", spec.uuid),
-        move |conn| {
-            Job::finish(
-                conn,
-                job_id,
-                JobEnd {
-                    status,
-                    exit_status: failure.as_ref().and_then(|f| f.exit_status),
-                    failed_phase: failure.as_ref().and_then(|f| f.phase.as_deref()),
-                    error_message: failure.as_ref().map(|f| f.message.as_str()),
-                },
-            )?;
-            Ok(())
-        },
-    )
-    .await
-}
-
-async fn record_dep_failed(
-    pool: &Pool,
-    jobs: &[Arc<JobSpec>],
-    reports: &mut [JobReport],
-    progress: &mut Progress,
-    indices: Vec<usize>,
-) -> Result<()> {
-    record_not_started(
-        pool,
-        jobs,
-        reports,
-        progress,
-        indices,
-        FinalJobStatus::DepFailed,
-    )
-    .await
+                Ok(())
+            },
+        )
+        .await
 }
 
 /// Records jobs that will never run, in one transaction.
 async fn record_not_started(
-    pool: &Pool,
-    jobs: &[Arc<JobSpec>],
-    reports: &mut [JobReport],
-    progress: &mut Progress,
-    indices: Vec<usize>,
+    ctx: &JobContext,
+    ids: Vec<JobId>,
     status: FinalJobStatus,
+    at: Instant,
 ) -> Result<()> {
-    if indices.is_empty() {
-        return Ok(());
-    }
-    let ids: Vec<JobId> = indices.iter().map(|&i| jobs[i].id).collect();
     let message = match status {
         FinalJobStatus::DepFailed => "not run: a dependency failed",
         _ => "not run: the submit was stopped",
     };
-    db::run(pool, "recording jobs that will not run", move |conn| {
-        use diesel::Connection;
-        conn.transaction(|conn| {
-            for id in ids {
-                Job::finish(
-                    conn,
-                    id,
-                    JobEnd {
-                        status,
-                        exit_status: None,
-                        failed_phase: None,
-                        error_message: Some(message),
-                    },
-                )?;
-            }
-            Ok::<_, diesel::result::Error>(())
-        })?;
-        Ok(())
-    })
-    .await?;
-    let job_status = JobStatus::from(status);
-    for index in indices {
-        reports[index].status = job_status;
-        reports[index].finished = Some(Utc::now());
-        progress.finished(index, job_status.as_str(), false);
-    }
-    Ok(())
+    ctx.lease
+        .write("recording jobs that will not run", move |conn| {
+            let end = JobEnd {
+                at,
+                status,
+                exit_status: None,
+                failed_phase: None,
+                error_message: Some(message),
+            };
+            Job::finish_all(conn, &ids, end)?;
+            Ok(())
+        })
+        .await
 }
-
-/// How long the run loop gives running containers to stop after Ctrl-C.
-pub const CANCEL_GRACE: Duration = Duration::from_secs(10);

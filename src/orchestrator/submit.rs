@@ -10,11 +10,13 @@ use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
 use diesel::Connection;
+use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{EndpointSlot, JobContext, JobSpec, RunOptions, RunReport};
 use crate::config::{Config, EndpointConfig, ImageConfig};
+use crate::db::lease::SubmitLease;
 use crate::db::models::endpoints::{EndpointCheck, NewEndpoint};
 use crate::db::models::env_vars::NewEnvVar;
 use crate::db::models::git_hashes::NewGitHash;
@@ -69,6 +71,18 @@ pub struct SubmitSummary {
     pub uuid: Uuid,
     pub jobs: Vec<JobSpec>,
     pub report: RunReport,
+    /// Why the submit's end could not be recorded, if it could not (the
+    /// next kiln run records it `lost`).
+    pub unrecorded_end: Option<String>,
+}
+
+impl SubmitSummary {
+    /// Whether every job succeeded and everything was recorded.
+    pub fn succeeded(&self) -> bool {
+        self.report.all_succeeded()
+            && self.report.aborted.is_none()
+            && self.unrecorded_end.is_none()
+    }
 }
 
 /// Checks, records and runs a submit. `cancel` is cancelled by Ctrl-C.
@@ -299,6 +313,8 @@ pub async fn submit(
     let image_name = request.image.name.clone();
     let (user, host) = request.submitter.clone();
     let digest_for_db = digest.clone();
+    let owner = super::owner::current_owner();
+    let lease = crate::db::lease::lease(config.database_outage_timeout);
     // The submit's row is inserted on a connection that keeps the lock
     // saying this process is alive until the submit ends.
     let mut alive = {
@@ -335,9 +351,17 @@ pub async fn submit(
                 kiln_version: env!("CARGO_PKG_VERSION"),
                 tree: &tree,
                 plan: &plan_json,
+                owner_machine: owner.as_ref().map(|o| o.machine.as_str()),
+                owner_pid: owner.as_ref().map(|o| o.pid),
+                owner_started: owner.as_ref().map(|o| o.started),
             }
             .insert(conn)?;
-            liveness::hold(conn, submit.id)?;
+            // A new submit's lock is free: no other session knows its id yet.
+            if !liveness::try_hold(conn, submit.id)? {
+                return Err(diesel::result::Error::RollbackTransaction);
+            }
+            liveness::renew(conn, submit.id, lease)?;
+            let holder = liveness::backend_pid(conn)?;
             let mut env_ids: BTreeMap<(String, String), EnvVarId> = BTreeMap::new();
             let mut env_id = |conn: &mut diesel::PgConnection,
                               name: &str,
@@ -408,13 +432,14 @@ pub async fn submit(
                 }
             }
             JobEnv::insert_all(conn, &env_links)?;
-            Ok::<_, diesel::result::Error>((submit.id, ids))
+            Ok::<_, diesel::result::Error>((submit.id, holder, ids))
         });
         (alive, recorded)
     })
     .await
     .context("recording the submit")?;
-    let (submit_id, job_ids) = recorded.with_context(|| format!("recording submit {uuid}"))?;
+    let (submit_id, holder, job_ids) =
+        recorded.with_context(|| format!("recording submit {uuid}"))?;
     let jobs: Vec<JobSpec> = prepared
         .into_iter()
         .zip(job_ids)
@@ -433,8 +458,15 @@ pub async fn submit(
         }
         false => None,
     };
+    let lease = Arc::new(SubmitLease::start(
+        pool.clone(),
+        submit_id,
+        alive,
+        holder,
+        config.database_outage_timeout,
+    ));
     let ctx = Arc::new(JobContext {
-        pool: pool.clone(),
+        lease: Arc::clone(&lease),
         submit: uuid,
         image: request.image.name.clone(),
         staging,
@@ -450,31 +482,32 @@ pub async fn submit(
         fail_fast: request.fail_fast,
         ..request.options
     };
-    let result = super::run(ctx, jobs.clone(), slots, options, cancel).await;
-    let end = match &result {
-        Ok(report) if report.interrupted => SubmitEnd::Cancelled,
-        Ok(report) if report.all_succeeded() => SubmitEnd::Succeeded,
-        _ => SubmitEnd::Failed,
+    let report = super::run(ctx, jobs.clone(), slots, options, cancel).await;
+    let end = if report.interrupted {
+        SubmitEnd::Cancelled
+    } else if report.all_succeeded() && report.aborted.is_none() {
+        SubmitEnd::Succeeded
+    } else {
+        SubmitEnd::Failed
     };
-    finish_submit(&pool, submit_id, uuid, end).await?;
-    release(alive, submit_id).await;
-    let report = result?;
-    Ok(SubmitSummary { uuid, jobs, report })
-}
-
-/// Gives back the connection that held the submit's lock, without it.
-async fn release(mut conn: crate::db::PooledConn, id: SubmitId) {
-    let released = tokio::task::spawn_blocking(move || liveness::release(&mut conn, id)).await;
-    if !matches!(released, Ok(Ok(()))) {
-        tracing::debug!("releasing the lock of submit {id} failed; it ends with the connection");
-    }
+    let unrecorded_end = finish_submit(&lease, submit_id, uuid, end, Instant::now())
+        .await
+        .err()
+        .map(|err| format!("{err:#}"));
+    lease.stop().await;
+    Ok(SubmitSummary {
+        uuid,
+        jobs,
+        report,
+        unrecorded_end,
+    })
 }
 
 /// Marks the submits whose kiln process died `lost`, with their unfinished
 /// jobs, and removes those jobs' containers from the endpoints given.
 async fn reap_lost(pool: &Pool) -> Result<()> {
     let lost = db::run(pool, "finding submits whose kiln process died", |conn| {
-        Ok(liveness::reap_lost(conn)?)
+        Ok(liveness::reap_lost(conn, super::owner::is_dead)?)
     })
     .await?;
     if !lost.is_empty() {
@@ -523,16 +556,19 @@ async fn remove_leftovers(pool: &Pool, endpoint: &Endpoint) -> Result<()> {
     Ok(())
 }
 
-async fn finish_submit(pool: &Pool, id: SubmitId, uuid: Uuid, end: SubmitEnd) -> Result<()> {
-    db::run(
-        pool,
-        format!("recording the end of submit {uuid}"),
-        move |conn| {
-            Submit::finish(conn, id, end)?;
+async fn finish_submit(
+    lease: &SubmitLease,
+    id: SubmitId,
+    uuid: Uuid,
+    end: SubmitEnd,
+    at: Instant,
+) -> Result<()> {
+    lease
+        .write(format!("recording the end of submit {uuid}"), move |conn| {
+            Submit::finish(conn, id, end, at)?;
             Ok(())
-        },
-    )
-    .await
+        })
+        .await
 }
 
 /// Connects to an endpoint, checks it and the image on it, and records what

@@ -74,6 +74,15 @@ pub fn print_summary(summary: &SubmitSummary, error_lines: usize) -> Result<()> 
     let counts = count_statuses(summary);
     writeln!(out)?;
     writeln!(out, "{counts}")?;
+    if let Some(reason) = &summary.report.aborted {
+        writeln!(out, "kiln stopped the submit: {reason}")?;
+    }
+    if let Some(reason) = &summary.unrecorded_end {
+        writeln!(
+            out,
+            "the end of the submit could not be recorded ({reason}): the next kiln run records it lost"
+        )?;
+    }
     Ok(())
 }
 

@@ -431,6 +431,9 @@ fn models_record_a_submit_from_plan_to_release() {
         kiln_version: "0.1.0",
         tree: &tree,
         plan: &plan,
+        owner_machine: None,
+        owner_pid: None,
+        owner_started: None,
     }
     .insert(c)
     .expect("submit");
@@ -468,6 +471,9 @@ fn models_record_a_submit_from_plan_to_release() {
             kiln_version: "0.1.0",
             tree: &tree,
             plan: &plan,
+            owner_machine: None,
+            owner_pid: None,
+            owner_started: None,
         }
     };
     assert!(dirty_without_hash.insert(c).is_err());
@@ -557,6 +563,7 @@ fn models_record_a_submit_from_plan_to_release() {
     );
 
     let start = JobStart {
+        at: std::time::Instant::now(),
         endpoint_id: ep.id,
         container_id: "c0ffee",
         image_digest: Some("sha256:abc"),
@@ -593,6 +600,7 @@ fn models_record_a_submit_from_plan_to_release() {
     Job::record_log_size(c, first.id, 12, LogState::Complete).expect("log size");
 
     let end = JobEnd {
+        at: std::time::Instant::now(),
         status: FinalJobStatus::Succeeded,
         exit_status: Some(0),
         failed_phase: None,
@@ -656,6 +664,7 @@ fn models_record_a_submit_from_plan_to_release() {
     );
 
     let failed = JobEnd {
+        at: std::time::Instant::now(),
         status: FinalJobStatus::DepFailed,
         exit_status: None,
         failed_phase: None,
@@ -682,14 +691,19 @@ fn models_record_a_submit_from_plan_to_release() {
         Recorded::Existing(first_release)
     );
 
-    let ended = Submit::finish(c, submit.id, SubmitEnd::Failed)
+    let ended = Submit::finish(c, submit.id, SubmitEnd::Failed, std::time::Instant::now())
         .expect("finish")
         .expect("was running");
     assert_eq!(ended.status, SubmitStatus::Failed);
     assert!(ended.ended_at.is_some());
-    assert!(Submit::finish(c, submit.id, SubmitEnd::Succeeded)
-        .expect("again")
-        .is_none());
+    assert!(Submit::finish(
+        c,
+        submit.id,
+        SubmitEnd::Succeeded,
+        std::time::Instant::now()
+    )
+    .expect("again")
+    .is_none());
 }
 
 #[test]

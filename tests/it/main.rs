@@ -11,6 +11,7 @@ mod db_query;
 mod docker;
 mod find_pkg;
 mod lint;
+mod liveness;
 mod source;
 mod submit;
 mod support;

@@ -84,7 +84,7 @@ impl Fixture {
 }
 
 /// The containers on the engine that carry kiln's label and the submit's.
-fn kiln_containers_of(submit: uuid::Uuid) -> Vec<String> {
+pub(crate) fn kiln_containers_of(submit: uuid::Uuid) -> Vec<String> {
     docker_ps(submit, &["-a"])
 }
 
@@ -110,7 +110,7 @@ fn docker_ps(submit: uuid::Uuid, extra: &[&str]) -> Vec<String> {
 }
 
 /// A package repository of `files` in a git work tree with one commit.
-fn git_repo(sandbox: &Sandbox, name: &str, files: &[(&str, &str)]) -> PathBuf {
+pub(crate) fn git_repo(sandbox: &Sandbox, name: &str, files: &[(&str, &str)]) -> PathBuf {
     let root = sandbox.path().join(name);
     for (path, content) in files {
         let path = root.join(path);
@@ -161,7 +161,7 @@ fn head_commit(dir: &Path) -> String {
 
 /// A `config.toml` for small test repositories: the test image as `busybox`,
 /// scripts run by `/bin/sh`, one phase, and `extra` appended.
-fn config_toml(image: &str, extra: &str) -> String {
+pub(crate) fn config_toml(image: &str, extra: &str) -> String {
     format!(
         r##"compatibility = 1
 shebang = "#!/bin/sh"
@@ -178,7 +178,7 @@ images = [
 }
 
 /// A `[docker.endpoints.NAME]` table for the local engine.
-fn endpoint_toml(name: &str, maxjobs: usize) -> String {
+pub(crate) fn endpoint_toml(name: &str, maxjobs: usize) -> String {
     format!(
         "\n[docker.endpoints.{name}]\nuri = \"{}\"\nmaxjobs = {maxjobs}\n",
         local_endpoint().uri

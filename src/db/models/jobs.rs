@@ -8,8 +8,9 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use super::artifacts::{Artifact, NewArtifact};
 use super::{id_type, text_enum, EndpointId, ImageId, PackageId, SubmitId};
-use crate::db::schema::jobs;
+use crate::db::schema::{artifacts, jobs};
 
 id_type!(
     /// The id of a `jobs` row (users see the UUID instead).
@@ -129,6 +130,9 @@ pub struct NewJob<'a> {
 /// What is known when a job's container starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JobStart<'a> {
+    /// When the container was made, on this machine's clock (not when the
+    /// row is written: that may be later, after a database outage).
+    pub at: std::time::Instant,
     pub endpoint_id: EndpointId,
     pub container_id: &'a str,
     pub image_digest: Option<&'a str>,
@@ -137,6 +141,8 @@ pub struct JobStart<'a> {
 /// How a job ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JobEnd<'a> {
+    /// When the job ended, on this machine's clock.
+    pub at: std::time::Instant,
     pub status: FinalJobStatus,
     /// The script's exit status, if it ran to its end.
     pub exit_status: Option<i32>,
@@ -186,7 +192,7 @@ impl Job {
             .optional()
     }
 
-    /// Marks a queued job running now. `None` if it was not queued.
+    /// Marks a queued job running since `start.at`. `None` if it was not queued.
     pub fn start(
         conn: &mut PgConnection,
         id: JobId,
@@ -199,7 +205,7 @@ impl Job {
         )
         .set((
             jobs::status.eq(JobStatus::Running),
-            jobs::started_at.eq(diesel::dsl::now),
+            jobs::started_at.eq(super::moment(start.at, "queued_at")),
             jobs::endpoint_id.eq(start.endpoint_id),
             jobs::container_id.eq(start.container_id),
             jobs::image_digest.eq(start.image_digest),
@@ -209,7 +215,7 @@ impl Job {
         .optional()
     }
 
-    /// Ends a queued or running job now. `None` if it had already ended.
+    /// Ends a queued or running job at `end.at`. `None` if it had already ended.
     pub fn finish(conn: &mut PgConnection, id: JobId, end: JobEnd<'_>) -> QueryResult<Option<Job>> {
         diesel::update(
             jobs::table
@@ -218,7 +224,7 @@ impl Job {
         )
         .set((
             jobs::status.eq(JobStatus::from(end.status)),
-            jobs::finished_at.eq(diesel::dsl::now),
+            jobs::finished_at.eq(super::moment(end.at, "COALESCE(started_at, queued_at)")),
             jobs::exit_status.eq(end.exit_status),
             jobs::failed_phase.eq(end.failed_phase),
             jobs::error_message.eq(end.error_message),
@@ -226,6 +232,37 @@ impl Job {
         .returning(Job::as_returning())
         .get_result(conn)
         .optional()
+    }
+
+    /// Ends jobs that never ran (`dep_failed`, or `cancelled` before they
+    /// started), in one transaction; those already ended are left alone.
+    pub fn finish_all(conn: &mut PgConnection, ids: &[JobId], end: JobEnd<'_>) -> QueryResult<()> {
+        conn.transaction(|conn| {
+            for &id in ids {
+                Job::finish(conn, id, end)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Records a job's success and its artifacts in one transaction, and
+    /// returns the artifacts. Done a second time (the first commit may have
+    /// happened although its connection was lost), it finds the job ended
+    /// and returns the artifacts recorded then.
+    pub fn succeed(
+        conn: &mut PgConnection,
+        id: JobId,
+        end: JobEnd<'_>,
+        artifacts: &[NewArtifact<'_>],
+    ) -> QueryResult<Vec<Artifact>> {
+        conn.transaction(|conn| match Job::finish(conn, id, end)? {
+            Some(_) => NewArtifact::insert_all(conn, artifacts),
+            None => artifacts::table
+                .filter(artifacts::job_id.eq(id))
+                .order(artifacts::id)
+                .select(Artifact::as_select())
+                .load(conn),
+        })
     }
 
     /// Records how many bytes of log the job has written so far.

@@ -34,9 +34,12 @@ pub struct NewLogChunk<'a> {
 }
 
 impl NewLogChunk<'_> {
+    /// Inserts the chunk; one already stored (a write tried again after a
+    /// lost connection) is left as it is.
     pub fn insert(&self, conn: &mut PgConnection) -> QueryResult<()> {
         diesel::insert_into(log_chunks::table)
             .values(self)
+            .on_conflict_do_nothing()
             .execute(conn)
             .map(drop)
     }

@@ -42,6 +42,22 @@ pub use release_stores::ReleaseStoreId;
 pub use releases::ReleaseId;
 pub use submits::{SubmitId, SubmitStatus};
 
+/// The database's time of a moment this process saw: `now()` minus the time
+/// since `at`, never earlier than the SQL expression `floor` (a column of the
+/// updated row). Writing an event's time so, rather than `now()`, keeps it
+/// true when the row is written late (after a database outage), without
+/// comparing this machine's clock with the database's.
+pub(crate) fn moment(
+    at: std::time::Instant,
+    floor: &'static str,
+) -> diesel::expression::SqlLiteral<diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>> {
+    // A number formatted by Rust: nothing of it comes from input.
+    let ago = at.elapsed().as_secs_f64();
+    diesel::dsl::sql(&format!(
+        "GREATEST(now() - make_interval(secs => {ago:.6}), {floor})"
+    ))
+}
+
 /// A text column held a value that its Rust enum does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {kind} `{value}`")]

@@ -67,6 +67,11 @@ pub struct Submit {
     pub kiln_version: String,
     pub tree: serde_json::Value,
     pub plan: serde_json::Value,
+    /// The lease of the submit's kiln process (see [`super::liveness`]).
+    pub alive_until: Option<DateTime<Utc>>,
+    pub owner_machine: Option<String>,
+    pub owner_pid: Option<i32>,
+    pub owner_started: Option<i64>,
 }
 
 /// A new submit; it starts `running`, now.
@@ -89,6 +94,11 @@ pub struct NewSubmit<'a> {
     pub tree: &'a serde_json::Value,
     /// The build plan.
     pub plan: &'a serde_json::Value,
+    /// The kiln process that runs the submit: its machine and process-id
+    /// namespace, id, and start time (see [`super::liveness::Owner`]).
+    pub owner_machine: Option<&'a str>,
+    pub owner_pid: Option<i32>,
+    pub owner_started: Option<i64>,
 }
 
 impl NewSubmit<'_> {
@@ -116,12 +126,13 @@ impl Submit {
             .optional()
     }
 
-    /// Ends a running submit now. `None` if it was not running (it had
+    /// Ends a running submit at `at` (this machine's clock). `None` if it was not running (it had
     /// already ended, or does not exist).
     pub fn finish(
         conn: &mut PgConnection,
         id: SubmitId,
         end: SubmitEnd,
+        at: std::time::Instant,
     ) -> QueryResult<Option<Submit>> {
         diesel::update(
             submits::table
@@ -130,7 +141,7 @@ impl Submit {
         )
         .set((
             submits::status.eq(SubmitStatus::from(end)),
-            submits::ended_at.eq(diesel::dsl::now),
+            submits::ended_at.eq(super::moment(at, "started_at")),
         ))
         .returning(Submit::as_returning())
         .get_result(conn)

@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod db_fixture;
 pub mod docker;
 pub mod http;
