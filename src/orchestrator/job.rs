@@ -77,6 +77,16 @@ pub struct Failure {
     pub last_lines: Vec<String>,
 }
 
+impl Failure {
+    /// A failure that only has a message (kiln could not run the job).
+    pub fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            ..Self::default()
+        }
+    }
+}
+
 /// What the run loop gets back from a job task.
 #[derive(Debug)]
 pub struct JobReturn {

@@ -283,14 +283,7 @@ impl<'a> Run<'a> {
         for (index, endpoint) in assignments {
             if self.halt.is_some() {
                 // The run stopped while this batch was being started.
-                self.job_ended(
-                    index,
-                    FinalJobStatus::Cancelled,
-                    None,
-                    Instant::now(),
-                    false,
-                )
-                .await;
+                self.end_now(index, FinalJobStatus::Cancelled, None).await;
                 continue;
             }
             self.start_job(index, endpoint).await;
@@ -309,18 +302,9 @@ impl<'a> Run<'a> {
                     if let Some(preparation) = preparation {
                         self.preparations.discard(preparation);
                     }
-                    let failure = Failure {
-                        message,
-                        ..Failure::default()
-                    };
-                    self.job_ended(
-                        index,
-                        FinalJobStatus::Failed,
-                        Some(failure),
-                        Instant::now(),
-                        false,
-                    )
-                    .await;
+                    let failure = Failure::new(message);
+                    self.end_now(index, FinalJobStatus::Failed, Some(failure))
+                        .await;
                     return;
                 }
             };
@@ -348,19 +332,10 @@ impl<'a> Run<'a> {
             if let Some(preparation) = preparation {
                 self.preparations.discard(preparation);
             }
-            let failure = Failure {
-                message: format!("{err:#}"),
-                ..Failure::default()
-            };
+            let failure = Failure::new(format!("{err:#}"));
             self.abort(err);
-            self.job_ended(
-                index,
-                FinalJobStatus::Cancelled,
-                Some(failure),
-                Instant::now(),
-                false,
-            )
-            .await;
+            self.end_now(index, FinalJobStatus::Cancelled, Some(failure))
+                .await;
             return;
         }
         let slot = &self.endpoints[endpoint];
@@ -456,18 +431,10 @@ impl<'a> Run<'a> {
                 };
                 let container = self.containers.get(&index).cloned();
                 self.remove_container_of(index, container.as_deref()).await;
-                let failure = Failure {
-                    message: format!("kiln's task for the job ended abnormally: {err}"),
-                    ..Failure::default()
-                };
-                self.job_ended(
-                    index,
-                    FinalJobStatus::Failed,
-                    Some(failure),
-                    Instant::now(),
-                    false,
-                )
-                .await;
+                let failure =
+                    Failure::new(format!("kiln's task for the job ended abnormally: {err}"));
+                self.end_now(index, FinalJobStatus::Failed, Some(failure))
+                    .await;
                 return;
             }
         };
@@ -481,10 +448,7 @@ impl<'a> Run<'a> {
                         (FinalJobStatus::Succeeded, None, true)
                     }
                     Err(err) => {
-                        let failure = Failure {
-                            message: format!("{err:#}"),
-                            ..Failure::default()
-                        };
+                        let failure = Failure::new(format!("{err:#}"));
                         self.abort(err);
                         (FinalJobStatus::Failed, Some(failure), false)
                     }
@@ -506,14 +470,7 @@ impl<'a> Run<'a> {
                     Some(_) => FinalJobStatus::Cancelled,
                     None => FinalJobStatus::Failed,
                 };
-                (
-                    status,
-                    Some(Failure {
-                        message,
-                        ..Failure::default()
-                    }),
-                    false,
-                )
+                (status, Some(Failure::new(message)), false)
             }
         };
         self.job_ended(index, status, failure, returned.ended, recorded)
@@ -559,6 +516,12 @@ impl<'a> Run<'a> {
             self.preparations.discard_jobs(&never);
             self.not_started(never, FinalJobStatus::Cancelled).await;
         }
+    }
+
+    /// Ends a job that did not get to run, or whose task is gone, now.
+    async fn end_now(&mut self, index: usize, status: FinalJobStatus, failure: Option<Failure>) {
+        self.job_ended(index, status, failure, Instant::now(), false)
+            .await;
     }
 
     /// Ctrl-C: no new jobs, the running ones stopped; records wait for the

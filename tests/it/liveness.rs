@@ -154,23 +154,37 @@ fn sleeper(name: &str, secs: u32) -> String {
     format!("name = \"{name}\"\nversion = \"1\"\n[environment]\nNAP = \"{secs}\"\n")
 }
 
+/// `top`, which needs `a` and `b`, each sleeping `nap` seconds, and `quick`
+/// on its own.
+struct PairTree {
+    packages: Vec<(&'static str, String)>,
+}
+
+fn pair_tree(nap: u32) -> PairTree {
+    let top = "name = \"top\"\nversion = \"1\"\n[environment]\nNAP = \"0\"\n[dependencies]\nruntime = [\"a =1\", \"b =1\"]\n";
+    PairTree {
+        packages: vec![
+            ("pkg.toml", SLEEPER.to_owned()),
+            ("a/pkg.toml", sleeper("a", nap)),
+            ("b/pkg.toml", sleeper("b", nap)),
+            ("top/pkg.toml", top.to_owned()),
+            ("quick/pkg.toml", sleeper("quick", 0)),
+        ],
+    }
+}
+
+impl PairTree {
+    fn files(&self) -> Vec<(&str, &str)> {
+        self.packages
+            .iter()
+            .map(|(p, c)| (*p, c.as_str()))
+            .collect()
+    }
+}
+
 #[test]
 fn a_submit_lives_through_a_database_restart_and_no_other_submit_takes_it() {
-    let a = sleeper("a", 3);
-    let b = sleeper("b", 3);
-    let quick = sleeper("quick", 0);
-    let top = "name = \"top\"\nversion = \"1\"\n[environment]\nNAP = \"0\"\n[dependencies]\nruntime = [\"a =1\", \"b =1\"]\n";
-    let Some(fx) = Outage::new(
-        2,
-        None,
-        &[
-            ("pkg.toml", SLEEPER),
-            ("a/pkg.toml", &a),
-            ("b/pkg.toml", &b),
-            ("top/pkg.toml", top),
-            ("quick/pkg.toml", &quick),
-        ],
-    ) else {
+    let Some(fx) = Outage::new(2, None, &pair_tree(3).files()) else {
         return;
     };
     let mut child = fx.spawn_submit("top");
@@ -274,21 +288,7 @@ fn ctrl_c_while_the_database_is_down_stops_at_once_and_leaves_no_container() {
 
 #[test]
 fn an_outage_longer_than_its_timeout_ends_the_submit_and_the_next_run_records_it_lost() {
-    let a = sleeper("a", 60);
-    let b = sleeper("b", 60);
-    let top = "name = \"top\"\nversion = \"1\"\n[environment]\nNAP = \"0\"\n[dependencies]\nruntime = [\"a =1\", \"b =1\"]\n";
-    let quick = sleeper("quick", 0);
-    let Some(fx) = Outage::new(
-        1,
-        Some(4),
-        &[
-            ("pkg.toml", SLEEPER),
-            ("a/pkg.toml", &a),
-            ("b/pkg.toml", &b),
-            ("top/pkg.toml", top),
-            ("quick/pkg.toml", &quick),
-        ],
-    ) else {
+    let Some(fx) = Outage::new(1, Some(4), &pair_tree(60).files()) else {
         return;
     };
     let mut child = fx.spawn_submit("top");
