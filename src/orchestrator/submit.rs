@@ -493,7 +493,7 @@ pub async fn submit(
     let unrecorded_end = finish_submit(&lease, submit_id, uuid, end, Instant::now())
         .await
         .err()
-        .map(|err| format!("{err:#}"));
+        .map(|err| err.root_cause().to_string());
     lease.stop().await;
     Ok(SubmitSummary {
         uuid,

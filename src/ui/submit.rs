@@ -80,7 +80,7 @@ pub fn print_summary(summary: &SubmitSummary, error_lines: usize) -> Result<()> 
     if let Some(reason) = &summary.unrecorded_end {
         writeln!(
             out,
-            "the end of the submit could not be recorded ({reason}): the next kiln run records it lost"
+            "the end of the submit could not be recorded: {reason}; the next kiln run records it lost"
         )?;
     }
     Ok(())
