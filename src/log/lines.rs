@@ -219,4 +219,45 @@ mod tests {
         let lines: Vec<&[u8]> = out.iter().map(|l| l.bytes.as_slice()).collect();
         assert_eq!(lines, [&b"one"[..], b"two", b"three"]);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            /// However the output is chunked: no line is longer than the
+            /// bound, only full-length lines are cut, only the last line
+            /// lacks its newline, and the lines give back every byte.
+            #[test]
+            fn lines_are_bounded_and_lose_nothing(
+                max in 1usize..12,
+                chunks in prop::collection::vec(
+                    prop::collection::vec(prop::sample::select(vec![b'a', b'b', b'\n']), 0..40),
+                    0..8,
+                ),
+            ) {
+                let mut splitter = LineSplitter::new(max);
+                let mut out = Vec::new();
+                for chunk in &chunks {
+                    splitter.push(chunk, &mut out);
+                    prop_assert!(splitter.buf.len() <= max);
+                }
+                out.extend(splitter.finish());
+                let mut joined = Vec::new();
+                for (i, line) in out.iter().enumerate() {
+                    prop_assert!(line.bytes.len() <= max);
+                    prop_assert!(!line.bytes.contains(&b'\n'));
+                    joined.extend_from_slice(&line.bytes);
+                    match line.end {
+                        LineEnd::Newline => joined.push(b'\n'),
+                        LineEnd::Cut => prop_assert_eq!(line.bytes.len(), max),
+                        LineEnd::EndOfOutput => prop_assert_eq!(i, out.len() - 1),
+                    }
+                }
+                prop_assert_eq!(joined, chunks.concat());
+            }
+        }
+    }
 }
