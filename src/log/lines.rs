@@ -2,7 +2,11 @@
 //! that do not respect line boundaries; a line may span many chunks, the last
 //! line may lack its newline, and a script may print a line of any length.
 //! Lines are kept as bytes (they need not be UTF-8) and are cut at a maximum
-//! length so that memory stays bounded.
+//! length, [`DEFAULT_MAX_LINE`] (64 KiB), so that memory stays bounded
+//! whatever a script prints: a line without a newline becomes pieces of that
+//! size, each marked as continued by the next. Each line takes an allocation
+//! of its own size, as lines may be kept until the job ends (the tail of a
+//! log over its limit).
 
 use std::borrow::Cow;
 
@@ -96,23 +100,19 @@ impl LineSplitter {
             let window = &chunk[..chunk.len().min(room + 1)];
             match window.iter().position(|&b| b == b'\n') {
                 Some(pos) => {
-                    self.buf.extend_from_slice(&chunk[..pos]);
-                    out.push(RawLine {
-                        bytes: std::mem::take(&mut self.buf),
-                        end: LineEnd::Newline,
-                    });
+                    out.push(self.take(&chunk[..pos], LineEnd::Newline));
                     chunk = &chunk[pos + 1..];
                 }
                 None if chunk.len() > room => {
                     // No newline within the room left: cut the line.
-                    self.buf.extend_from_slice(&chunk[..room]);
-                    out.push(RawLine {
-                        bytes: std::mem::take(&mut self.buf),
-                        end: LineEnd::Cut,
-                    });
+                    out.push(self.take(&chunk[..room], LineEnd::Cut));
                     chunk = &chunk[room..];
                 }
                 None => {
+                    // A line that goes on in a later chunk gets its whole
+                    // room at once: growing it step by step would leave
+                    // freed pieces behind for every long line kept.
+                    self.buf.reserve_exact(self.max_line - self.buf.len());
                     self.buf.extend_from_slice(chunk);
                     chunk = &[];
                 }
@@ -125,10 +125,21 @@ impl LineSplitter {
         if self.buf.is_empty() {
             return None;
         }
-        Some(RawLine {
-            bytes: std::mem::take(&mut self.buf),
-            end: LineEnd::EndOfOutput,
-        })
+        Some(self.take(&[], LineEnd::EndOfOutput))
+    }
+
+    /// The line held so far and `rest`, in an allocation of its own size
+    /// (a line may be kept a long time, in the tail of a limited log).
+    fn take(&mut self, rest: &[u8], end: LineEnd) -> RawLine {
+        let bytes = if self.buf.is_empty() {
+            rest.to_vec()
+        } else {
+            self.buf.extend_from_slice(rest);
+            let mut bytes = std::mem::take(&mut self.buf);
+            bytes.shrink_to_fit();
+            bytes
+        };
+        RawLine { bytes, end }
     }
 }
 
@@ -205,6 +216,37 @@ mod tests {
         };
         assert_eq!(line.text(), "caf\u{fffd}");
         assert_eq!(line.bytes, b"caf\xe9");
+    }
+
+    /// Lines may wait long in memory (the tail of a limited log): each
+    /// takes only its own size, however its bytes arrived.
+    #[test]
+    fn lines_take_only_their_size() {
+        let mut splitter = LineSplitter::new(100);
+        let mut out = Vec::new();
+        for _ in 0..100 {
+            splitter.push(b"abcdefg", &mut out);
+        }
+        splitter.push(b"end\n", &mut out);
+        out.extend(splitter.finish());
+        assert_eq!(
+            out.iter()
+                .map(|l| (l.bytes.len(), l.end))
+                .collect::<Vec<_>>(),
+            [
+                (100, LineEnd::Cut),
+                (100, LineEnd::Cut),
+                (100, LineEnd::Cut),
+                (100, LineEnd::Cut),
+                (100, LineEnd::Cut),
+                (100, LineEnd::Cut),
+                (100, LineEnd::Cut),
+                (3, LineEnd::Newline),
+            ]
+        );
+        for line in &out {
+            assert_eq!(line.bytes.capacity(), line.bytes.len());
+        }
     }
 
     #[test]
