@@ -152,7 +152,11 @@ impl ChunkEncoder {
         if self.lines == 0 {
             return Ok(None);
         }
-        let data = zstd::bulk::compress(&self.payload, ZSTD_LEVEL).map_err(ChunkError::Compress)?;
+        let mut data =
+            zstd::bulk::compress(&self.payload, ZSTD_LEVEL).map_err(ChunkError::Compress)?;
+        // The buffer is sized for the worst case; a chunk may wait in memory
+        // (the tail of a limited log), so it keeps only its bytes.
+        data.shrink_to_fit();
         let chunk = LogChunk {
             seq: self.next_seq,
             written_at: Utc::now(),
@@ -232,6 +236,11 @@ mod tests {
         let mut decoded = Vec::new();
         for (i, c) in chunks.iter().enumerate() {
             assert_eq!(c.seq, i as i32);
+            assert_eq!(
+                c.data.capacity(),
+                c.data.len(),
+                "a chunk holds only its bytes"
+            );
             let part = decode(c.seq, &c.data).expect("decoding");
             assert_eq!(part.len(), c.line_count as usize);
             let raw: u64 = part.iter().map(StoredLine::raw_len).sum();

@@ -154,8 +154,9 @@ impl JobLog {
     pub fn finish(mut self) -> Result<JobLogEnd, ChunkError> {
         let end = self.limit.finish();
         let mut chunks = Vec::new();
-        for line in &end.lines {
-            chunks.extend(self.encoder.push(line)?);
+        // Each line is let go once encoded: the tail is not held twice.
+        for line in end.lines {
+            chunks.extend(self.encoder.push(&line)?);
         }
         chunks.extend(self.encoder.flush()?);
         Ok(JobLogEnd {

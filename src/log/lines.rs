@@ -2,7 +2,11 @@
 //! that do not respect line boundaries; a line may span many chunks, the last
 //! line may lack its newline, and a script may print a line of any length.
 //! Lines are kept as bytes (they need not be UTF-8) and are cut at a maximum
-//! length so that memory stays bounded.
+//! length, [`DEFAULT_MAX_LINE`] (64 KiB), so that memory stays bounded
+//! whatever a script prints: a line without a newline becomes pieces of that
+//! size, each marked as continued by the next. Each line takes an allocation
+//! of its own size, as lines may be kept until the job ends (the tail of a
+//! log over its limit).
 
 use std::borrow::Cow;
 
@@ -96,23 +100,19 @@ impl LineSplitter {
             let window = &chunk[..chunk.len().min(room + 1)];
             match window.iter().position(|&b| b == b'\n') {
                 Some(pos) => {
-                    self.buf.extend_from_slice(&chunk[..pos]);
-                    out.push(RawLine {
-                        bytes: std::mem::take(&mut self.buf),
-                        end: LineEnd::Newline,
-                    });
+                    out.push(self.take(&chunk[..pos], LineEnd::Newline));
                     chunk = &chunk[pos + 1..];
                 }
                 None if chunk.len() > room => {
                     // No newline within the room left: cut the line.
-                    self.buf.extend_from_slice(&chunk[..room]);
-                    out.push(RawLine {
-                        bytes: std::mem::take(&mut self.buf),
-                        end: LineEnd::Cut,
-                    });
+                    out.push(self.take(&chunk[..room], LineEnd::Cut));
                     chunk = &chunk[room..];
                 }
                 None => {
+                    // A line that goes on in a later chunk gets its whole
+                    // room at once: growing it step by step would leave
+                    // freed pieces behind for every long line kept.
+                    self.buf.reserve_exact(self.max_line - self.buf.len());
                     self.buf.extend_from_slice(chunk);
                     chunk = &[];
                 }
@@ -125,10 +125,21 @@ impl LineSplitter {
         if self.buf.is_empty() {
             return None;
         }
-        Some(RawLine {
-            bytes: std::mem::take(&mut self.buf),
-            end: LineEnd::EndOfOutput,
-        })
+        Some(self.take(&[], LineEnd::EndOfOutput))
+    }
+
+    /// The line held so far and `rest`, in an allocation of its own size
+    /// (a line may be kept a long time, in the tail of a limited log).
+    fn take(&mut self, rest: &[u8], end: LineEnd) -> RawLine {
+        let bytes = if self.buf.is_empty() {
+            rest.to_vec()
+        } else {
+            self.buf.extend_from_slice(rest);
+            let mut bytes = std::mem::take(&mut self.buf);
+            bytes.shrink_to_fit();
+            bytes
+        };
+        RawLine { bytes, end }
     }
 }
 
@@ -207,6 +218,37 @@ mod tests {
         assert_eq!(line.bytes, b"caf\xe9");
     }
 
+    /// Lines may wait long in memory (the tail of a limited log): each
+    /// takes only its own size, however its bytes arrived.
+    #[test]
+    fn lines_take_only_their_size() {
+        let mut splitter = LineSplitter::new(100);
+        let mut out = Vec::new();
+        for _ in 0..100 {
+            splitter.push(b"abcdefg", &mut out);
+        }
+        splitter.push(b"end\n", &mut out);
+        out.extend(splitter.finish());
+        assert_eq!(
+            out.iter()
+                .map(|l| (l.bytes.len(), l.end))
+                .collect::<Vec<_>>(),
+            [
+                (100, LineEnd::Cut),
+                (100, LineEnd::Cut),
+                (100, LineEnd::Cut),
+                (100, LineEnd::Cut),
+                (100, LineEnd::Cut),
+                (100, LineEnd::Cut),
+                (100, LineEnd::Cut),
+                (3, LineEnd::Newline),
+            ]
+        );
+        for line in &out {
+            assert_eq!(line.bytes.capacity(), line.bytes.len());
+        }
+    }
+
     #[test]
     fn byte_at_a_time() {
         let text = b"one\ntwo\nthree";
@@ -218,5 +260,46 @@ mod tests {
         out.extend(splitter.finish());
         let lines: Vec<&[u8]> = out.iter().map(|l| l.bytes.as_slice()).collect();
         assert_eq!(lines, [&b"one"[..], b"two", b"three"]);
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+            /// However the output is chunked: no line is longer than the
+            /// bound, only full-length lines are cut, only the last line
+            /// lacks its newline, and the lines give back every byte.
+            #[test]
+            fn lines_are_bounded_and_lose_nothing(
+                max in 1usize..12,
+                chunks in prop::collection::vec(
+                    prop::collection::vec(prop::sample::select(vec![b'a', b'b', b'\n']), 0..40),
+                    0..8,
+                ),
+            ) {
+                let mut splitter = LineSplitter::new(max);
+                let mut out = Vec::new();
+                for chunk in &chunks {
+                    splitter.push(chunk, &mut out);
+                    prop_assert!(splitter.buf.len() <= max);
+                }
+                out.extend(splitter.finish());
+                let mut joined = Vec::new();
+                for (i, line) in out.iter().enumerate() {
+                    prop_assert!(line.bytes.len() <= max);
+                    prop_assert!(!line.bytes.contains(&b'\n'));
+                    joined.extend_from_slice(&line.bytes);
+                    match line.end {
+                        LineEnd::Newline => joined.push(b'\n'),
+                        LineEnd::Cut => prop_assert_eq!(line.bytes.len(), max),
+                        LineEnd::EndOfOutput => prop_assert_eq!(i, out.len() - 1),
+                    }
+                }
+                prop_assert_eq!(joined, chunks.concat());
+            }
+        }
     }
 }

@@ -152,4 +152,100 @@ mod tests {
     fn non_utf8_is_an_ordinary_line() {
         assert_eq!(parse(b"#KILN:PHASE:\xff\xfe"), None);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// The line a script prints for `marker`, the message quoted with
+        /// the escapes the parser reads.
+        fn render(prefix: &str, marker: &Marker) -> String {
+            match marker {
+                Marker::Phase(name) => format!("{prefix}PHASE:{name}"),
+                Marker::Progress(n) => format!("{prefix}PROGRESS:{n}"),
+                Marker::StateOk => format!("{prefix}STATE:OK"),
+                Marker::StateErr(message) => {
+                    let mut quoted = String::from("\"");
+                    for c in message.chars() {
+                        match c {
+                            '"' => quoted.push_str("\\\""),
+                            '\\' => quoted.push_str("\\\\"),
+                            '\n' => quoted.push_str("\\n"),
+                            '\r' => quoted.push_str("\\r"),
+                            '\t' => quoted.push_str("\\t"),
+                            '\0' => quoted.push_str("\\0"),
+                            c => quoted.push(c),
+                        }
+                    }
+                    quoted.push('"');
+                    format!("{prefix}STATE:ERR:{quoted}")
+                }
+            }
+        }
+
+        fn prefix() -> impl Strategy<Value = &'static str> {
+            prop::sample::select(PREFIXES.to_vec())
+        }
+
+        fn marker() -> impl Strategy<Value = Marker> {
+            prop_oneof![
+                "[^\\s]([^\\n\\r]*[^\\s])?".prop_map(Marker::Phase),
+                (0u8..=100).prop_map(Marker::Progress),
+                Just(Marker::StateOk),
+                any::<String>().prop_map(Marker::StateErr),
+            ]
+        }
+
+        /// Lines that look like markers: a prefix, a kind, then anything.
+        fn marker_like() -> impl Strategy<Value = Vec<u8>> {
+            (
+                prefix(),
+                prop::sample::select(vec!["PHASE:", "PROGRESS:", "STATE:", "STATE:ERR:", ""]),
+                prop::collection::vec(any::<u8>(), 0..24),
+            )
+                .prop_map(|(prefix, kind, rest)| {
+                    let mut line = format!("{prefix}{kind}").into_bytes();
+                    line.extend(rest);
+                    line
+                })
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+            /// Any bytes: no panic; without a prefix, never a marker.
+            #[test]
+            fn any_line_is_a_marker_or_an_ordinary_line(line in prop::collection::vec(any::<u8>(), 0..64)) {
+                let parsed = parse(&line);
+                if !PREFIXES.iter().any(|p| line.starts_with(p.as_bytes())) {
+                    prop_assert_eq!(parsed, None);
+                }
+            }
+
+            /// What the parser reads from a line, written again, reads the same.
+            #[test]
+            fn a_parsed_marker_reads_the_same_when_written_again(line in marker_like(), prefix in prefix()) {
+                if let Some(marker) = parse(&line) {
+                    prop_assert_eq!(parse(render(prefix, &marker).as_bytes()), Some(marker));
+                }
+            }
+
+            /// Every well-formed marker, with either prefix and either line end, is read back.
+            #[test]
+            fn well_formed_markers_are_read(
+                marker in marker(),
+                prefix in prefix(),
+                end in prop::sample::select(vec!["", "\n", "\r\n"]),
+            ) {
+                let line = format!("{}{end}", render(prefix, &marker));
+                prop_assert_eq!(parse(line.as_bytes()), Some(marker));
+            }
+
+            /// Progress outside 0 to 100 is an ordinary line.
+            #[test]
+            fn progress_out_of_range_is_no_marker(n in 101u32..100_000, prefix in prefix()) {
+                prop_assert_eq!(parse(format!("{prefix}PROGRESS:{n}").as_bytes()), None);
+            }
+        }
+    }
 }

@@ -3,24 +3,34 @@
 //! The archive is the tar stream of a container's `/outputs`, whose entries
 //! are named `outputs/...`. Each entry lands at the same relative path under
 //! `<staging>/<submit-uuid>/`, or is refused with a reason. Refused: absolute
-//! names, names with `..`, names outside `outputs/`, links pointing outside,
-//! hard links to anything but a file extracted before, devices, fifos, and
-//! paths that would pass through an existing link or file. Never followed:
-//! existing symbolic links (files are created with `O_EXCL` in directories
-//! checked component by component; symbolic links from the archive are created
-//! last and checked where they really point). Never replaced: an existing
+//! names, names with `..`, names outside `outputs/`, names too long for the
+//! file system, links pointing outside or to a directory, hard links to
+//! anything but a file extracted before, devices, fifos, and paths that
+//! would pass through an existing link or file. Never followed: existing
+//! symbolic links (files are created with `O_EXCL` in directories checked
+//! component by component; symbolic links from the archive are created last
+//! and checked where they really point). Never replaced: an existing
 //! different file.
+//!
+//! An extraction lands whole or not at all: when an entry is refused, or the
+//! extraction fails (a broken archive, a full disk), every file, link and
+//! directory it made is removed again, so that the staging directory holds
+//! only the artifacts of jobs whose outputs were accepted. A symbolic link
+//! to a file is an artifact of its own, with that file's size and SHA-256.
 //!
 //! Each file is written through a temporary file in its directory while its
 //! size and SHA-256 are computed, then moved into place without replacing
-//! anything. Memory use does not depend on the size of the files.
+//! anything. Blocks of zeros are left as holes, so that a sparse output stays
+//! sparse where the file system allows. Memory use does not depend on the
+//! size of the files.
 
 use std::collections::HashMap;
 use std::fmt;
-use std::fs::Permissions;
-use std::io::Read;
+use std::fs::{File, Permissions};
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use tokio::io::AsyncRead;
 use tokio_util::io::SyncIoBridge;
@@ -32,10 +42,17 @@ use super::{RelPath, StoreError};
 /// The top directory of the archive of `/outputs`.
 const OUTPUTS: &str = "outputs";
 
+/// The size of the blocks of zeros that are left as holes.
+const HOLE_BLOCK: usize = 4096;
+
 /// The staging store: one directory per submit under a root.
 #[derive(Debug, Clone)]
 pub struct StagingStore {
     root: PathBuf,
+    /// Held while an archive is extracted: extractions into one store run
+    /// one at a time, so that undoing one never removes a file another has
+    /// just found in place and accepted as its own.
+    extracting: Arc<Mutex<()>>,
 }
 
 /// A file extracted from a job's outputs.
@@ -45,14 +62,6 @@ pub struct Artifact {
     pub path: RelPath,
     pub size: u64,
     pub sha256: Sha256Digest,
-}
-
-/// A symbolic link extracted from a job's outputs; it points inside the
-/// submit's staging directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Link {
-    pub path: RelPath,
-    pub target: String,
 }
 
 /// An archive entry that was not extracted, and why.
@@ -77,8 +86,10 @@ pub enum RefusalReason {
     NotUnderOutputs,
     NotUtf8,
     EmptyName,
+    NameTooLong,
     LinkOutside { target: String },
     DanglingLink { target: String },
+    LinkToDirectory { target: String },
     HardLinkTarget { target: String },
     NotADirectory { path: String },
     Device,
@@ -96,11 +107,16 @@ impl fmt::Display for RefusalReason {
             NotUnderOutputs => write!(f, "not under `{OUTPUTS}/`"),
             NotUtf8 => write!(f, "name is not valid UTF-8"),
             EmptyName => write!(f, "empty name"),
+            NameTooLong => write!(f, "name too long for the file system"),
             LinkOutside { target } => write!(
                 f,
                 "link pointing outside the staging directory (to `{target}`)"
             ),
             DanglingLink { target } => write!(f, "link to `{target}`, which does not exist"),
+            LinkToDirectory { target } => write!(
+                f,
+                "link to `{target}`, which is a directory (only links to files are artifacts)"
+            ),
             HardLinkTarget { target } => write!(
                 f,
                 "hard link to `{target}`, which is not a file extracted before it"
@@ -114,19 +130,23 @@ impl fmt::Display for RefusalReason {
     }
 }
 
-/// The result of extracting one archive.
+/// The result of extracting one archive. When anything was refused, nothing
+/// was kept: `artifacts` is empty and `refused` says why.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Extraction {
     /// The submit's staging directory the paths are relative to.
     pub dir: PathBuf,
+    /// The files, then the symbolic links to files, in archive order.
     pub artifacts: Vec<Artifact>,
-    pub links: Vec<Link>,
     pub refused: Vec<Refused>,
 }
 
 impl StagingStore {
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            extracting: Arc::default(),
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -146,40 +166,45 @@ impl StagingStore {
     {
         let dest = self.submit_dir(submit);
         let reader = SyncIoBridge::new(tar);
-        tokio::task::spawn_blocking(move || extract_into(reader, &dest)).await?
+        let extracting = Arc::clone(&self.extracting);
+        tokio::task::spawn_blocking(move || {
+            // A panicked extraction undid nothing it had not finished; the
+            // lock itself guards no data.
+            let _one_at_a_time = extracting.lock().unwrap_or_else(|e| e.into_inner());
+            extract_into(reader, &dest)
+        })
+        .await?
     }
 }
 
-/// Extracts an outputs archive into `dest` (created if missing). Blocking.
+/// Extracts an outputs archive into `dest` (created if missing), whole or
+/// not at all. Blocking.
 pub fn extract_into<R: Read>(reader: R, dest: &Path) -> Result<Extraction, StoreError> {
     std::fs::create_dir_all(dest).map_err(StoreError::io("creating staging directory", dest))?;
     let canonical =
         std::fs::canonicalize(dest).map_err(StoreError::io("resolving staging directory", dest))?;
     let mut extractor = Extractor {
-        dest: canonical.clone(),
+        dest: canonical,
         extraction: Extraction {
             dir: dest.to_owned(),
             ..Extraction::default()
         },
         files: HashMap::new(),
         pending_links: Vec::new(),
+        made: Vec::new(),
     };
-    let archive_error = |source| StoreError::Archive {
-        dest: dest.to_owned(),
-        source,
-    };
-    let mut archive = tar::Archive::new(reader);
-    for entry in archive.entries().map_err(archive_error)? {
-        let mut entry = entry.map_err(archive_error)?;
-        let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
-        match extractor.entry(&mut entry) {
-            Ok(()) => {}
-            Err(EntryError::Refused(reason)) => extractor.refuse(name, reason),
-            Err(EntryError::Store(e)) => return Err(e),
+    match extractor.extract_all(reader) {
+        Ok(()) if extractor.extraction.refused.is_empty() => Ok(extractor.extraction),
+        Ok(()) => {
+            extractor.undo();
+            extractor.extraction.artifacts.clear();
+            Ok(extractor.extraction)
+        }
+        Err(e) => {
+            extractor.undo();
+            Err(e)
         }
     }
-    extractor.create_links()?;
-    Ok(extractor.extraction)
 }
 
 /// An entry that was refused, or a failure that ends the extraction.
@@ -200,10 +225,30 @@ impl From<RefusalReason> for EntryError {
     }
 }
 
+/// A failed file system call: a refusal when the name is too long for the
+/// file system (the archive's fault), else a failure of the store.
+fn fs_error(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> EntryError {
+    let path = path.to_owned();
+    move |source| {
+        if source.raw_os_error() == Some(nix::errno::Errno::ENAMETOOLONG as i32) {
+            RefusalReason::NameTooLong.into()
+        } else {
+            StoreError::Io { what, path, source }.into()
+        }
+    }
+}
+
 struct PendingLink {
     entry: String,
     path: RelPath,
     target: String,
+}
+
+/// Something an extraction made, to be removed again if it is undone.
+enum Made {
+    Dir(PathBuf),
+    /// A file, hard link or symbolic link.
+    File(PathBuf),
 }
 
 struct Extractor {
@@ -213,12 +258,52 @@ struct Extractor {
     /// Files extracted so far, for hard links and repeated entries.
     files: HashMap<RelPath, (u64, Sha256Digest)>,
     pending_links: Vec<PendingLink>,
+    /// What this extraction made, in order.
+    made: Vec<Made>,
 }
 
 impl Extractor {
+    /// Extracts every entry, then creates the links; a refused entry is
+    /// recorded and the next one taken.
+    fn extract_all<R: Read>(&mut self, reader: R) -> Result<(), StoreError> {
+        let archive_error = |source| StoreError::Archive {
+            dest: self.extraction.dir.clone(),
+            source,
+        };
+        let mut archive = tar::Archive::new(reader);
+        for entry in archive.entries().map_err(archive_error)? {
+            let mut entry = entry.map_err(|source| StoreError::Archive {
+                dest: self.extraction.dir.clone(),
+                source,
+            })?;
+            let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+            match self.entry(&mut entry) {
+                Ok(()) => {}
+                Err(EntryError::Refused(reason)) => self.refuse(name, reason),
+                Err(EntryError::Store(e)) => return Err(e),
+            }
+        }
+        self.create_links()
+    }
+
     fn refuse(&mut self, entry: String, reason: RefusalReason) {
         tracing::warn!(entry = %entry, %reason, "refused an outputs entry");
         self.extraction.refused.push(Refused { entry, reason });
+    }
+
+    /// Removes what this extraction made, newest first.
+    fn undo(&mut self) {
+        for made in std::mem::take(&mut self.made).into_iter().rev() {
+            let (removed, path) = match &made {
+                Made::File(path) => (std::fs::remove_file(path), path),
+                Made::Dir(path) => (std::fs::remove_dir(path), path),
+            };
+            match removed {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => tracing::warn!("removing {} of refused outputs: {e}", path.display()),
+            }
+        }
     }
 
     fn entry<R: Read>(&mut self, entry: &mut tar::Entry<'_, R>) -> Result<(), EntryError> {
@@ -272,7 +357,7 @@ impl Extractor {
 
     /// Creates the directories `components` below the staging directory,
     /// refusing to pass through anything that is not a real directory.
-    fn ensure_dirs(&self, components: &[&str]) -> Result<(), EntryError> {
+    fn ensure_dirs(&mut self, components: &[&str]) -> Result<(), EntryError> {
         let mut path = self.dest.clone();
         for (i, component) in components.iter().enumerate() {
             path.push(component);
@@ -284,18 +369,18 @@ impl Extractor {
                 Ok(_) => return Err(not_a_dir().into()),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     match std::fs::create_dir(&path) {
-                        Ok(()) => {}
+                        Ok(()) => self.made.push(Made::Dir(path.clone())),
                         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                             let meta = std::fs::symlink_metadata(&path)
-                                .map_err(StoreError::io("inspecting", &path))?;
+                                .map_err(fs_error("inspecting", &path))?;
                             if !meta.is_dir() {
                                 return Err(not_a_dir().into());
                             }
                         }
-                        Err(e) => return Err(StoreError::io("creating directory", &path)(e).into()),
+                        Err(e) => return Err(fs_error("creating directory", &path)(e)),
                     }
                 }
-                Err(e) => return Err(StoreError::io("inspecting", &path)(e).into()),
+                Err(e) => return Err(fs_error("inspecting", &path)(e)),
             }
         }
         Ok(())
@@ -310,11 +395,19 @@ impl Extractor {
         let (name, parents) = components.split_last().ok_or(RefusalReason::EmptyName)?;
         self.ensure_dirs(parents)?;
         let parent = parents.iter().fold(self.dest.clone(), |p, c| p.join(c));
+        let path = parent.join(name);
+        // The final name is checked first: the temporary file's is shorter.
+        match std::fs::symlink_metadata(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(fs_error("inspecting", &path)(e))
+            }
+            _ => {}
+        }
         let mut tmp = tempfile::Builder::new()
             .prefix(".kiln-part-")
             .tempfile_in(&parent)
-            .map_err(StoreError::io("creating a file in", &parent))?;
-        let (size, sha256) = copy_hashing(entry, tmp.as_file_mut()).map_err(|e| match e {
+            .map_err(fs_error("creating a file in", &parent))?;
+        let (size, sha256) = write_sparse(entry, tmp.as_file_mut()).map_err(|e| match e {
             CopyError::Read(source) => StoreError::Archive {
                 dest: self.extraction.dir.clone(),
                 source,
@@ -329,14 +422,13 @@ impl Extractor {
         tmp.as_file()
             .set_permissions(Permissions::from_mode(mode))
             .map_err(StoreError::io("setting permissions of", tmp.path()))?;
-        let path = parent.join(name);
         let rel = RelPath::from_components(components);
         match tmp.persist_noclobber(&path) {
-            Ok(_) => {}
+            Ok(_) => self.made.push(Made::File(path)),
             Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
                 self.same_file_exists(&path, size, sha256)?;
             }
-            Err(e) => return Err(StoreError::io("moving into place", &path)(e.error).into()),
+            Err(e) => return Err(fs_error("moving into place", &path)(e.error)),
         }
         self.record_file(rel, size, sha256);
         Ok(())
@@ -349,7 +441,7 @@ impl Extractor {
         size: u64,
         sha256: Sha256Digest,
     ) -> Result<(), EntryError> {
-        let meta = std::fs::symlink_metadata(path).map_err(StoreError::io("inspecting", path))?;
+        let meta = std::fs::symlink_metadata(path).map_err(fs_error("inspecting", path))?;
         if !meta.is_file() || meta.len() != size {
             return Err(RefusalReason::Collision.into());
         }
@@ -385,25 +477,32 @@ impl Extractor {
         let rel = RelPath::from_components(components);
         let path = rel.under(&self.dest);
         match std::fs::hard_link(target.under(&self.dest), &path) {
-            Ok(()) => {}
+            Ok(()) => self.made.push(Made::File(path)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 self.same_file_exists(&path, size, sha256)?
             }
-            Err(e) => return Err(StoreError::io("creating hard link", &path)(e).into()),
+            Err(e) => return Err(fs_error("creating hard link", &path)(e)),
         }
         self.record_file(rel, size, sha256);
         Ok(())
     }
 
-    /// Creates the symbolic links, last, and keeps only those that really
-    /// point inside the staging directory.
+    /// Creates the symbolic links, last, all of them before any is checked
+    /// (a link may point through one that comes later in the archive); then
+    /// keeps as artifacts those that really point to a file inside the
+    /// staging directory.
     fn create_links(&mut self) -> Result<(), StoreError> {
+        let mut created = Vec::new();
         for link in std::mem::take(&mut self.pending_links) {
             match self.create_link(&link) {
-                Ok(()) => self.extraction.links.push(Link {
-                    path: link.path,
-                    target: link.target,
-                }),
+                Ok(()) => created.push(link),
+                Err(EntryError::Refused(reason)) => self.refuse(link.entry, reason),
+                Err(EntryError::Store(e)) => return Err(e),
+            }
+        }
+        for link in created {
+            match self.link_artifact(&link) {
+                Ok((size, sha256)) => self.record_file(link.path, size, sha256),
                 Err(EntryError::Refused(reason)) => self.refuse(link.entry, reason),
                 Err(EntryError::Store(e)) => return Err(e),
             }
@@ -411,33 +510,124 @@ impl Extractor {
         Ok(())
     }
 
-    fn create_link(&self, link: &PendingLink) -> Result<(), EntryError> {
+    fn create_link(&mut self, link: &PendingLink) -> Result<(), EntryError> {
         let components: Vec<&str> = link.path.as_str().split('/').collect();
         let (_, parents) = components.split_last().ok_or(RefusalReason::EmptyName)?;
         self.ensure_dirs(parents)?;
         let path = link.path.under(&self.dest);
         match std::os::unix::fs::symlink(&link.target, &path) {
-            Ok(()) => {}
+            Ok(()) => {
+                self.made.push(Made::File(path));
+                Ok(())
+            }
+            // The same link from an earlier extraction is fine.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                // The same link from an earlier extraction is fine.
-                return match std::fs::read_link(&path) {
+                match std::fs::read_link(&path) {
                     Ok(existing) if existing == Path::new(&link.target) => Ok(()),
                     _ => Err(RefusalReason::Collision.into()),
-                };
+                }
             }
-            Err(e) => return Err(StoreError::io("creating symbolic link", &path)(e).into()),
+            Err(e) => Err(fs_error("creating symbolic link", &path)(e)),
         }
-        let verdict = match std::fs::canonicalize(&path) {
-            Ok(real) if real.starts_with(&self.dest) => return Ok(()),
-            Ok(_) => RefusalReason::LinkOutside {
-                target: link.target.clone(),
-            },
-            Err(_) => RefusalReason::DanglingLink {
-                target: link.target.clone(),
-            },
+    }
+
+    /// The size and SHA-256 of the file a created link points to; a refusal
+    /// when it points outside, nowhere, or to a directory.
+    fn link_artifact(&self, link: &PendingLink) -> Result<(u64, Sha256Digest), EntryError> {
+        let path = link.path.under(&self.dest);
+        let target = || link.target.clone();
+        let real = match std::fs::canonicalize(&path) {
+            Ok(real) if real.starts_with(&self.dest) => real,
+            Ok(_) => return Err(RefusalReason::LinkOutside { target: target() }.into()),
+            Err(_) => return Err(RefusalReason::DanglingLink { target: target() }.into()),
         };
-        std::fs::remove_file(&path).map_err(StoreError::io("removing refused link", &path))?;
-        Err(verdict.into())
+        let meta = std::fs::metadata(&real).map_err(fs_error("inspecting", &real))?;
+        if !meta.is_file() {
+            return Err(RefusalReason::LinkToDirectory { target: target() }.into());
+        }
+        let extracted = real
+            .strip_prefix(&self.dest)
+            .ok()
+            .and_then(Path::to_str)
+            .and_then(|rel| RelPath::new(rel).ok())
+            .and_then(|rel| self.files.get(&rel).copied());
+        match extracted {
+            Some(known) => Ok(known),
+            None => Ok(sha256_file_blocking(&real)?),
+        }
+    }
+}
+
+/// Copies an entry's content into `file`, leaving each block of zeros (at a
+/// block boundary) as a hole; returns its size and SHA-256.
+fn write_sparse<R: Read>(entry: &mut R, file: &mut File) -> Result<(u64, Sha256Digest), CopyError> {
+    let mut sparse = SparseWriter {
+        file,
+        pos: 0,
+        ends_in_hole: false,
+    };
+    let copied = copy_hashing(entry, &mut sparse)?;
+    sparse.finish().map_err(CopyError::Write)?;
+    Ok(copied)
+}
+
+/// A `Write` into a new file that seeks over whole blocks of zeros instead
+/// of writing them.
+struct SparseWriter<'a> {
+    file: &'a mut File,
+    pos: u64,
+    ends_in_hole: bool,
+}
+
+impl SparseWriter<'_> {
+    /// Whether `block` is a whole block of zeros at a block boundary.
+    fn is_hole(&self, offset: u64, block: &[u8]) -> bool {
+        offset % HOLE_BLOCK as u64 == 0
+            && block.len() == HOLE_BLOCK
+            && block.iter().all(|&b| b == 0)
+    }
+
+    /// Gives the file its full length when it ends in a hole.
+    fn finish(self) -> std::io::Result<()> {
+        if self.ends_in_hole {
+            self.file.set_len(self.pos)?;
+        }
+        Ok(())
+    }
+}
+
+impl Write for SparseWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut done = 0;
+        while done < buf.len() {
+            let rest = &buf[done..];
+            // Runs of holes or of data, cut at block boundaries.
+            let first = rest
+                .len()
+                .min(HOLE_BLOCK - (self.pos % HOLE_BLOCK as u64) as usize);
+            let hole = self.is_hole(self.pos, &rest[..first]);
+            let mut run = first;
+            while run < rest.len() {
+                let next = &rest[run..rest.len().min(run + HOLE_BLOCK)];
+                if self.is_hole(self.pos + run as u64, next) != hole {
+                    break;
+                }
+                run += next.len();
+            }
+            if hole {
+                self.file.seek(SeekFrom::Current(run as i64))?;
+            } else {
+                self.file.write_all(&rest[..run])?;
+            }
+            self.ends_in_hole = hole;
+            self.pos += run as u64;
+            done += run;
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
     }
 }
 
@@ -504,6 +694,7 @@ fn check_link_target(link: &[&str], target: &str) -> Result<(), RefusalReason> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::MetadataExt;
 
     #[test]
     fn entry_names() {
@@ -558,6 +749,7 @@ mod tests {
     }
 
     /// An archive entry, named with raw bytes so that hostile names can be made.
+    #[derive(Debug, Clone)]
     pub(crate) enum Crafted<'a> {
         File(&'a [u8], &'a [u8], u32),
         Dir(&'a [u8]),
@@ -567,7 +759,8 @@ mod tests {
         CharDevice(&'a [u8]),
     }
 
-    /// A tar archive of the entries, headers written as given.
+    /// A tar archive of the entries, headers written as given; a name
+    /// longer than a header holds goes into a GNU long-name entry before it.
     pub(crate) fn craft(entries: &[Crafted]) -> Vec<u8> {
         let mut builder = tar::Builder::new(Vec::new());
         for entry in entries {
@@ -576,19 +769,33 @@ mod tests {
                 Crafted::File(n, d, m) => (n, tar::EntryType::Regular, d, *m),
                 Crafted::Dir(n) => (n, tar::EntryType::Directory, b"", 0o755),
                 Crafted::Symlink(n, t) => {
-                    h.set_link_name(t).expect("link name");
+                    h.as_old_mut().linkname[..t.len()].copy_from_slice(t.as_bytes());
                     (n, tar::EntryType::Symlink, b"", 0o777)
                 }
                 Crafted::HardLink(n, t) => {
-                    h.set_link_name(t).expect("link name");
+                    h.as_old_mut().linkname[..t.len()].copy_from_slice(t.as_bytes());
                     (n, tar::EntryType::Link, b"", 0o644)
                 }
                 Crafted::NamedPipe(n) => (n, tar::EntryType::Fifo, b"", 0o644),
                 Crafted::CharDevice(n) => (n, tar::EntryType::Char, b"", 0o644),
             };
+            let slot_len = h.as_old().name.len();
+            if name.len() > slot_len {
+                let mut long = tar::Header::new_gnu();
+                let slot = &mut long.as_old_mut().name;
+                slot[..13].copy_from_slice(b"././@LongLink");
+                long.set_entry_type(tar::EntryType::GNULongName);
+                long.set_size(name.len() as u64 + 1);
+                long.set_mode(0o644);
+                long.set_cksum();
+                let mut data = name.to_vec();
+                data.push(0);
+                builder.append(&long, &data[..]).expect("appending");
+            }
             let slot = &mut h.as_old_mut().name;
             slot.fill(0);
-            slot[..name.len()].copy_from_slice(name);
+            let shown = name.len().min(slot_len);
+            slot[..shown].copy_from_slice(&name[..shown]);
             h.set_entry_type(kind);
             h.set_size(data.len() as u64);
             h.set_mode(mode);
@@ -618,10 +825,24 @@ mod tests {
         paths
     }
 
+    /// The paths below `root` that are not directories, relative, sorted.
+    fn non_dirs(root: &Path) -> Vec<String> {
+        tree(root)
+            .into_iter()
+            .filter(|p| {
+                !std::fs::symlink_metadata(root.join(p))
+                    .expect("inspecting")
+                    .is_dir()
+            })
+            .collect()
+    }
+
     /// Extracts the crafted archive into `<base>/staging/submit` (after
     /// `prepare` ran on that directory) and checks the artifacts (path and
-    /// content), the refused entries (name and reason), and that nothing
-    /// changed outside the staging directory.
+    /// content), the refused entries (name and reason), that the staging
+    /// directory holds exactly what was there and the artifacts (nothing at
+    /// all was kept when something was refused), and that nothing changed
+    /// outside the staging directory.
     fn check(
         prepare: impl Fn(&Path, &Path),
         entries: &[Crafted],
@@ -638,6 +859,7 @@ mod tests {
             .into_iter()
             .filter(|p| !p.starts_with("staging"))
             .collect();
+        let staged_before = tree(&dest);
 
         let extraction = extract_into(&craft(entries)[..], &dest).expect("extracting");
 
@@ -669,6 +891,23 @@ mod tests {
             .collect();
         assert_eq!(got_refused, expected_refused, "refused");
 
+        if refused.is_empty() {
+            let mut expected_staged: Vec<String> = staged_before
+                .iter()
+                .filter(|p| {
+                    !std::fs::symlink_metadata(dest.join(p))
+                        .expect("inspecting")
+                        .is_dir()
+                })
+                .cloned()
+                .chain(artifacts.iter().map(|(p, _)| p.to_string()))
+                .collect();
+            expected_staged.sort();
+            expected_staged.dedup();
+            assert_eq!(non_dirs(&dest), expected_staged, "staged files");
+        } else {
+            assert_eq!(tree(&dest), staged_before, "refused outputs leave nothing");
+        }
         let outside_after: Vec<String> = tree(base.path())
             .into_iter()
             .filter(|p| !p.starts_with("staging"))
@@ -705,6 +944,7 @@ mod tests {
                 File(b"./outputs/dot.txt", b"dot", 0o644),
                 HardLink(b"outputs/sub/again.tar.gz", "outputs/pkg-1.0.tar.gz"),
                 File(b"outputs/empty", b"", 0o644),
+                File(b"outputs/new\nline\x1b[31m", b"odd name", 0o644),
             ],
             &[
                 ("pkg-1.0.tar.gz", b"package"),
@@ -712,6 +952,7 @@ mod tests {
                 ("dot.txt", b"dot"),
                 ("sub/again.tar.gz", b"package"),
                 ("empty", b""),
+                ("new\nline\x1b[31m", b"odd name"),
             ],
             &[],
         );
@@ -721,6 +962,8 @@ mod tests {
     fn hostile_entries_are_refused() {
         use Crafted::*;
         use RefusalReason::*;
+        let long_name = format!("outputs/{}", "n".repeat(300));
+        let deep_name = format!("outputs/{}f", "nested-directory-20/".repeat(210));
         type Case<'a> = (Vec<Crafted<'a>>, Vec<(&'a str, RefusalReason)>);
         let cases: Vec<Case> = vec![
             (
@@ -746,6 +989,14 @@ mod tests {
             (
                 vec![File(b"outputs/\xff", b"x", 0o644)],
                 vec![("outputs/\u{fffd}", NotUtf8)],
+            ),
+            (
+                vec![File(long_name.as_bytes(), b"x", 0o644)],
+                vec![(long_name.as_str(), NameTooLong)],
+            ),
+            (
+                vec![File(deep_name.as_bytes(), b"x", 0o644)],
+                vec![(deep_name.as_str(), NameTooLong)],
             ),
             (
                 vec![Symlink(b"outputs/passwd", "/etc/passwd")],
@@ -774,18 +1025,30 @@ mod tests {
                     },
                 )],
             ),
+            (
+                vec![Dir(b"outputs/d"), Symlink(b"outputs/to-dir", "d")],
+                vec![("outputs/to-dir", LinkToDirectory { target: "d".into() })],
+            ),
             // A link that looks inside but really resolves outside through another link.
             (
                 vec![
                     Symlink(b"outputs/a/b/s", ".."),
                     Symlink(b"outputs/t", "a/b/s/../.."),
                 ],
-                vec![(
-                    "outputs/t",
-                    LinkOutside {
-                        target: "a/b/s/../..".into(),
-                    },
-                )],
+                vec![
+                    (
+                        "outputs/a/b/s",
+                        LinkToDirectory {
+                            target: "..".into(),
+                        },
+                    ),
+                    (
+                        "outputs/t",
+                        LinkOutside {
+                            target: "a/b/s/../..".into(),
+                        },
+                    ),
+                ],
             ),
             (
                 vec![HardLink(b"outputs/h", "victim")],
@@ -824,12 +1087,48 @@ mod tests {
             ),
         ];
         for (entries, refused) in cases {
-            let artifacts: Vec<(&str, &[u8])> = match entries.last() {
-                Some(File(b"outputs/dir/f", ..)) => vec![("dir/f", b"x")],
-                _ => vec![],
-            };
-            check(nothing, &entries, &artifacts, &refused);
+            check(nothing, &entries, &[], &refused);
         }
+    }
+
+    #[test]
+    fn a_refused_entry_undoes_what_came_before_it() {
+        use Crafted::*;
+        // Files, a hard link, a link and new directories before the refused
+        // entry; a file from an earlier job with the same content stays.
+        let earlier = |_: &Path, dest: &Path| {
+            std::fs::create_dir(dest.join("old")).expect("mkdir");
+            std::fs::write(dest.join("old/same"), b"same").expect("writing");
+        };
+        check(
+            earlier,
+            &[
+                File(b"outputs/a", b"a", 0o644),
+                File(b"outputs/new/deeper/b", b"b", 0o644),
+                File(b"outputs/old/same", b"same", 0o644),
+                File(b"outputs/old/mine", b"mine", 0o644),
+                HardLink(b"outputs/new/c", "outputs/a"),
+                Symlink(b"outputs/new/link", "c"),
+                Dir(b"outputs/empty/dir"),
+                NamedPipe(b"outputs/fifo"),
+                File(b"outputs/z", b"after", 0o644),
+            ],
+            &[],
+            &[("outputs/fifo", RefusalReason::Fifo)],
+        );
+    }
+
+    #[test]
+    fn a_broken_archive_undoes_what_came_before_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut tar = craft(&[
+            Crafted::File(b"outputs/sub/first", b"first", 0o644),
+            Crafted::File(b"outputs/big", &[7u8; 4096], 0o644),
+        ]);
+        tar.truncate(tar.len() - 1024 - 2048);
+        let got = extract_into(&tar[..], dir.path());
+        assert!(matches!(got, Err(StoreError::Archive { .. })), "{got:?}");
+        assert_eq!(tree(dir.path()), Vec::<String>::new());
     }
 
     #[test]
@@ -850,7 +1149,7 @@ mod tests {
                 File(b"outputs/file-link", b"overwrite", 0o644),
                 File(b"outputs/fine", b"ok", 0o644),
             ],
-            &[("fine", b"ok")],
+            &[],
             &[
                 (
                     "outputs/evil/payload",
@@ -880,12 +1179,21 @@ mod tests {
             earlier,
             &[
                 File(b"outputs/same", b"same", 0o644),
-                File(b"outputs/taken", b"new", 0o644),
                 File(b"outputs/twice", b"one", 0o644),
-                File(b"outputs/twice", b"two", 0o644),
                 File(b"outputs/twice", b"one", 0o644),
             ],
             &[("same", b"same"), ("twice", b"one")],
+            &[],
+        );
+        check(
+            earlier,
+            &[
+                File(b"outputs/same", b"same", 0o644),
+                File(b"outputs/taken", b"new", 0o644),
+                File(b"outputs/twice", b"one", 0o644),
+                File(b"outputs/twice", b"two", 0o644),
+            ],
+            &[],
             &[
                 ("outputs/taken", RefusalReason::Collision),
                 ("outputs/twice", RefusalReason::Collision),
@@ -894,34 +1202,102 @@ mod tests {
     }
 
     #[test]
-    fn links_inside_are_kept() {
-        let base = tempfile::tempdir().expect("tempdir");
-        let dest = base.path().join("s");
-        let tar = craft(&[
-            Crafted::File(b"outputs/lib/libfoo.so.1", b"elf", 0o755),
-            Crafted::Symlink(b"outputs/lib/libfoo.so", "libfoo.so.1"),
-            Crafted::Symlink(b"outputs/top", "lib/libfoo.so"),
-        ]);
-        let extraction = extract_into(&tar[..], &dest).expect("extracting");
-        assert!(extraction.refused.is_empty(), "{:?}", extraction.refused);
-        let links: Vec<(&str, &str)> = extraction
-            .links
-            .iter()
-            .map(|l| (l.path.as_str(), l.target.as_str()))
-            .collect();
-        assert_eq!(
-            links,
-            [("lib/libfoo.so", "libfoo.so.1"), ("top", "lib/libfoo.so")]
+    fn links_to_files_are_artifacts() {
+        use Crafted::*;
+        // In any order: a link may point through one that comes later.
+        check(
+            nothing,
+            &[
+                Symlink(b"outputs/top", "lib/libfoo.so"),
+                File(b"outputs/lib/libfoo.so.1", b"elf", 0o755),
+                Symlink(b"outputs/lib/libfoo.so", "libfoo.so.1"),
+            ],
+            &[
+                ("lib/libfoo.so.1", b"elf"),
+                ("top", b"elf"),
+                ("lib/libfoo.so", b"elf"),
+            ],
+            &[],
         );
-        assert_eq!(
-            std::fs::read(dest.join("top")).expect("reading through the link"),
-            b"elf"
+        // To a file of an earlier job.
+        let earlier = |_: &Path, dest: &Path| {
+            std::fs::write(dest.join("old.txt"), b"earlier").expect("writing");
+        };
+        check(
+            earlier,
+            &[Symlink(b"outputs/new.txt", "old.txt")],
+            &[("new.txt", b"earlier")],
+            &[],
         );
-        let mode = std::fs::metadata(dest.join("lib/libfoo.so.1"))
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tar = craft(&[Crafted::File(b"outputs/tool", b"#!", 0o755)]);
+        extract_into(&tar[..], dir.path()).expect("extracting");
+        let mode = std::fs::metadata(dir.path().join("tool"))
             .expect("meta")
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o755);
+    }
+
+    /// Whether the file system under `dir` keeps holes.
+    fn keeps_holes(dir: &Path) -> bool {
+        let probe = dir.join("probe");
+        let file = File::create(&probe).expect("creating a probe");
+        file.set_len(1 << 20).expect("extending the probe");
+        let sparse = file.metadata().expect("meta").blocks() * 512 < 1 << 20;
+        std::fs::remove_file(&probe).expect("removing the probe");
+        sparse
+    }
+
+    #[test]
+    fn sparse_files_stay_sparse() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut holey = vec![0u8; 1 << 20];
+        holey[100] = 1;
+        holey[700_000..700_010].copy_from_slice(b"0123456789");
+        let ends_in_hole = vec![0u8; 3 * HOLE_BLOCK + 5];
+        let mut dense = vec![1u8; 2 * HOLE_BLOCK];
+        dense[HOLE_BLOCK..HOLE_BLOCK + 10].fill(0);
+        let tar = craft(&[
+            Crafted::File(b"outputs/holey", &holey, 0o644),
+            Crafted::File(b"outputs/tail", &ends_in_hole, 0o644),
+            Crafted::File(b"outputs/dense", &dense, 0o644),
+        ]);
+        let extraction = extract_into(&tar[..], dir.path()).expect("extracting");
+        assert!(extraction.refused.is_empty());
+        for (name, content) in [
+            ("holey", &holey),
+            ("tail", &ends_in_hole),
+            ("dense", &dense),
+        ] {
+            let path = dir.path().join(name);
+            assert_eq!(&std::fs::read(&path).expect("reading"), content, "{name}");
+            let artifact = extraction
+                .artifacts
+                .iter()
+                .find(|a| a.path.as_str() == name)
+                .expect("an artifact");
+            let (_, sha) = copy_hashing(&mut &content[..], &mut std::io::sink()).expect("hashing");
+            assert_eq!(
+                (artifact.size, artifact.sha256),
+                (content.len() as u64, sha)
+            );
+        }
+        if keeps_holes(dir.path()) {
+            let allocated = std::fs::metadata(dir.path().join("holey"))
+                .expect("meta")
+                .blocks()
+                * 512;
+            assert!(
+                allocated <= 4 * HOLE_BLOCK as u64,
+                "{allocated} bytes allocated"
+            );
+        } else {
+            eprintln!(
+                "note: the file system of {} keeps no holes",
+                dir.path().display()
+            );
+        }
     }
 
     #[test]
@@ -931,5 +1307,136 @@ mod tests {
         tar.truncate(1024);
         let got = extract_into(&tar[..], dir.path());
         assert!(matches!(got, Err(StoreError::Archive { .. })), "{got:?}");
+    }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        /// Name bytes that make trouble: separators, dots, a newline, an
+        /// escape, bytes that are not UTF-8.
+        fn name_part() -> impl Strategy<Value = Vec<u8>> {
+            prop::collection::vec(
+                prop::sample::select(vec![b'a', b'b', b'/', b'.', b'\n', 0x1b, 0xff, b' ']),
+                0..6,
+            )
+        }
+
+        /// A name: mostly below `outputs/`, sometimes anything, sometimes
+        /// with a component too long for the file system.
+        fn name() -> impl Strategy<Value = Vec<u8>> {
+            (name_part(), any::<u8>(), 0usize..3).prop_map(|(part, dice, depth)| {
+                let mut name = match dice % 8 {
+                    0 => Vec::new(),
+                    1 => b"/".to_vec(),
+                    2 => b"../".to_vec(),
+                    _ => b"outputs/".to_vec(),
+                };
+                for _ in 0..depth {
+                    name.extend_from_slice(b"d/");
+                }
+                if dice >= 240 {
+                    name.extend_from_slice(&[b'n'; 300]);
+                }
+                name.extend_from_slice(&part);
+                name
+            })
+        }
+
+        fn target() -> impl Strategy<Value = String> {
+            prop::sample::select(vec![
+                "a",
+                "b",
+                "d",
+                "d/a",
+                "..",
+                "../a",
+                "/etc/passwd",
+                "",
+                ".",
+                "missing",
+                "outputs/a",
+                "outputs/d/a",
+            ])
+            .prop_map(str::to_owned)
+        }
+
+        #[derive(Debug, Clone)]
+        enum Kind {
+            File(Vec<u8>),
+            Dir,
+            Symlink(String),
+            HardLink(String),
+            Fifo,
+            Device,
+        }
+
+        fn kind() -> impl Strategy<Value = Kind> {
+            prop_oneof![
+                4 => prop::collection::vec(prop::sample::select(vec![0u8, 1]), 0..64)
+                    .prop_map(Kind::File),
+                2 => Just(Kind::Dir),
+                2 => target().prop_map(Kind::Symlink),
+                1 => target().prop_map(Kind::HardLink),
+                1 => Just(Kind::Fifo),
+                1 => Just(Kind::Device),
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+            /// Whatever the archive holds: no panic and no failure of the
+            /// store, every refusal names an entry of the archive and says
+            /// why, and the staging directory holds exactly the artifacts
+            /// (nothing when something was refused).
+            #[test]
+            fn any_archive_lands_whole_or_not_at_all(
+                entries in prop::collection::vec((name(), kind()), 0..12)
+            ) {
+                let crafted: Vec<Crafted> = entries
+                    .iter()
+                    .map(|(name, kind)| match kind {
+                        Kind::File(data) => Crafted::File(name, data, 0o644),
+                        Kind::Dir => Crafted::Dir(name),
+                        Kind::Symlink(t) => Crafted::Symlink(name, t),
+                        Kind::HardLink(t) => Crafted::HardLink(name, t),
+                        Kind::Fifo => Crafted::NamedPipe(name),
+                        Kind::Device => Crafted::CharDevice(name),
+                    })
+                    .collect();
+                let base = tempfile::tempdir().expect("tempdir");
+                let dest = base.path().join("staging");
+                let extraction = extract_into(&craft(&crafted)[..], &dest)
+                    .map_err(|e| TestCaseError::fail(format!("the store failed: {e}")))?;
+                let names: Vec<String> = entries
+                    .iter()
+                    .map(|(n, _)| String::from_utf8_lossy(n).into_owned())
+                    .collect();
+                for refused in &extraction.refused {
+                    prop_assert!(names.contains(&refused.entry), "{refused}: not an entry");
+                    let shown = refused.to_string();
+                    let named = format!("`{}`: ", refused.entry);
+                    prop_assert!(shown.starts_with(&named), "{}: does not name the entry", shown);
+                    prop_assert!(shown.len() > refused.entry.len() + 4, "{shown}: no reason");
+                }
+                let mut artifacts: Vec<String> =
+                    extraction.artifacts.iter().map(|a| a.path.to_string()).collect();
+                artifacts.sort();
+                prop_assert_eq!(non_dirs(&dest), artifacts);
+                if !extraction.refused.is_empty() {
+                    prop_assert_eq!(tree(&dest), Vec::<String>::new());
+                }
+                for a in &extraction.artifacts {
+                    let bytes = std::fs::read(a.path.under(&dest)).expect("reading");
+                    prop_assert_eq!(a.size, bytes.len() as u64);
+                }
+                let outside: Vec<String> = tree(base.path())
+                    .into_iter()
+                    .filter(|p| !p.starts_with("staging"))
+                    .collect();
+                prop_assert_eq!(outside, Vec::<String>::new());
+            }
+        }
     }
 }

@@ -4,8 +4,9 @@
 //! submit's staging directory, `<staging>/<submit-uuid>/`, by [`extract`]:
 //! entries that could escape (absolute paths, `..`, links pointing outside,
 //! devices, fifos) are refused and reported, and nothing is ever written
-//! outside that directory. Each file's size and SHA-256 are computed while it
-//! is written. [`release`] copies artifacts into a release store atomically,
+//! outside that directory. An archive lands whole or not at all, so that
+//! staging holds only accepted outputs. Each file's size and SHA-256 are
+//! computed while it is written. [`release`] copies artifacts into a release store atomically,
 //! never replacing a different file. [`sources`] knows where the source
 //! cache keeps each source and checks files against their hashes;
 //! [`download`] fetches missing sources into it.
@@ -24,7 +25,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 pub use checksum::{sha256_file, Sha256Digest};
-pub use extract::{Artifact, Extraction, Link, RefusalReason, Refused, StagingStore};
+pub use extract::{Artifact, Extraction, RefusalReason, Refused, StagingStore};
 pub use release::{Release, ReleaseStore};
 
 /// A failure of the store itself (disk, archive), as opposed to an entry that

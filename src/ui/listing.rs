@@ -55,7 +55,10 @@ pub fn render(format: OutputFormat, listing: &Listing) -> Result<String> {
                 .set_content_arrangement(comfy_table::ContentArrangement::Disabled)
                 .set_header(listing.columns.iter().map(|c| c.to_uppercase()));
             for row in &listing.rows {
-                table.add_row(row.iter().map(cell_text));
+                table.add_row(
+                    row.iter()
+                        .map(|cell| super::tabular::table_cell(&cell_text(cell)).into_owned()),
+                );
             }
             let lines: Vec<String> = table.lines().map(|l| l.trim_end().to_owned()).collect();
             Ok(format!("{}\n", lines.join("\n")))
@@ -170,5 +173,18 @@ mod tests {
             lines[2].contains("long key") && lines[2].ends_with("x, y"),
             "{table}"
         );
+    }
+
+    #[test]
+    fn tables_escape_control_characters_and_csv_keeps_them() {
+        let listing = Listing {
+            columns: vec!["package", "status"],
+            rows: vec![vec![json!("evil\n\u{1b}[2J"), json!("failed")]],
+        };
+        let table = render(OutputFormat::Table, &listing).expect("renders");
+        assert_eq!(table.lines().count(), 2, "{table}");
+        assert!(table.contains("evil\\n\\u{1b}[2J"), "{table}");
+        let csv = render(OutputFormat::Csv, &listing).expect("renders");
+        assert!(csv.contains("\"evil\n\u{1b}[2J\""), "{csv}");
     }
 }

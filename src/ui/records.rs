@@ -12,7 +12,7 @@ use crate::db::listings::submits::{SubmitDetail, SubmitListItem};
 
 use super::tabular::{
     human_duration, human_size, opt, rfc3339, rfc3339_opt, seconds_opt, short_time, short_time_opt,
-    short_uuid, table, DisplayNames, Tabular,
+    short_uuid, table, table_cell, DisplayNames, Tabular,
 };
 
 impl Tabular for SubmitListItem {
@@ -391,7 +391,7 @@ fn fields(pairs: &[(&str, String)]) -> String {
     let width = pairs.iter().map(|(l, _)| l.len()).max().unwrap_or(0);
     let mut out = String::new();
     for (label, value) in pairs {
-        let _ = writeln!(out, "{label:>width$}: {value}");
+        let _ = writeln!(out, "{label:>width$}: {}", table_cell(value));
     }
     out
 }
@@ -401,7 +401,7 @@ fn env_lines(env: &[EnvVar]) -> String {
         return "  (none)\n".into();
     }
     env.iter()
-        .map(|e| format!("  {}={}\n", e.name, e.value))
+        .map(|e| format!("  {}={}\n", table_cell(&e.name), table_cell(&e.value)))
         .collect()
 }
 

@@ -3,7 +3,11 @@
 //! stream for printing logs, and the "nothing found" note on stderr.
 //!
 //! A closed stdout (`kiln db jobs | head`) ends the output quietly.
+//!
+//! [`table_cell`] is the one owner of how a value reads inside a terminal
+//! table: every table (here and in `ui::listing`) shows its cells through it.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use anyhow::Result;
@@ -117,7 +121,7 @@ pub fn table(columns: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> S
         t.set_width(width);
     }
     for row in rows {
-        t.add_row(row);
+        t.add_row(row.iter().map(|cell| table_cell(cell)));
     }
     let mut text = String::new();
     for line in t.lines() {
@@ -125,6 +129,37 @@ pub fn table(columns: &[&str], rows: impl IntoIterator<Item = Vec<String>>) -> S
         text.push('\n');
     }
     text
+}
+
+/// A value as a table cell: control characters (a newline, a tab, an
+/// escape) and the characters that reorder text are shown as escapes (`\n`,
+/// `\t`, `\u{1b}`), so that every row stays one line and no value can steer
+/// the terminal. CSV and JSON keep values as they are.
+pub fn table_cell(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(needs_escape) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if needs_escape(c) => out.push_str(&format!("\\u{{{:x}}}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Control characters, and the marks and overrides that change the
+/// direction of text.
+fn needs_escape(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'
+        )
 }
 
 /// The width tables must fit: `$COLUMNS`, else the terminal's, else none.
@@ -322,6 +357,32 @@ mod tests {
         ] {
             assert_eq!(names.image(full), shown);
         }
+    }
+
+    #[test]
+    fn cells_escape_control_characters() {
+        let cases = [
+            ("plain name-1.0.tar.gz", "plain name-1.0.tar.gz"),
+            ("new\nline", "new\\nline"),
+            ("cr\r tab\t", "cr\\r tab\\t"),
+            ("\u{1b}[31mred", "\\u{1b}[31mred"),
+            ("nul\0 del\u{7f} c1\u{9b}", "nul\\u{0} del\\u{7f} c1\\u{9b}"),
+            ("abc\u{202e}fed", "abc\\u{202e}fed"),
+            ("caf\u{e9} \u{4e2d}", "caf\u{e9} \u{4e2d}"),
+        ];
+        for (value, shown) in cases {
+            assert_eq!(table_cell(value), shown, "{value:?}");
+        }
+        let text = table(
+            &["PATH", "SIZE"],
+            vec![vec!["a\nb\x1b".into(), "1 B".into()]],
+        );
+        assert_eq!(text.lines().count(), 3, "{text}");
+        assert!(text.contains("a\\nb\\u{1b}"), "{text}");
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
     }
 
     #[test]

@@ -706,6 +706,222 @@ fn models_record_a_submit_from_plan_to_release() {
     .is_none());
 }
 
+/// Every `insert_all` takes more rows than one statement can bind
+/// (PostgreSQL takes at most 65,535 parameters), returns them in order, and
+/// writes all of them or none.
+#[test]
+fn insert_all_takes_more_rows_than_one_statement_holds() {
+    use diesel::{ExpressionMethods, QueryDsl};
+    use kiln::db::models::artifacts::NewArtifact;
+    use kiln::db::models::job_dependencies::{DependencyKind, JobDependency};
+    use kiln::db::models::job_envs::JobEnv;
+    use kiln::db::models::job_input_artifacts::JobInputArtifact;
+    use kiln::db::models::jobs::NewJob;
+    use kiln::db::models::submit_envs::SubmitEnv;
+    use kiln::db::models::submits::NewSubmit;
+    use kiln::db::models::{BatchInsert, EnvVarId, JobStatus, MAX_BIND_PARAMETERS};
+    use kiln::db::schema::{artifacts, env_vars, job_dependencies, job_envs, job_input_artifacts};
+
+    /// More rows of `T` than one statement holds.
+    fn over_one_statement<T: BatchInsert>() -> usize {
+        let n = T::ROWS_PER_STATEMENT + T::ROWS_PER_STATEMENT / 2;
+        assert!(n * T::COLUMNS > MAX_BIND_PARAMETERS);
+        n
+    }
+
+    let Some(db) = TestDb::new() else { return };
+    let db = db.migrated();
+    let c = &mut db.connect();
+    let pkg = NewPackage {
+        name: "many",
+        version: "1",
+    }
+    .get_or_create(c)
+    .expect("package");
+    let image = NewImage { name: "busybox" }
+        .get_or_create(c)
+        .expect("image");
+    let git = NewGitHash {
+        hash: &"a".repeat(40),
+    }
+    .get_or_create(c)
+    .expect("hash");
+    let json = serde_json::json!({});
+    let submit = NewSubmit {
+        uuid: uuid::Uuid::new_v4(),
+        requested_package_id: pkg.id,
+        requested_image_id: image.id,
+        repo_hash_id: git.id,
+        repo_dirty: false,
+        repo_diff_sha256: None,
+        submitter_user: "ann",
+        submitter_host: "build-1",
+        kiln_version: "0.1.0",
+        tree: &json,
+        plan: &json,
+        owner_machine: None,
+        owner_pid: None,
+        owner_started: None,
+    }
+    .insert(c)
+    .expect("submit");
+
+    // jobs
+    let n_jobs = over_one_statement::<NewJob>();
+    let key = "1".repeat(64);
+    let uuids: Vec<uuid::Uuid> = (0..n_jobs).map(|_| uuid::Uuid::new_v4()).collect();
+    let new_jobs: Vec<NewJob> = uuids
+        .iter()
+        .map(|&uuid| NewJob {
+            uuid,
+            submit_id: submit.id,
+            package_id: pkg.id,
+            image_id: image.id,
+            status: JobStatus::Queued,
+            script: "true",
+            build_key: &key,
+            build_key_inputs: &json,
+            reused_job_id: None,
+        })
+        .collect();
+    let jobs = NewJob::insert_all(c, &new_jobs).expect("jobs");
+    assert_eq!(
+        jobs.iter().map(|j| j.uuid).collect::<Vec<_>>(),
+        uuids,
+        "jobs come back in order"
+    );
+    let (first, second) = (jobs[0].id, jobs[1].id);
+
+    // artifacts, and all or none of them; as many as a job's inputs below
+    let n_artifacts = over_one_statement::<JobInputArtifact>();
+    assert!(n_artifacts > over_one_statement::<NewArtifact>());
+    let paths: Vec<String> = (0..n_artifacts).map(|i| format!("f{i}")).collect();
+    let sha = "f".repeat(64);
+    let mut new_artifacts: Vec<NewArtifact> = paths
+        .iter()
+        .map(|path| NewArtifact {
+            job_id: first,
+            path,
+            size: 1,
+            sha256: &sha,
+        })
+        .collect();
+    new_artifacts.push(NewArtifact {
+        job_id: first,
+        path: "../leaves-the-store",
+        size: 1,
+        sha256: &sha,
+    });
+    assert!(
+        NewArtifact::insert_all(c, &new_artifacts).is_err(),
+        "a bad row in the last statement"
+    );
+    let count = |c: &mut diesel::PgConnection| -> i64 {
+        artifacts::table
+            .count()
+            .get_result(c)
+            .expect("counting artifacts")
+    };
+    assert_eq!(count(c), 0, "the statements before the bad row were kept");
+    new_artifacts.pop();
+    let recorded = NewArtifact::insert_all(c, &new_artifacts).expect("artifacts");
+    assert_eq!(
+        recorded.iter().map(|a| a.path.as_str()).collect::<Vec<_>>(),
+        paths,
+        "artifacts come back in order"
+    );
+    assert_eq!(count(c), n_artifacts as i64);
+
+    // job_input_artifacts
+    let n_links = recorded.len();
+    let inputs: Vec<JobInputArtifact> = recorded
+        .iter()
+        .map(|a| JobInputArtifact {
+            job_id: second,
+            artifact_id: a.id,
+        })
+        .collect();
+    assert!(n_links * 2 > MAX_BIND_PARAMETERS);
+    assert_eq!(
+        JobInputArtifact::insert_all(c, &inputs).expect("inputs"),
+        n_links
+    );
+    let stored: i64 = job_input_artifacts::table
+        .filter(job_input_artifacts::job_id.eq(second))
+        .count()
+        .get_result(c)
+        .expect("counting inputs");
+    assert_eq!(stored, n_links as i64);
+
+    // job_dependencies: every job waits for the first three
+    let mut edges: Vec<JobDependency> = Vec::new();
+    for job in &jobs[3..] {
+        for dep in [first, second, jobs[2].id] {
+            edges.push(JobDependency {
+                job_id: job.id,
+                dependency_job_id: dep,
+                kind: DependencyKind::Runtime,
+            });
+        }
+    }
+    assert!(edges.len() > JobDependency::ROWS_PER_STATEMENT);
+    assert_eq!(
+        JobDependency::insert_all(c, &edges).expect("edges"),
+        edges.len()
+    );
+    let stored: i64 = job_dependencies::table
+        .count()
+        .get_result(c)
+        .expect("counting edges");
+    assert_eq!(stored, edges.len() as i64);
+
+    // job_envs and submit_envs, over many variables
+    let n_envs = over_one_statement::<JobEnv>();
+    diesel::sql_query(format!(
+        "INSERT INTO env_vars (name, value) SELECT 'V', g::text FROM generate_series(1, {n_envs}) g"
+    ))
+    .execute(c)
+    .expect("inserting variables");
+    let env_ids: Vec<EnvVarId> = env_vars::table
+        .select(env_vars::id)
+        .order(env_vars::id)
+        .load(c)
+        .expect("env ids");
+    let job_links: Vec<JobEnv> = env_ids
+        .iter()
+        .map(|&env_id| JobEnv {
+            job_id: first,
+            env_id,
+        })
+        .collect();
+    assert_eq!(JobEnv::insert_all(c, &job_links).expect("job envs"), n_envs);
+    assert_eq!(
+        JobEnv::insert_all(c, &job_links).expect("again"),
+        0,
+        "links that exist are kept"
+    );
+    let stored: i64 = job_envs::table
+        .count()
+        .get_result(c)
+        .expect("counting job envs");
+    assert_eq!(stored, n_envs as i64);
+    let submit_links: Vec<SubmitEnv> = env_ids
+        .iter()
+        .map(|&env_id| SubmitEnv {
+            submit_id: submit.id,
+            env_id,
+        })
+        .collect();
+    assert_eq!(
+        SubmitEnv::insert_all(c, &submit_links).expect("submit envs"),
+        n_envs
+    );
+    assert_eq!(
+        SubmitEnv::env_ids(c, submit.id).expect("env ids").len(),
+        n_envs
+    );
+}
+
 #[test]
 fn cli_runs_psql_without_the_password_on_its_command_line() {
     let Some(db) = TestDb::new() else { return };

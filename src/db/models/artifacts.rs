@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
-use super::{id_type, JobId};
+use super::{id_type, insert_in_batches, BatchInsert, JobId};
 use crate::db::schema::artifacts;
 
 id_type!(
@@ -42,16 +42,24 @@ impl NewArtifact<'_> {
             .get_result(conn)
     }
 
-    /// Inserts a job's artifacts in one statement, returning them in the same order.
+    /// Inserts a job's artifacts, however many, all or none, returning them
+    /// in the same order.
     pub fn insert_all(
         conn: &mut PgConnection,
         artifacts: &[NewArtifact<'_>],
     ) -> QueryResult<Vec<Artifact>> {
-        diesel::insert_into(artifacts::table)
-            .values(artifacts)
-            .returning(Artifact::as_returning())
-            .get_results(conn)
+        let batches = insert_in_batches(conn, artifacts, |conn, batch| {
+            diesel::insert_into(artifacts::table)
+                .values(batch)
+                .returning(Artifact::as_returning())
+                .get_results(conn)
+        })?;
+        Ok(batches.into_iter().flatten().collect())
     }
+}
+
+impl BatchInsert for NewArtifact<'_> {
+    const COLUMNS: usize = 4;
 }
 
 impl Artifact {

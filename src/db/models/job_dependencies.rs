@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::{text_enum, JobId};
+use super::{insert_in_batches, text_enum, BatchInsert, JobId};
 use crate::db::schema::job_dependencies;
 
 text_enum! {
@@ -27,12 +27,19 @@ pub struct JobDependency {
 /// The insert form; the edge holds nothing to borrow.
 pub type NewJobDependency = JobDependency;
 
+impl BatchInsert for NewJobDependency {
+    const COLUMNS: usize = 3;
+}
+
 impl JobDependency {
-    /// Records plan edges, in one statement.
+    /// Records plan edges, however many, all or none.
     pub fn insert_all(conn: &mut PgConnection, edges: &[NewJobDependency]) -> QueryResult<usize> {
-        diesel::insert_into(job_dependencies::table)
-            .values(edges)
-            .execute(conn)
+        let counts = insert_in_batches(conn, edges, |conn, batch| {
+            diesel::insert_into(job_dependencies::table)
+                .values(batch)
+                .execute(conn)
+        })?;
+        Ok(counts.into_iter().sum())
     }
 
     /// The jobs one job waits for.

@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::{EnvVarId, JobId};
+use super::{insert_in_batches, BatchInsert, EnvVarId, JobId};
 use crate::db::schema::job_envs;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -16,13 +16,21 @@ pub struct JobEnv {
 /// The insert form; the link holds nothing to borrow.
 pub type NewJobEnv = JobEnv;
 
+impl BatchInsert for NewJobEnv {
+    const COLUMNS: usize = 2;
+}
+
 impl JobEnv {
-    /// Links jobs to their variables, in one statement; links that exist are kept.
+    /// Links jobs to their variables, however many, all or none; links
+    /// that exist are kept.
     pub fn insert_all(conn: &mut PgConnection, links: &[NewJobEnv]) -> QueryResult<usize> {
-        diesel::insert_into(job_envs::table)
-            .values(links)
-            .on_conflict_do_nothing()
-            .execute(conn)
+        let counts = insert_in_batches(conn, links, |conn, batch| {
+            diesel::insert_into(job_envs::table)
+                .values(batch)
+                .on_conflict_do_nothing()
+                .execute(conn)
+        })?;
+        Ok(counts.into_iter().sum())
     }
 
     /// The variables of one job.

@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::{ArtifactId, JobId};
+use super::{insert_in_batches, ArtifactId, BatchInsert, JobId};
 use crate::db::schema::job_input_artifacts;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -16,16 +16,23 @@ pub struct JobInputArtifact {
 /// The insert form; the link holds nothing to borrow.
 pub type NewJobInputArtifact = JobInputArtifact;
 
+impl BatchInsert for NewJobInputArtifact {
+    const COLUMNS: usize = 2;
+}
+
 impl JobInputArtifact {
-    /// Records inputs, in one statement; links that exist are kept.
+    /// Records inputs, however many, all or none; links that exist are kept.
     pub fn insert_all(
         conn: &mut PgConnection,
         links: &[NewJobInputArtifact],
     ) -> QueryResult<usize> {
-        diesel::insert_into(job_input_artifacts::table)
-            .values(links)
-            .on_conflict_do_nothing()
-            .execute(conn)
+        let counts = insert_in_batches(conn, links, |conn, batch| {
+            diesel::insert_into(job_input_artifacts::table)
+                .values(batch)
+                .on_conflict_do_nothing()
+                .execute(conn)
+        })?;
+        Ok(counts.into_iter().sum())
     }
 
     /// The inputs of one job.

@@ -9,7 +9,9 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use super::artifacts::{Artifact, NewArtifact};
-use super::{id_type, text_enum, EndpointId, ImageId, PackageId, SubmitId};
+use super::{
+    id_type, insert_in_batches, text_enum, BatchInsert, EndpointId, ImageId, PackageId, SubmitId,
+};
 use crate::db::schema::{artifacts, jobs};
 
 id_type!(
@@ -159,13 +161,20 @@ impl NewJob<'_> {
             .get_result(conn)
     }
 
-    /// Inserts several jobs in one statement, returning them in the same order.
+    /// Inserts jobs, however many, all or none, returning them in the same order.
     pub fn insert_all(conn: &mut PgConnection, jobs: &[NewJob<'_>]) -> QueryResult<Vec<Job>> {
-        diesel::insert_into(jobs::table)
-            .values(jobs)
-            .returning(Job::as_returning())
-            .get_results(conn)
+        let batches = insert_in_batches(conn, jobs, |conn, batch| {
+            diesel::insert_into(jobs::table)
+                .values(batch)
+                .returning(Job::as_returning())
+                .get_results(conn)
+        })?;
+        Ok(batches.into_iter().flatten().collect())
     }
+}
+
+impl BatchInsert for NewJob<'_> {
+    const COLUMNS: usize = 9;
 }
 
 impl Job {

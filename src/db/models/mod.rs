@@ -11,6 +11,13 @@
 //! NOTHING` waits for the other insert to commit, and the `SELECT` that
 //! follows (a new snapshot under READ COMMITTED) then sees its row. Do not
 //! call them inside a REPEATABLE READ or SERIALIZABLE transaction.
+//!
+//! The tables written many rows at a time (`jobs`, `artifacts`, the links)
+//! have an `insert_all` that takes any number of rows: [`insert_in_batches`]
+//! splits them into statements that stay within PostgreSQL's limit of bind
+//! parameters, all in one transaction (a savepoint inside the caller's).
+
+use diesel::{Connection, PgConnection, QueryResult};
 
 pub mod artifacts;
 pub mod endpoints;
@@ -56,6 +63,41 @@ pub(crate) fn moment(
     diesel::dsl::sql(&format!(
         "GREATEST(now() - make_interval(secs => {ago:.6}), {floor})"
     ))
+}
+
+/// The most bind parameters PostgreSQL takes in one statement: its wire
+/// protocol counts them in 16 bits.
+pub const MAX_BIND_PARAMETERS: usize = 65_535;
+
+/// An insert form written many rows at a time by [`insert_in_batches`].
+pub trait BatchInsert {
+    /// The values one row binds: its columns (a test checks the number
+    /// against the SQL diesel writes).
+    const COLUMNS: usize;
+    /// The most rows one statement can hold.
+    const ROWS_PER_STATEMENT: usize = MAX_BIND_PARAMETERS / Self::COLUMNS;
+}
+
+/// Writes `rows` with `insert`, in statements of at most
+/// [`BatchInsert::ROWS_PER_STATEMENT`] rows, and returns what each statement
+/// returned, in order. More than one statement runs in a transaction (a
+/// savepoint when the caller has one open): all rows are written, or none.
+pub(crate) fn insert_in_batches<T: BatchInsert, R>(
+    conn: &mut PgConnection,
+    rows: &[T],
+    mut insert: impl FnMut(&mut PgConnection, &[T]) -> QueryResult<R>,
+) -> QueryResult<Vec<R>> {
+    if rows.is_empty() {
+        return Ok(Vec::new());
+    }
+    if rows.len() <= T::ROWS_PER_STATEMENT {
+        return insert(conn, rows).map(|r| vec![r]);
+    }
+    conn.transaction(|conn| {
+        rows.chunks(T::ROWS_PER_STATEMENT)
+            .map(|batch| insert(conn, batch))
+            .collect()
+    })
 }
 
 /// A text column held a value that its Rust enum does not know.
@@ -242,6 +284,116 @@ mod tests {
             job_dependencies::DependencyKind::as_str,
             "job_dependencies",
             "kind",
+        );
+    }
+
+    /// The bind parameters of inserting `rows`, counted in the SQL diesel writes.
+    fn binds_of<T>(rows: &[T], insert: impl Fn(&[T]) -> String) -> usize {
+        let sql = insert(rows);
+        let statement = sql.split(" -- binds:").next().unwrap_or_default();
+        statement.matches('$').count()
+    }
+
+    /// Each `BatchInsert::COLUMNS` is what one row binds: the batches stay
+    /// within PostgreSQL's limit only if it is.
+    #[test]
+    fn batch_inserts_know_how_many_values_a_row_binds() {
+        use crate::db::schema;
+        use diesel::pg::Pg;
+
+        fn check<T: BatchInsert>(what: &str, row: T, insert: impl Fn(&[T]) -> String) {
+            let rows = [row];
+            assert_eq!(binds_of(&rows, insert), T::COLUMNS, "{what}");
+            assert!(T::ROWS_PER_STATEMENT * T::COLUMNS <= MAX_BIND_PARAMETERS);
+            assert!((T::ROWS_PER_STATEMENT + 1) * T::COLUMNS > MAX_BIND_PARAMETERS);
+        }
+        let inputs = serde_json::json!({});
+        check(
+            "jobs",
+            jobs::NewJob {
+                uuid: uuid::Uuid::nil(),
+                submit_id: SubmitId(1),
+                package_id: PackageId(1),
+                image_id: ImageId(1),
+                status: JobStatus::Queued,
+                script: "s",
+                build_key: "k",
+                build_key_inputs: &inputs,
+                // Set, so that it is bound rather than DEFAULT.
+                reused_job_id: Some(JobId(1)),
+            },
+            |rows| {
+                diesel::debug_query::<Pg, _>(&diesel::insert_into(schema::jobs::table).values(rows))
+                    .to_string()
+            },
+        );
+        check(
+            "artifacts",
+            artifacts::NewArtifact {
+                job_id: JobId(1),
+                path: "p",
+                size: 1,
+                sha256: "0",
+            },
+            |rows| {
+                diesel::debug_query::<Pg, _>(
+                    &diesel::insert_into(schema::artifacts::table).values(rows),
+                )
+                .to_string()
+            },
+        );
+        check(
+            "job_dependencies",
+            job_dependencies::JobDependency {
+                job_id: JobId(1),
+                dependency_job_id: JobId(2),
+                kind: job_dependencies::DependencyKind::Build,
+            },
+            |rows| {
+                diesel::debug_query::<Pg, _>(
+                    &diesel::insert_into(schema::job_dependencies::table).values(rows),
+                )
+                .to_string()
+            },
+        );
+        check(
+            "job_envs",
+            job_envs::JobEnv {
+                job_id: JobId(1),
+                env_id: EnvVarId(1),
+            },
+            |rows| {
+                diesel::debug_query::<Pg, _>(
+                    &diesel::insert_into(schema::job_envs::table).values(rows),
+                )
+                .to_string()
+            },
+        );
+        check(
+            "job_input_artifacts",
+            job_input_artifacts::JobInputArtifact {
+                job_id: JobId(1),
+                artifact_id: ArtifactId(1),
+            },
+            |rows| {
+                diesel::debug_query::<Pg, _>(
+                    &diesel::insert_into(schema::job_input_artifacts::table).values(rows),
+                )
+                .to_string()
+            },
+        );
+        check(
+            "submit_envs",
+            submit_envs::SubmitEnv {
+                submit_id: SubmitId(1),
+                env_id: EnvVarId(1),
+            },
+            |rows| {
+                diesel::debug_query::<Pg, _>(
+                    &diesel::insert_into(schema::submit_envs::table).values(rows),
+                )
+                .to_string()
+            },
         );
     }
 

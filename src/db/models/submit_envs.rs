@@ -3,7 +3,7 @@
 
 use diesel::prelude::*;
 
-use super::{EnvVarId, SubmitId};
+use super::{insert_in_batches, BatchInsert, EnvVarId, SubmitId};
 use crate::db::schema::submit_envs;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Queryable, Selectable, Insertable)]
@@ -16,13 +16,21 @@ pub struct SubmitEnv {
 /// The insert form; the link holds nothing to borrow.
 pub type NewSubmitEnv = SubmitEnv;
 
+impl BatchInsert for NewSubmitEnv {
+    const COLUMNS: usize = 2;
+}
+
 impl SubmitEnv {
-    /// Links a submit to its variables, in one statement; links that exist are kept.
+    /// Links a submit to its variables, however many, all or none; links
+    /// that exist are kept.
     pub fn insert_all(conn: &mut PgConnection, links: &[NewSubmitEnv]) -> QueryResult<usize> {
-        diesel::insert_into(submit_envs::table)
-            .values(links)
-            .on_conflict_do_nothing()
-            .execute(conn)
+        let counts = insert_in_batches(conn, links, |conn, batch| {
+            diesel::insert_into(submit_envs::table)
+                .values(batch)
+                .on_conflict_do_nothing()
+                .execute(conn)
+        })?;
+        Ok(counts.into_iter().sum())
     }
 
     /// The variables of one submit.
