@@ -297,10 +297,10 @@ pub async fn run(
                         if let (Some(id), false) = (&returned.container, ctx.keep_containers) {
                             let endpoint = &endpoints[assigned[&index]].endpoint;
                             if let Err(e) = endpoint.remove_container(id, crate::endpoint::Removal::Force).await {
-                                tracing::warn!("removing container {id} of job {}: {e}", spec.uuid);
+                                tracing::warn!("removing container {id} of job {}: {}", spec.uuid, crate::error::Chain(&e));
                             }
                         }
-                        let message = format!("{err:#}");
+                        let message = crate::error::chain(&err).to_string();
                         tracing::debug!("job {} failed to run: {message}", spec.uuid);
                         (FinalJobStatus::Failed, Some(Failure { message, ..Failure::default() }))
                     }
