@@ -1,5 +1,11 @@
-//! Error kinds that decide the exit code, and the [`Outcome`] of a command
-//! that ran to its end.
+//! Error kinds that decide the exit code, the [`Outcome`] of a command
+//! that ran to its end, and the one way an error and its causes are put
+//! into words ([`causes`], [`Chain`]).
+//!
+//! Each layer of an error says only its own part: a type that keeps its
+//! cause as `#[source]` leaves it out of its message, so that the cause is
+//! said once, by the printer. As a safety net the printer leaves out a cause
+//! whose text an earlier message already holds.
 //!
 //! Exit codes (documented in the user guide): 0 success, 1 a job failed (or
 //! kiln itself failed at run time: database, Docker, disk), 2 usage,
@@ -25,6 +31,37 @@ macro_rules! input_error {
     ($($arg:tt)*) => {
         ::anyhow::Error::new($crate::error::InputError(format!($($arg)*)))
     };
+}
+
+/// The messages of an error and of each of its causes, outermost first,
+/// each said once: a cause whose text is already in an earlier message is
+/// left out.
+pub fn causes(err: &(dyn std::error::Error + 'static)) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut next = Some(err);
+    while let Some(e) = next {
+        let text = e.to_string();
+        if !text.is_empty() && !out.iter().any(|said| said.contains(&text)) {
+            out.push(text);
+        }
+        next = e.source();
+    }
+    out
+}
+
+/// An error and its causes on one line, each said once, joined by `: `
+/// (what `{:#}` would print, without the repeats).
+pub struct Chain<'a>(pub &'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&causes(self.0).join(": "))
+    }
+}
+
+/// [`Chain`] of an `anyhow::Error`.
+pub fn chain(err: &anyhow::Error) -> Chain<'_> {
+    Chain(err.as_ref())
 }
 
 /// How a command that did not fail ended.
@@ -69,4 +106,101 @@ pub fn is_input_error(err: &anyhow::Error) -> bool {
             || e.is::<crate::package::script::ScriptError>()
             || e.is::<crate::db::listings::FilterError>()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{0}")]
+    struct Leaf(&'static str);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("{text}")]
+    struct Layer {
+        text: &'static str,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    }
+
+    fn layered(texts: &[&'static str]) -> anyhow::Error {
+        let (innermost, outer) = texts.split_last().expect("at least one message");
+        let mut err: Box<dyn std::error::Error + Send + Sync> = Box::new(Leaf(innermost));
+        for &text in outer.iter().rev() {
+            err = Box::new(Layer { text, source: err });
+        }
+        anyhow::anyhow!(err)
+    }
+
+    fn check(texts: &[&'static str], expected: &[&str]) {
+        let err = layered(texts);
+        assert_eq!(causes(err.as_ref()), expected, "{texts:?}");
+        assert_eq!(chain(&err).to_string(), expected.join(": "), "{texts:?}");
+    }
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let cases: &[(&[&'static str], &[&str])] = &[
+            (&["no such file"], &["no such file"]),
+            (
+                &[
+                    "reading patch p/a.patch",
+                    "No such file or directory (os error 2)",
+                ],
+                &[
+                    "reading patch p/a.patch",
+                    "No such file or directory (os error 2)",
+                ],
+            ),
+            // A message that already holds its cause.
+            (
+                &[
+                    "cannot read configuration file /x: no such file",
+                    "no such file",
+                ],
+                &["cannot read configuration file /x: no such file"],
+            ),
+            // Three times the same cause.
+            (
+                &[
+                    "creating the log file /l: No space left on device (os error 28)",
+                    "/l: No space left on device (os error 28)",
+                    "No space left on device (os error 28)",
+                ],
+                &["creating the log file /l: No space left on device (os error 28)"],
+            ),
+            // A cause said by a layer further out.
+            (
+                &[
+                    "endpoint `e`: Docker responded with status code 500: boom",
+                    "creating the container",
+                    "Docker responded with status code 500: boom",
+                ],
+                &[
+                    "endpoint `e`: Docker responded with status code 500: boom",
+                    "creating the container",
+                ],
+            ),
+            // An empty message says nothing.
+            (&["outer", ""], &["outer"]),
+        ];
+        for (texts, expected) in cases {
+            check(texts, expected);
+        }
+    }
+
+    #[test]
+    fn anyhow_context_layers_are_causes() {
+        let err = anyhow::Error::new(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no such file",
+        ))
+        .context("reading /x")
+        .context("loading the repository");
+        assert_eq!(
+            chain(&err).to_string(),
+            "loading the repository: reading /x: no such file"
+        );
+    }
 }

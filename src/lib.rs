@@ -14,6 +14,7 @@
 //! - [`orchestrator`]: running a plan across endpoints;
 //! - [`store`]: staging and release stores, safe extraction, checksums;
 //! - [`log`]: the container log protocol (no I/O);
+//! - [`secrets`]: the values of secret variables and their masking (no I/O);
 //! - [`db`]: the database (the only user of diesel);
 //! - [`ui`]: everything the user reads on the terminal.
 
@@ -30,6 +31,7 @@ pub mod orchestrator;
 pub mod package;
 pub mod plan;
 pub mod repo;
+pub mod secrets;
 pub mod store;
 pub mod ui;
 

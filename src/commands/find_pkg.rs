@@ -1,5 +1,6 @@
 //! `kiln find-pkg REGEX [VERSION]`: the packages whose names match, printed
-//! tersely, in kiln's readable form, with `package_print_format`, or as JSON.
+//! tersely, in kiln's readable form, with `package_print_format`, or as JSON;
+//! the values of `secret_env` variables masked.
 
 use anyhow::Result;
 
@@ -7,6 +8,8 @@ use super::{select, Context};
 use crate::cli::{FindPkgArgs, PackageFormat};
 use crate::error::Outcome;
 use crate::package::script::{ScriptRenderer, ScriptSettings};
+use crate::package::Package;
+use crate::secrets::Secrets;
 use crate::ui::packages::{self, Sections, Shown};
 
 pub fn run(ctx: &Context, args: FindPkgArgs) -> Result<Outcome> {
@@ -62,12 +65,20 @@ pub fn run(ctx: &Context, args: FindPkgArgs) -> Result<Outcome> {
         .as_deref()
         .filter(|_| !json && packages::can_highlight());
 
+    // Shown with their secrets masked, scripts included.
+    let secrets = Secrets::new(
+        &config.secret_env,
+        ids.iter().map(|&id| &packages.get(id).environment),
+    )?;
+    let masked: Vec<Package> = ids
+        .iter()
+        .map(|&id| secrets.mask_package(packages.get(id)))
+        .collect();
     let mut shown = Vec::with_capacity(ids.len());
-    for &id in &ids {
-        let package = packages.get(id);
+    for package in &masked {
         let script = match &renderer {
             Some(renderer) => {
-                let script = renderer.render(package)?.into_string();
+                let script = secrets.scrub(&renderer.render(package)?.into_string());
                 Some(match theme {
                     Some(theme) => packages::highlight_script(&script, theme)?,
                     None => script,

@@ -77,7 +77,7 @@ impl fmt::Display for Problems {
 /// variable or flag) and the key. Every variant is a user error (exit code 2).
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read configuration file {path}: {source}")]
+    #[error("cannot read configuration file {path}")]
     Read {
         path: PathBuf,
         source: std::io::Error,
@@ -88,7 +88,7 @@ pub enum ConfigError {
     #[error("{0}")]
     Problems(Problems),
     /// A configured directory could not be created.
-    #[error("cannot create directory {path}{}: {source}", key.map(|k| format!(" (configured by `{k}`)")).unwrap_or_default())]
+    #[error("cannot create directory {path}{}", key.map(|k| format!(" (configured by `{k}`)")).unwrap_or_default())]
     CreateDir {
         path: PathBuf,
         key: Option<&'static str>,

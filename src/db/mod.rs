@@ -198,7 +198,7 @@ impl Location {
         }) {
             Ok(r) => r,
             Err(e) => Reachability::Unreachable {
-                error: format!("{e:#}"),
+                error: crate::error::chain(&e).to_string(),
             },
         };
         let embedded = self.embedded().map(|server| EmbeddedStatus {

@@ -41,6 +41,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    hash_keys (name) {
+        name -> Text,
+        key -> Bytea,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     image_digests (id) {
         id -> Int4,
         image_id -> Int4,
@@ -197,6 +205,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     endpoints,
     env_vars,
     git_hashes,
+    hash_keys,
     image_digests,
     images,
     job_dependencies,

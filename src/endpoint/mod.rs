@@ -59,7 +59,7 @@ pub enum EndpointError {
     UnsupportedUri { endpoint: String, uri: String },
     #[error("endpoint `{endpoint}`: an https:// URI needs `tls = {{ ca, cert, key }}`")]
     MissingTls { endpoint: String },
-    #[error("endpoint `{endpoint}`: cannot set up a connection to `{uri}`: {source}")]
+    #[error("endpoint `{endpoint}`: cannot set up a connection to `{uri}`")]
     Connect {
         endpoint: String,
         uri: String,
@@ -84,14 +84,14 @@ pub enum EndpointError {
         image: String,
         reason: String,
     },
-    #[error("endpoint `{endpoint}`: {action}: {source}")]
+    #[error("endpoint `{endpoint}`: {action}")]
     Docker {
         endpoint: String,
         action: String,
         #[source]
         source: bollard::errors::Error,
     },
-    #[error("endpoint `{endpoint}`: uploading inputs to container {container}: {source}")]
+    #[error("endpoint `{endpoint}`: uploading inputs to container {container}")]
     Upload {
         endpoint: String,
         container: String,

@@ -28,7 +28,7 @@ pub enum UploadError {
         first: String,
         second: String,
     },
-    #[error("reading {} for upload: {source}", path.display())]
+    #[error("reading {} for upload", path.display())]
     Read {
         path: PathBuf,
         #[source]
@@ -36,12 +36,12 @@ pub enum UploadError {
     },
     #[error("{} is not a regular file", .0.display())]
     NotAFile(PathBuf),
-    #[error("writing the upload stream: {0}")]
+    #[error("writing the upload stream")]
     Write(#[source] std::io::Error),
     /// The receiving side went away (the upload request ended early).
     #[error("the upload stream was closed by the receiver")]
     Closed,
-    #[error("the upload task ended abnormally: {0}")]
+    #[error("the upload task ended abnormally")]
     Task(#[from] tokio::task::JoinError),
 }
 
@@ -187,7 +187,9 @@ impl UploadSet {
             if let Err(e) = &result {
                 if !matches!(e, UploadError::Closed) {
                     // Make the request fail rather than send a short archive.
-                    let _ = tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+                    let _ = tx.blocking_send(Err(std::io::Error::other(
+                        crate::error::Chain(e).to_string(),
+                    )));
                 }
             }
             result

@@ -1,7 +1,9 @@
 //! Linting packages: kiln's own checks ([`crate::package::lint`]), the
 //! rendering of each package's script, and the configured `script_linter`
-//! fed each rendered script on its standard input. `kiln lint` prints what
-//! [`lint`] finds; `kiln submit` calls it before a build.
+//! fed each rendered script on its standard input (secrets and all: the
+//! linter sees the script the container runs; what it prints is scrubbed).
+//! `kiln lint` prints what [`lint`] finds; `kiln submit` calls it before a
+//! build.
 //!
 //! Blocking (file checks, child processes): async callers run [`lint`]
 //! inside `spawn_blocking`.
@@ -18,6 +20,7 @@ use crate::package::lint::{check, Rules};
 pub use crate::package::lint::{Finding, FindingKind, ImageList, Severity};
 use crate::package::script::{ScriptRenderer, ScriptSettings};
 use crate::package::{PackageId, PackageSet};
+use crate::secrets::Secrets;
 
 /// How [`lint_with`] runs.
 #[derive(Debug, Clone)]
@@ -98,12 +101,17 @@ pub fn lint_with(
             .filter_map(|(i, (_, script))| script.as_deref().map(|s| (i, s)))
             .collect();
         let runs = linter::run_all(program, root.as_deref(), &scripts, options.linter_jobs)?;
+        // The linter may quote a script that holds a package's secret.
+        let secrets = Secrets::new(
+            &config.secret_env,
+            which.iter().map(|&id| &packages.get(id).environment),
+        )?;
         for (i, rejection) in runs {
             checked[i].0.push(Finding {
                 package: which[i],
                 kind: FindingKind::Linter {
                     status: rejection.status,
-                    output: rejection.output,
+                    output: secrets.scrub(&rejection.output),
                 },
             });
         }

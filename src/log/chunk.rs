@@ -73,9 +73,9 @@ pub struct LogChunk {
 /// What can go wrong encoding or decoding a chunk.
 #[derive(Debug, thiserror::Error)]
 pub enum ChunkError {
-    #[error("compressing a log chunk: {0}")]
+    #[error("compressing a log chunk")]
     Compress(#[source] std::io::Error),
-    #[error("decompressing log chunk {seq}: {source}")]
+    #[error("decompressing log chunk {seq}")]
     Decompress {
         seq: i32,
         #[source]

@@ -57,6 +57,9 @@ pub struct Fed {
     pub marker: Option<Marker>,
     /// A chunk is ready to be stored.
     pub chunk: Option<LogChunk>,
+    /// The line as stored (scrubbed), before the log limit, when the log
+    /// keeps copies (see [`JobLog::with_copies`]).
+    pub copy: Option<Vec<u8>>,
 }
 
 /// How a job's log ended.
@@ -84,6 +87,8 @@ pub struct JobLog {
     keep_last: usize,
     /// The previous piece was cut: the next one does not start a line.
     continuing: bool,
+    /// Whether [`Fed::copy`] is filled.
+    copies: bool,
 }
 
 impl JobLog {
@@ -107,7 +112,15 @@ impl JobLog {
             last_lines: VecDeque::with_capacity(keep_last),
             keep_last,
             continuing: false,
+            copies: false,
         }
+    }
+
+    /// The log hands out a copy of every line, scrubbed, in [`Fed::copy`]
+    /// (for `--write-log`): the copy holds no more than the stored log.
+    pub fn with_copies(mut self) -> Self {
+        self.copies = true;
+        self
     }
 
     pub fn progress(&self) -> &ScriptProgress {
@@ -130,6 +143,7 @@ impl JobLog {
         if let Some(marker) = &marker {
             self.progress.apply(marker);
         }
+        let copy = self.copies.then(|| stored.bytes.clone());
         if self.keep_last > 0 {
             if self.last_lines.len() == self.keep_last {
                 self.last_lines.pop_front();
@@ -140,7 +154,11 @@ impl JobLog {
             Some(line) => self.encoder.push(&line)?,
             None => None,
         };
-        Ok(Fed { marker, chunk })
+        Ok(Fed {
+            marker,
+            chunk,
+            copy,
+        })
     }
 
     /// Takes the lines stored so far as a chunk (call on a timer, so that the
@@ -232,6 +250,27 @@ mod tests {
         }
         let seqs: Vec<i32> = chunks.iter().map(|c| c.seq).collect();
         assert_eq!(seqs, (0..chunks.len() as i32).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn copies_are_scrubbed_and_not_limited() {
+        let scrubber = Scrubber::new(["hunter2"]).expect("scrubber");
+        let mut log = JobLog::new(scrubber.clone(), 4, 0).with_copies();
+        let copies: Vec<Vec<u8>> = ["token=hunter2", "a long line past the limit"]
+            .iter()
+            .map(|t| log.feed(line(t, LineEnd::Newline)).expect("feeding").copy)
+            .map(|c| c.expect("a copy"))
+            .collect();
+        assert_eq!(
+            copies,
+            [
+                b"token=****".to_vec(),
+                b"a long line past the limit".to_vec()
+            ]
+        );
+        let mut plain = JobLog::new(scrubber, 1 << 20, 0);
+        let fed = plain.feed(line("x", LineEnd::Newline)).expect("feeding");
+        assert_eq!(fed.copy, None);
     }
 
     #[test]

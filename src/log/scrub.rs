@@ -17,7 +17,7 @@ pub struct Scrubber {
 
 /// The secrets could not be made into a matcher (far too many or too long).
 #[derive(Debug, thiserror::Error)]
-#[error("cannot prepare scrubbing of {count} secret values: {source}")]
+#[error("cannot prepare scrubbing of {count} secret values")]
 pub struct ScrubberError {
     count: usize,
     #[source]

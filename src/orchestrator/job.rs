@@ -26,7 +26,9 @@ use crate::db::models::JobId;
 use crate::endpoint::{
     Container, ContainerSpec, Created, Endpoint, Finished, Removal, Running, UploadSet,
 };
-use crate::log::{JobLog, LogChunk, Scrubber, Verdict};
+use crate::error::{chain, Chain};
+use crate::log::{JobLog, LogChunk, Verdict};
+use crate::secrets::Secrets;
 use crate::store::{Artifact, StagingStore};
 
 /// How long a container may take to stop before it is killed.
@@ -43,7 +45,9 @@ pub struct JobContext {
     pub staging: StagingStore,
     pub keep_containers: bool,
     pub log_limit: u64,
-    pub secrets: Vec<String>,
+    /// The submit's secrets: scrubbed from the log, its copy and every
+    /// message about the job.
+    pub secrets: Secrets,
     pub error_lines: usize,
     pub job_timeout: Option<Duration>,
     pub silence_timeout: Option<Duration>,
@@ -104,24 +108,30 @@ pub type Preparation = tokio::task::JoinHandle<Result<Container<Created>>>;
 
 /// Creates a job's container and uploads what depends on no other job (the
 /// script, sources and patches), so that the job can start as soon as its
-/// dependencies' artifacts are there. The container is not started.
+/// dependencies' artifacts are there. The container is not started. The
+/// error holds no secret's value.
 pub async fn prepare(
     ctx: Arc<JobContext>,
     endpoint: Arc<Endpoint>,
     spec: Arc<JobSpec>,
 ) -> Result<Container<Created>> {
-    let created = create(&ctx, &endpoint, &spec).await?;
+    prepare_container(&ctx, &endpoint, &spec)
+        .await
+        .map_err(|err| ctx.secrets.scrub_error(err))
+}
+
+async fn prepare_container(
+    ctx: &JobContext,
+    endpoint: &Endpoint,
+    spec: &JobSpec,
+) -> Result<Container<Created>> {
+    let created = create(ctx, endpoint, spec).await?;
     let mut upload = UploadSet::new();
-    add_own_files(&mut upload, &spec)?;
+    add_own_files(&mut upload, spec)?;
     if let Err(err) = created.upload(upload).await {
-        remove(&ctx, created).await;
-        return Err(err).with_context(|| {
-            format!(
-                "uploading the files of job {} to endpoint `{}`",
-                spec.uuid,
-                endpoint.name()
-            )
-        });
+        remove(ctx, created).await;
+        // The error names the endpoint, the container and the file.
+        return Err(err.into());
     }
     Ok(created)
 }
@@ -133,17 +143,17 @@ pub async fn discard(preparation: Preparation) {
         Ok(Ok(created)) => {
             let id = created.id().to_owned();
             if let Err(err) = created.remove(Removal::Force).await {
-                tracing::warn!("removing the unused container {id}: {err:#}");
+                tracing::warn!("removing the unused container {id}: {}", Chain(&err));
             }
         }
-        Ok(Err(err)) => tracing::debug!("an unused preparation had failed: {err:#}"),
+        Ok(Err(err)) => tracing::debug!("an unused preparation had failed: {}", chain(&err)),
         Err(err) => tracing::warn!("a preparation task ended abnormally: {err}"),
     }
 }
 
 /// Runs job `index` on `endpoint`, in the container `preparation` made if
 /// there is one. Never panics; every failure comes back in the
-/// [`JobReturn`].
+/// [`JobReturn`], with no secret's value in its messages.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     ctx: Arc<JobContext>,
@@ -171,8 +181,23 @@ pub async fn run(
     JobReturn {
         index,
         container: trace.container,
-        result,
+        result: scrub_outcome(&ctx.secrets, result),
         ended: trace.ended.unwrap_or_else(std::time::Instant::now),
+    }
+}
+
+/// The outcome with every secret's value masked in its messages (the
+/// engine's messages may quote what it was given).
+fn scrub_outcome(secrets: &Secrets, result: Result<JobOutcome>) -> Result<JobOutcome> {
+    let scrub_failure = |mut failure: Failure| {
+        failure.message = secrets.scrub(&failure.message);
+        failure
+    };
+    match result {
+        Ok(JobOutcome::Failed(f)) => Ok(JobOutcome::Failed(scrub_failure(f))),
+        Ok(JobOutcome::TimedOut(f)) => Ok(JobOutcome::TimedOut(scrub_failure(f))),
+        Ok(outcome) => Ok(outcome),
+        Err(err) => Err(secrets.scrub_error(err)),
     }
 }
 
@@ -229,8 +254,9 @@ async fn run_inner(
             Ok(Ok(created)) => Some(created),
             Ok(Err(err)) => {
                 tracing::debug!(
-                    "preparing the container of job {} failed, trying again: {err:#}",
-                    spec.uuid
+                    "preparing the container of job {} failed, trying again: {}",
+                    spec.uuid,
+                    chain(&err)
                 );
                 None
             }
@@ -265,21 +291,11 @@ async fn run_inner(
     };
     if let Err(err) = uploaded {
         remove(ctx, created).await;
-        return Err(err).with_context(|| {
-            format!(
-                "uploading the inputs of job {} to endpoint `{}`",
-                spec.uuid,
-                endpoint.name()
-            )
-        });
+        return Err(err.into());
     }
-    let (running, logs) = created.start().await.with_context(|| {
-        format!(
-            "starting the container of job {} on endpoint `{}`",
-            spec.uuid,
-            endpoint.name()
-        )
-    })?;
+    // Errors of the engine name the endpoint, the action and the container;
+    // the job is named by whoever reports its failure.
+    let (running, logs) = created.start().await?;
 
     let watched = watch(ctx, index, spec, &running, logs, events, cancel).await;
     let (log_end, stop, storage) = match watched {
@@ -293,15 +309,9 @@ async fn run_inner(
         }
     };
     if stop.is_some() {
-        running
-            .stop(STOP_GRACE)
-            .await
-            .with_context(|| format!("stopping the container of job {}", spec.uuid))?;
+        running.stop(STOP_GRACE).await?;
     }
-    let finished = running
-        .wait()
-        .await
-        .with_context(|| format!("waiting for the container of job {}", spec.uuid))?;
+    let finished = running.wait().await?;
 
     let outcome = judge(ctx, spec, &finished, log_end, stop).await;
     trace.ended = Some(std::time::Instant::now());
@@ -317,16 +327,8 @@ async fn create(
 ) -> Result<Container<Created>> {
     let mut container_spec = ContainerSpec::new(ctx.image.clone(), ctx.submit, spec.uuid);
     container_spec.env = spec.env.clone();
-    endpoint
-        .create_container(&container_spec)
-        .await
-        .with_context(|| {
-            format!(
-                "creating the container of job {} on endpoint `{}`",
-                spec.uuid,
-                endpoint.name()
-            )
-        })
+    // The error names the endpoint, the job and the image.
+    Ok(endpoint.create_container(&container_spec).await?)
 }
 
 async fn upload_if_any(
@@ -382,9 +384,14 @@ async fn watch(
     events: &mpsc::UnboundedSender<Event>,
     cancel: &CancellationToken,
 ) -> Result<(LogEnd, Option<Stop>, LogStorage)> {
-    let scrubber = Scrubber::new(ctx.secrets.iter().map(String::as_str))
-        .map_err(|e| anyhow::anyhow!("preparing the log scrubber: {e}"))?;
-    let mut log = JobLog::new(scrubber, ctx.log_limit, ctx.error_lines);
+    let mut log = JobLog::new(
+        ctx.secrets.scrubber().clone(),
+        ctx.log_limit,
+        ctx.error_lines,
+    );
+    if ctx.log_dir.is_some() {
+        log = log.with_copies();
+    }
     let mut writer = ChunkWriter::new(ctx, spec).await?;
     let mut flush = tokio::time::interval(LOG_FLUSH_EVERY);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -399,8 +406,10 @@ async fn watch(
                     if let Some(t) = ctx.silence_timeout {
                         silence_deadline = Some(tokio::time::Instant::now() + t);
                     }
-                    writer.copy_line(&line).await;
                     let fed = log.feed(line).context("encoding the log")?;
+                    if let Some(copy) = &fed.copy {
+                        writer.copy_line(copy).await;
+                    }
                     if let Some(marker) = fed.marker {
                         let _ = events.send(Event::Marker { index, marker });
                     }
@@ -514,7 +523,7 @@ async fn remove<S>(ctx: &JobContext, container: Container<S>) {
     }
     let id = container.id().to_owned();
     if let Err(err) = container.remove(Removal::Force).await {
-        tracing::warn!("removing container {id}: {err:#}");
+        tracing::warn!("removing container {id}: {}", Chain(&err));
     }
 }
 
@@ -589,10 +598,10 @@ impl ChunkWriter {
         })
     }
 
-    async fn copy_line(&mut self, line: &crate::log::LogLine) {
+    /// Writes a line of the log file; `line` is scrubbed already.
+    async fn copy_line(&mut self, line: &[u8]) {
         if let Some(file) = &mut self.file {
-            let ok = file.write_all(&line.line.bytes).await.is_ok()
-                && file.write_all(b"\n").await.is_ok();
+            let ok = file.write_all(line).await.is_ok() && file.write_all(b"\n").await.is_ok();
             if !ok {
                 tracing::warn!(
                     "writing the log file of job {} failed; not writing it further",

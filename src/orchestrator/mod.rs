@@ -332,7 +332,7 @@ impl<'a> Run<'a> {
             if let Some(preparation) = preparation {
                 self.preparations.discard(preparation);
             }
-            let failure = Failure::new(format!("{err:#}"));
+            let failure = Failure::new(crate::error::chain(&err).to_string());
             self.abort(err);
             self.end_now(index, FinalJobStatus::Cancelled, Some(failure))
                 .await;
@@ -448,7 +448,7 @@ impl<'a> Run<'a> {
                         (FinalJobStatus::Succeeded, None, true)
                     }
                     Err(err) => {
-                        let failure = Failure::new(format!("{err:#}"));
+                        let failure = Failure::new(crate::error::chain(&err).to_string());
                         self.abort(err);
                         (FinalJobStatus::Failed, Some(failure), false)
                     }
@@ -463,7 +463,7 @@ impl<'a> Run<'a> {
                 // one was made, must not stay behind.
                 self.remove_container_of(index, returned.container.as_deref())
                     .await;
-                let message = format!("{err:#}");
+                let message = crate::error::chain(&err).to_string();
                 tracing::debug!("job {} failed to run: {message}", self.jobs[index].uuid);
                 // Stopped by the user or by an abort: cancelled, not failed.
                 let status = match self.halt {
@@ -538,7 +538,7 @@ impl<'a> Run<'a> {
     /// kiln cannot go on: stop like Ctrl-C (the loop ends the jobs not
     /// started yet), and say why.
     fn abort(&mut self, err: anyhow::Error) {
-        let message = format!("{err:#}");
+        let message = crate::error::chain(&err).to_string();
         match &self.halt {
             Some(_) => self.unrecorded.push(message),
             None => {
@@ -595,8 +595,9 @@ impl<'a> Run<'a> {
             .await
         {
             tracing::warn!(
-                "removing container {id} of job {}: {e}",
-                self.jobs[index].uuid
+                "removing container {id} of job {}: {}",
+                self.jobs[index].uuid,
+                crate::error::Chain(&e)
             );
         }
     }

@@ -34,9 +34,10 @@ use crate::db::{self, Pool};
 use crate::endpoint::{AllowedVersions, Endpoint};
 use crate::package::script::ScriptRenderer;
 use crate::package::{DependencyKind, PackageSet};
-use crate::plan::build_key::{sha256_hex, BuildKeyInputs};
+use crate::plan::build_key::{sha256_hex, BuildKeyInputs, SecretHasher};
 use crate::plan::Plan;
 use crate::repo::git::GitState;
+use crate::secrets::Secrets;
 use crate::store::StagingStore;
 
 /// What the user asked for, parsed and resolved.
@@ -61,6 +62,8 @@ pub struct SubmitRequest<'a> {
 /// A job as prepared before the records are written.
 struct Prepared {
     spec: JobSpec,
+    /// The script as recorded: secrets masked.
+    recorded_script: String,
     build_key: String,
     build_key_inputs: serde_json::Value,
     kinds: Vec<DependencyKind>,
@@ -135,9 +138,19 @@ pub async fn submit(
         ));
     }
 
+    let environments: Vec<BTreeMap<String, String>> = order
+        .iter()
+        .map(|&n| {
+            let package = plan.package(packages, n);
+            job_environment(&config, &package.environment, &request.env, &git)
+        })
+        .collect();
+    let secrets = submit_secrets(&config, plan, packages, &request.env, &environments)?;
+    let hasher = secret_hasher(&pool).await?;
+
     let mut prepared: Vec<Prepared> = Vec::with_capacity(order.len());
     let mut problems = Vec::new();
-    for &node_id in &order {
+    for (&node_id, env) in order.iter().zip(environments) {
         let package = plan.package(packages, node_id);
         let script = match renderer.render(package) {
             Ok(s) => s.into_string(),
@@ -152,7 +165,6 @@ pub async fn submit(
                 package.id_string()
             );
         }
-        let env = job_environment(&config, &package.environment, &request.env, &git);
         if config.containers.check_env_names {
             for name in env.keys() {
                 if !config.containers.allowed_env.iter().any(|a| a == name) {
@@ -206,9 +218,9 @@ pub async fn submit(
         let inputs = BuildKeyInputs {
             package: package.name.to_string(),
             version: package.version.to_string(),
-            script_sha256: sha256_hex(script.as_bytes()),
+            script_sha256: hasher.script(&script, &secrets),
             image_digest: digest.clone(),
-            environment: env.clone(),
+            environment: hasher.environment(&env, &secrets),
             sources: package
                 .sources
                 .iter()
@@ -232,6 +244,7 @@ pub async fn submit(
                 .collect(),
         };
         prepared.push(Prepared {
+            recorded_script: secrets.scrub(&script),
             build_key: inputs.key(),
             build_key_inputs: serde_json::to_value(&inputs)
                 .context("serializing build key inputs")?,
@@ -263,14 +276,7 @@ pub async fn submit(
     let root = plan.package(packages, plan.root());
     let root_name = root.name.to_string();
     let root_version = root.version.to_string();
-    let secrets = secret_values(&config, &prepared);
-    let masked = |name: &str, value: &str| -> String {
-        if config.secret_env.iter().any(|s| s == name) {
-            "********".to_owned()
-        } else {
-            value.to_owned()
-        }
-    };
+    let masked = |name: &str, value: &str| secrets.mask(name, value);
     let submit_env: Vec<(String, String)> = request
         .env
         .iter()
@@ -293,7 +299,7 @@ pub async fn submit(
                 p.spec.uuid,
                 p.spec.package.clone(),
                 p.spec.version.clone(),
-                p.spec.script.clone(),
+                p.recorded_script.clone(),
                 p.build_key.clone(),
                 p.build_key_inputs.clone(),
             )
@@ -523,12 +529,8 @@ async fn reap_lost(pool: &Pool) -> Result<()> {
 /// database whose submit has no living process. Containers of live submits,
 /// and of jobs this database does not know (another kiln's), are left alone.
 async fn remove_leftovers(pool: &Pool, endpoint: &Endpoint) -> Result<()> {
-    let containers = endpoint.list_kiln_containers().await.with_context(|| {
-        format!(
-            "listing kiln's containers on endpoint `{}`",
-            endpoint.name()
-        )
-    })?;
+    // The error names the endpoint and what was asked.
+    let containers = endpoint.list_kiln_containers().await?;
     for container in containers {
         let Some(job) = container.job else { continue };
         let owner = db::run(pool, "checking a container's job", move |conn| {
@@ -546,9 +548,10 @@ async fn remove_leftovers(pool: &Pool, endpoint: &Endpoint) -> Result<()> {
                 .await
             {
                 tracing::warn!(
-                    "removing container {} on endpoint `{}`: {err}",
+                    "removing container {} on endpoint `{}`: {}",
                     container.id,
-                    endpoint.name()
+                    endpoint.name(),
+                    crate::error::Chain(&err)
                 );
             }
         }
@@ -599,7 +602,7 @@ async fn connect_endpoint(
     let (endpoint, info) = match checked {
         Ok(x) => x,
         Err(err) => {
-            let message = err.to_string();
+            let message = crate::error::Chain(&err).to_string();
             // An engine that answered with versions kiln may not use is
             // unhealthy, with its versions recorded; any other failure means
             // it could not be reached.
@@ -680,17 +683,40 @@ fn job_environment(
     env
 }
 
-/// The values of the configured secret variables, to scrub from logs.
-fn secret_values(config: &Config, jobs: &[Prepared]) -> Vec<String> {
-    let mut values: Vec<String> = jobs
-        .iter()
-        .flat_map(|p| p.spec.env.iter())
-        .filter(|(k, v)| !v.is_empty() && config.secret_env.iter().any(|s| s == k))
-        .map(|(_, v)| v.clone())
-        .collect();
-    values.sort();
-    values.dedup();
-    values
+/// The submit's secrets: the `secret_env` variables, with the values that
+/// the packages of the plan, the command line and the final job
+/// environments give them.
+fn submit_secrets(
+    config: &Config,
+    plan: &Plan,
+    packages: &PackageSet,
+    cli: &BTreeMap<String, String>,
+    jobs: &[BTreeMap<String, String>],
+) -> Result<Secrets> {
+    let own = plan
+        .node_ids()
+        .map(|n| &plan.package(packages, n).environment);
+    Secrets::new(&config.secret_env, own.chain([cli]).chain(jobs))
+        .context("preparing the scrubbing of secret values")
+}
+
+/// The key of this database's keyed hashes of secret values.
+async fn secret_hasher(pool: &Pool) -> Result<SecretHasher> {
+    use crate::db::models::hash_keys;
+    let fresh = hash_keys::random_key().context("making a key for hashing secret values")?;
+    let key = db::run(
+        pool,
+        "reading the key for hashing secret values",
+        move |conn| {
+            Ok(hash_keys::get_or_create(
+                conn,
+                hash_keys::SECRET_ENV,
+                &fresh,
+            )?)
+        },
+    )
+    .await?;
+    Ok(SecretHasher::new(&key))
 }
 
 /// Who submits, and from where (reads the user database: blocking).

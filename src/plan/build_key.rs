@@ -1,11 +1,19 @@
 //! Build keys: a hash over everything that can change a job's output, so
 //! that an earlier artifact is only reused when nothing that went into it
 //! changed, and so that kiln can say, field by field, why two keys differ.
+//!
+//! The inputs are recorded, so a value that would show a secret (a secret
+//! variable's value, a value or script holding one) enters them as its
+//! keyed hash ([`SecretHasher`]): equal secrets give equal keys, a changed
+//! secret a changed key, and the record reveals nothing of the value.
 
 use std::collections::BTreeMap;
 
+use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+
+use crate::secrets::Secrets;
 
 /// Everything a build key is computed from, as recorded with each job
 /// (`jobs.build_key_inputs`). Maps are ordered, so the JSON is canonical.
@@ -13,11 +21,13 @@ use sha2::{Digest, Sha256};
 pub struct BuildKeyInputs {
     pub package: String,
     pub version: String,
-    /// SHA-256 of the rendered script.
+    /// SHA-256 of the rendered script; its keyed hash
+    /// ([`SecretHasher::digest`]) when the script holds a secret.
     pub script_sha256: String,
     /// The digest (image id) the build image resolved to.
     pub image_digest: String,
-    /// The job's environment.
+    /// The job's environment; a value that would show a secret is its
+    /// keyed hash ([`SecretHasher::digest`]).
     pub environment: BTreeMap<String, String>,
     /// SHA-256 of each source, by source key.
     pub sources: BTreeMap<String, String>,
@@ -91,6 +101,67 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
+/// What a keyed hash starts with in the recorded inputs.
+pub const KEYED_PREFIX: &str = "hmac-sha256:";
+
+/// Keyed hashes (HMAC-SHA256) of secret values for build key inputs, with
+/// a key kept by the database (`hash_keys`): every submit to one database
+/// hashes an equal value equally, and without the key a recorded hash
+/// tells nothing of the value.
+pub struct SecretHasher {
+    mac: Hmac<Sha256>,
+}
+
+impl SecretHasher {
+    pub fn new(key: &[u8]) -> Self {
+        // HMAC takes a key of any length.
+        let mac = Hmac::<Sha256>::new_from_slice(key)
+            .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
+        Self { mac }
+    }
+
+    /// `hmac-sha256:` and the hex HMAC of `what` (the variable's name, or
+    /// `script`) and `value`: the same value under another name hashes
+    /// differently.
+    pub fn digest(&self, what: &str, value: &[u8]) -> String {
+        let mut mac = self.mac.clone();
+        mac.update(&(what.len() as u64).to_be_bytes());
+        mac.update(what.as_bytes());
+        mac.update(value);
+        format!("{KEYED_PREFIX}{}", hex::encode(mac.finalize().into_bytes()))
+    }
+
+    /// A job's environment as it enters the inputs: a value that would show
+    /// a secret is its keyed hash, the others are kept.
+    pub fn environment(
+        &self,
+        env: &BTreeMap<String, String>,
+        secrets: &Secrets,
+    ) -> BTreeMap<String, String> {
+        env.iter()
+            .map(|(name, value)| {
+                let recorded = if secrets.reveals(name, value) {
+                    self.digest(name, value.as_bytes())
+                } else {
+                    value.clone()
+                };
+                (name.clone(), recorded)
+            })
+            .collect()
+    }
+
+    /// The script's hash in the inputs: its SHA-256, or its keyed hash when
+    /// it holds a secret (a plain hash of a script known but for the secret
+    /// would let the secret be guessed).
+    pub fn script(&self, script: &str, secrets: &Secrets) -> String {
+        if secrets.contains_secret(script) {
+            self.digest("script", script.as_bytes())
+        } else {
+            sha256_hex(script.as_bytes())
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,6 +184,58 @@ mod tests {
         assert_eq!(inputs().key(), inputs().key());
         assert_eq!(inputs().key().len(), 64);
         assert!(inputs().explain_difference(&inputs()).is_empty());
+    }
+
+    #[test]
+    fn keyed_hashes() {
+        let a = SecretHasher::new(&[1; 32]);
+        let b = SecretHasher::new(&[2; 32]);
+        // (hasher, name, value) on each side, and whether the digests are equal.
+        type Side<'a> = (&'a SecretHasher, &'a str, &'a [u8]);
+        let cases: &[(Side, Side, bool)] = &[
+            // Same key, name and value: equal, so builds stay reusable.
+            ((&a, "TOKEN", b"s3cr3t"), (&a, "TOKEN", b"s3cr3t"), true),
+            // A changed secret changes the hash.
+            ((&a, "TOKEN", b"s3cr3t"), (&a, "TOKEN", b"s3cr3u"), false),
+            // Another database's key hashes differently.
+            ((&a, "TOKEN", b"s3cr3t"), (&b, "TOKEN", b"s3cr3t"), false),
+            ((&a, "TOKEN", b"s3cr3t"), (&a, "OTHER", b"s3cr3t"), false),
+            // The name's length is hashed: no shifting of bytes between the two.
+            ((&a, "AB", b"C"), (&a, "A", b"BC"), false),
+        ];
+        for ((h1, n1, v1), (h2, n2, v2), equal) in cases {
+            let (d1, d2) = (h1.digest(n1, v1), h2.digest(n2, v2));
+            assert_eq!(d1 == d2, *equal, "{n1}={v1:?} vs {n2}={v2:?}");
+            assert!(d1.starts_with(KEYED_PREFIX), "{d1}");
+            assert_eq!(d1.len(), KEYED_PREFIX.len() + 64);
+            assert!(!d1.contains("s3cr3t"));
+        }
+    }
+
+    #[test]
+    fn secrets_enter_the_inputs_as_keyed_hashes() {
+        let names = vec!["TOKEN".to_owned()];
+        let given: BTreeMap<String, String> = [
+            ("TOKEN".to_owned(), "s3cr3t".to_owned()),
+            ("URL".to_owned(), "https://me:s3cr3t@host/".to_owned()),
+            ("CFLAGS".to_owned(), "-O2".to_owned()),
+        ]
+        .into();
+        let secrets = Secrets::new(&names, [&given]).expect("secrets");
+        let hasher = SecretHasher::new(&[7; 32]);
+        let env = hasher.environment(&given, &secrets);
+        assert_eq!(env["TOKEN"], hasher.digest("TOKEN", b"s3cr3t"));
+        assert_eq!(env["URL"], hasher.digest("URL", b"https://me:s3cr3t@host/"));
+        assert_eq!(env["CFLAGS"], "-O2");
+        let plain = "#!/bin/sh\nmake\n";
+        assert_eq!(hasher.script(plain, &secrets), sha256_hex(plain.as_bytes()));
+        let holding = "#!/bin/sh\ncurl -u me:s3cr3t\n";
+        assert_eq!(
+            hasher.script(holding, &secrets),
+            hasher.digest("script", holding.as_bytes())
+        );
+        let json = serde_json::to_string(&env).expect("json");
+        assert!(!json.contains("s3cr3t"), "{json}");
     }
 
     #[test]

@@ -98,7 +98,7 @@ pub enum DownloadError {
         expected: String,
         actual: String,
     },
-    #[error("{what} {}: {source}", path.display())]
+    #[error("{what} {}", path.display())]
     Io {
         what: &'static str,
         path: PathBuf,
@@ -176,7 +176,7 @@ fn client(timeout: Duration) -> Result<reqwest::Client, DownloadError> {
         .build()
         .map_err(|e| DownloadError::Request {
             url: String::new(),
-            message: format!("cannot set up the HTTP client: {}", error_chain(&e)),
+            message: format!("cannot set up the HTTP client: {}", crate::error::Chain(&e)),
         })
 }
 
@@ -219,7 +219,7 @@ async fn fetch(
     }
     let request_error = |e: reqwest::Error| DownloadError::Request {
         url: url.clone(),
-        message: error_chain(&e),
+        message: crate::error::Chain(&e).to_string(),
     };
     let response = client.get(parsed).send().await.map_err(request_error)?;
     let status = response.status();
@@ -310,39 +310,4 @@ async fn temp_file(dest: &Path) -> Result<(tempfile::TempPath, std::fs::File), D
     .map_err(|e| DownloadError::Task(e.to_string()))?;
     let (file, path) = made?;
     Ok((path, file))
-}
-
-/// An error and its causes on one line (reqwest's own message is terse).
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut cause = err.source();
-    while let Some(e) = cause {
-        let next = e.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        cause = e.source();
-    }
-    text
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn error_chains_skip_repeats() {
-        #[derive(Debug, thiserror::Error)]
-        #[error("outer")]
-        struct Outer(#[source] Inner);
-        #[derive(Debug, thiserror::Error)]
-        #[error("inner")]
-        struct Inner;
-        #[derive(Debug, thiserror::Error)]
-        #[error("outer: inner")]
-        struct Repeats(#[source] Inner);
-        assert_eq!(error_chain(&Outer(Inner)), "outer: inner");
-        assert_eq!(error_chain(&Repeats(Inner)), "outer: inner");
-    }
 }

@@ -32,14 +32,14 @@ pub use release::{Release, ReleaseStore};
 /// was refused, which is reported in [`Extraction::refused`].
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{what} {}: {source}", path.display())]
+    #[error("{what} {}", path.display())]
     Io {
         what: &'static str,
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("reading the outputs archive for {}: {source}", dest.display())]
+    #[error("reading the outputs archive for {}", dest.display())]
     Archive {
         dest: PathBuf,
         #[source]
@@ -54,7 +54,7 @@ pub enum StoreError {
     },
     #[error("`{0}` is not a relative path inside a store")]
     InvalidPath(String),
-    #[error("a store task ended abnormally: {0}")]
+    #[error("a store task ended abnormally")]
     Task(#[from] tokio::task::JoinError),
 }
 

@@ -27,11 +27,45 @@ pub fn write_stdout(
     }
 }
 
-/// Prints an error that ended a command, with its chain of causes.
+/// Prints an error that ended a command, with its chain of causes, each
+/// said once.
 pub fn print_error(err: &anyhow::Error) {
-    let mut msg = format!("error: {err}");
-    for cause in err.chain().skip(1) {
-        msg.push_str(&format!("\n  caused by: {cause}"));
+    eprintln!("{}", error_text(err));
+}
+
+/// The text [`print_error`] prints.
+fn error_text(err: &anyhow::Error) -> String {
+    let mut causes = crate::error::causes(err.as_ref()).into_iter();
+    let mut text = format!("error: {}", causes.next().unwrap_or_default());
+    for cause in causes {
+        text.push_str("\n  caused by: ");
+        text.push_str(&cause);
     }
-    eprintln!("{msg}");
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_print_each_cause_once() {
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let cases: Vec<(anyhow::Error, &str)> = vec![
+            (anyhow::Error::new(io()), "error: no such file"),
+            (
+                anyhow::Error::new(io()).context("reading /x"),
+                "error: reading /x\n  caused by: no such file",
+            ),
+            (
+                anyhow::Error::new(io())
+                    .context("reading /x: no such file")
+                    .context("loading"),
+                "error: loading\n  caused by: reading /x: no such file",
+            ),
+        ];
+        for (err, expected) in cases {
+            assert_eq!(error_text(&err), expected);
+        }
+    }
 }

@@ -223,7 +223,7 @@ pub fn download_report(items: &[DownloadItem], outcomes: &[DownloadOutcome]) -> 
             }
             DownloadOutcome::Failed(e) => {
                 failed += 1;
-                let _ = writeln!(text, "failed: {}: {e}", item.label);
+                let _ = writeln!(text, "failed: {}: {}", item.label, crate::error::Chain(e));
             }
         }
     }

@@ -34,13 +34,14 @@ fn migrations() -> Vec<String> {
     names
 }
 
-/// The tables of the initial migration, plus the migration harness's own.
+/// The tables of the migrations, plus the migration harness's own.
 const TABLES: &[&str] = &[
     "__diesel_schema_migrations",
     "artifacts",
     "endpoints",
     "env_vars",
     "git_hashes",
+    "hash_keys",
     "image_digests",
     "images",
     "job_dependencies",

@@ -24,15 +24,15 @@ use crate::support::records::{self, JobRecord};
 use crate::support::{run, Sandbox};
 
 /// A sandbox, a migrated database reached only through `kiln`, and the test image.
-struct Fixture {
-    sandbox: Sandbox,
-    db: TestDb,
-    image: String,
+pub(crate) struct Fixture {
+    pub(crate) sandbox: Sandbox,
+    pub(crate) db: TestDb,
+    pub(crate) image: String,
 }
 
 impl Fixture {
     /// `None` (after a note) when PostgreSQL or Docker is missing outside CI.
-    fn new() -> Option<Fixture> {
+    pub(crate) fn new() -> Option<Fixture> {
         let image = test_image()?;
         let db = TestDb::new()?;
         let sandbox = Sandbox::new();
@@ -41,12 +41,12 @@ impl Fixture {
         Some(Fixture { sandbox, db, image })
     }
 
-    fn staging(&self) -> PathBuf {
+    pub(crate) fn staging(&self) -> PathBuf {
         self.sandbox.path().join("staging")
     }
 
     /// `kiln --database-url URL --repo REPO submit ARGS... --hide-bars --staging-dir DIR`.
-    fn submit_command(&self, repo: &Path, args: &[&str]) -> Command {
+    pub(crate) fn submit_command(&self, repo: &Path, args: &[&str]) -> Command {
         let mut cmd = self.db.kiln(&self.sandbox);
         cmd.arg("--repo")
             .arg(repo)
@@ -60,7 +60,7 @@ impl Fixture {
 
     /// Runs a submit to its end; returns exit code, stdout, stderr. Removes
     /// the submit's containers afterwards, whatever happened.
-    fn submit(&self, repo: &Path, args: &[&str]) -> (i32, String, String) {
+    pub(crate) fn submit(&self, repo: &Path, args: &[&str]) -> (i32, String, String) {
         let (out, stdout, stderr) = run(&mut self.submit_command(repo, args));
         self.remove_containers();
         let code = out
@@ -190,7 +190,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 /// Every regular file under `dir`, relative, `/`-separated.
-fn files_under(dir: &Path) -> BTreeSet<String> {
+pub(crate) fn files_under(dir: &Path) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     if !dir.exists() {
         return out;

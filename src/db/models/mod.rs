@@ -23,6 +23,7 @@ pub mod artifacts;
 pub mod endpoints;
 pub mod env_vars;
 pub mod git_hashes;
+pub mod hash_keys;
 pub mod image_digests;
 pub mod images;
 pub mod job_dependencies;

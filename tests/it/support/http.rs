@@ -1,5 +1,6 @@
-//! A tiny HTTP/1.1 server on 127.0.0.1 for download tests: it serves fixed
-//! bodies by path (404 for anything else), one thread per connection, one
+//! A tiny HTTP/1.1 server on 127.0.0.1 for download tests and for a fake
+//! Docker engine: it serves fixed bodies by path (the query left out when
+//! no route has it; 404 for anything else), one thread per connection, one
 //! request per connection, and records the paths asked for. It stops when
 //! dropped.
 
@@ -16,6 +17,8 @@ use std::time::Duration;
 pub enum Reply {
     /// 200 with this body.
     Body(Vec<u8>),
+    /// This status with a JSON body.
+    Json { status: u16, body: String },
     /// 200 announcing `length` bytes, sends `first` of them, then stalls
     /// for `stall` before closing.
     Stall {
@@ -94,7 +97,30 @@ fn serve(mut stream: TcpStream, routes: &HashMap<String, Reply>, requests: &Mute
             Ok(n) => head.extend_from_slice(&buf[..n]),
         }
     }
-    let head = String::from_utf8_lossy(&head);
+    let end = head
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(head.len(), |p| p + 4);
+    let (head, mut body_read) = (
+        String::from_utf8_lossy(&head[..end]).into_owned(),
+        head.len() - end,
+    );
+    // Read the request's body, so that closing the connection does not reset it.
+    let length = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().to_owned())
+        })
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    while body_read < length {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => body_read += n,
+        }
+    }
     let path = head
         .lines()
         .next()
@@ -102,7 +128,17 @@ fn serve(mut stream: TcpStream, routes: &HashMap<String, Reply>, requests: &Mute
         .unwrap_or("/")
         .to_owned();
     requests.lock().expect("the request log").push(path.clone());
-    match routes.get(path.trim_start_matches('/')) {
+    let route = path.trim_start_matches('/');
+    let without_query = route.split('?').next().unwrap_or(route);
+    match routes.get(route).or_else(|| routes.get(without_query)) {
+        Some(Reply::Json { status, body }) => {
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} Fake\r\nContent-Length: {}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n",
+                body.len()
+            );
+            let _ = stream.write_all(body.as_bytes());
+        }
         Some(Reply::Body(body)) => {
             let _ = write!(
                 stream,
