@@ -5,6 +5,7 @@
 //! kiln itself failed at run time: database, Docker, disk), 2 usage,
 //! configuration or input error, 130 interrupted.
 
+use std::borrow::Cow;
 use std::process::ExitCode;
 
 /// An error the user can fix by changing their input (a flag, a file, a
@@ -17,6 +18,24 @@ impl InputError {
     pub fn new(msg: impl Into<String>) -> Self {
         Self(msg.into())
     }
+}
+
+/// `text` with every control character written as an escape (`\0`, `\n`,
+/// `\u{1b}`), for quoting a culprit in a message: a value that holds a
+/// control character is shown, never sent raw to the terminal.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Shorthand for returning an [`InputError`] from a function returning `anyhow::Result`.
@@ -68,5 +87,25 @@ pub fn is_input_error(err: &anyhow::Error) -> bool {
             || e.is::<crate::plan::PlanErrors>()
             || e.is::<crate::package::script::ScriptError>()
             || e.is::<crate::db::listings::FilterError>()
+            || e.is::<crate::store::PathError>()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        for (input, expected) in [
+            ("1.0", "1.0"),
+            ("a\0b", "a\\0b"),
+            ("x\ny\tz", "x\\ny\\tz"),
+            ("\u{1b}[31m", "\\u{1b}[31m"),
+            ("\u{7f}\u{85}", "\\u{7f}\\u{85}"),
+            ("ä/\\", "ä/\\"),
+        ] {
+            assert_eq!(escape_controls(input), expected, "{input:?}");
+        }
+    }
 }
