@@ -10,9 +10,24 @@ use std::process::ExitCode;
 
 /// An error the user can fix by changing their input (a flag, a file, a
 /// configuration key). Anywhere in an error chain, it makes the exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
+/// Its message quotes what the user gave, so it is shown with every control
+/// character escaped but the newlines that separate its lines.
+#[derive(Debug)]
 pub struct InputError(pub String);
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, line) in self.0.split('\n').enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            f.write_str(&escape_controls(line))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InputError {}
 
 impl InputError {
     pub fn new(msg: impl Into<String>) -> Self {
@@ -107,5 +122,11 @@ mod tests {
         ] {
             assert_eq!(escape_controls(input), expected, "{input:?}");
         }
+    }
+
+    #[test]
+    fn input_errors_keep_their_lines_and_escape_the_rest() {
+        let err = InputError::new("no package `a\u{1b}[2J`\n  try `b\r`");
+        assert_eq!(err.to_string(), "no package `a\\u{1b}[2J`\n  try `b\\r`");
     }
 }

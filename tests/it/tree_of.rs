@@ -399,3 +399,15 @@ fn nul_and_control_characters_are_refused_at_load() {
         );
     }
 }
+
+/// A package name given on the command line is quoted with its control
+/// characters escaped, never sent raw to the terminal.
+#[test]
+fn an_unknown_name_is_quoted_escaped() {
+    let sandbox = Sandbox::new();
+    let root = write_repo(&sandbox, SMALL);
+    let (code, _, stderr) = tree_of(&sandbox, &root, &["app\u{1b}[2J"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("app\\u{1b}[2J"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}

@@ -12,16 +12,18 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use uuid::Uuid;
 
+use crate::error::escape_controls;
+
 /// A filter value the user must fix, or a UUID prefix that names no record
 /// or more than one.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FilterError {
-    #[error("invalid package `{0}`: expected NAME or NAME@VERSION")]
+    #[error("invalid package `{}`: expected NAME or NAME@VERSION", escape_controls(.0))]
     Package(String),
     /// Why a `NAME=VALUE` filter was refused (the rule of `-E`).
     #[error("invalid variable: {0}")]
     EnvVar(String),
-    #[error("invalid {what} prefix `{given}`: expected hexadecimal digits{dashes}")]
+    #[error("invalid {what} prefix `{}`: expected hexadecimal digits{dashes}", escape_controls(.given))]
     Prefix {
         what: &'static str,
         given: String,
@@ -50,7 +52,7 @@ pub enum FilterError {
         candidates: Vec<Uuid>,
         truncated: bool,
     },
-    #[error("unknown {what} `{given}`; known values: {known}")]
+    #[error("unknown {what} `{}`; known values: {known}", escape_controls(.given))]
     Unknown {
         what: &'static str,
         given: String,
@@ -209,7 +211,7 @@ impl HexPrefix {
 pub fn parse_limit(s: &str) -> Result<u32, FilterError> {
     s.trim()
         .parse::<u32>()
-        .map_err(|_| FilterError::Limit(crate::error::escape_controls(s).into_owned()))
+        .map_err(|_| FilterError::Limit(escape_controls(s).into_owned()))
 }
 
 /// The longest duration back from now a time filter takes: from any day
@@ -259,9 +261,7 @@ impl TimeSpec {
         if fits {
             Ok(self)
         } else {
-            Err(FilterError::TimeRange(
-                crate::error::escape_controls(given).into_owned(),
-            ))
+            Err(FilterError::TimeRange(escape_controls(given).into_owned()))
         }
     }
 }
@@ -272,7 +272,7 @@ impl FromStr for TimeSpec {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
         parse_time(s)
-            .ok_or_else(|| FilterError::Time(crate::error::escape_controls(s).into_owned()))?
+            .ok_or_else(|| FilterError::Time(escape_controls(s).into_owned()))?
             .in_range(s)
     }
 }
