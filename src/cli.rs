@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::db::listings::{EnvPair, PackageSpec, TimeSpec, UuidPrefix};
+use crate::db::listings::{parse_limit, EnvPair, PackageSpec, TimeSpec, UuidPrefix};
 
 /// Build trees of Linux packages inside Docker containers, and record
 /// everything about every build in PostgreSQL.
@@ -359,7 +359,8 @@ pub struct LintArgs {
     pub version: Option<String>,
 
     /// Run at most N `script_linter` processes at once (default: the number of CPUs).
-    #[arg(long, short = 'j', value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    #[arg(long, short = 'j', value_name = "N", allow_negative_numbers = true,
+        value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
 }
 
@@ -430,12 +431,12 @@ pub struct SourceDownloadArgs {
 
     /// Download at most N files at once.
     #[arg(long, short = 'j', value_name = "N", default_value_t = 4,
-        value_parser = clap::value_parser!(u16).range(1..))]
+        allow_negative_numbers = true, value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: u16,
 
     /// Give up on a server that does not connect, or sends nothing, for this many seconds.
     #[arg(long, value_name = "SECONDS", default_value_t = 30,
-        value_parser = clap::value_parser!(u64).range(1..))]
+        allow_negative_numbers = true, value_parser = clap::value_parser!(u64).range(1..))]
     pub timeout: u64,
 
     /// Also download sources marked `download_manually`.
@@ -614,7 +615,8 @@ pub enum DbCommand {
 #[derive(Debug, Args)]
 pub struct ListOptions {
     /// Show at most N rows (0 for all; default: `database_default_query_limit`).
-    #[arg(long, short = 'l', value_name = "N")]
+    #[arg(long, short = 'l', value_name = "N", allow_negative_numbers = true,
+        value_parser = parse_limit)]
     pub limit: Option<u32>,
 
     /// Output format.
@@ -835,7 +837,8 @@ pub struct DbStatsArgs {
     pub since: TimeSpec,
 
     /// Show at most N groups, those with the most jobs (default: all).
-    #[arg(long, short = 'l', value_name = "N", default_value_t = 0)]
+    #[arg(long, short = 'l', value_name = "N", default_value_t = 0,
+        allow_negative_numbers = true, value_parser = parse_limit)]
     pub limit: u32,
 
     /// Output format.

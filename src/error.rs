@@ -11,18 +11,52 @@
 //! kiln itself failed at run time: database, Docker, disk), 2 usage,
 //! configuration or input error, 130 interrupted.
 
+use std::borrow::Cow;
 use std::process::ExitCode;
 
 /// An error the user can fix by changing their input (a flag, a file, a
 /// configuration key). Anywhere in an error chain, it makes the exit code 2.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
+/// Its message quotes what the user gave, so it is shown with every control
+/// character escaped but the newlines that separate its lines.
+#[derive(Debug)]
 pub struct InputError(pub String);
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, line) in self.0.split('\n').enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            f.write_str(&escape_controls(line))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for InputError {}
 
 impl InputError {
     pub fn new(msg: impl Into<String>) -> Self {
         Self(msg.into())
     }
+}
+
+/// `text` with every control character written as an escape (`\0`, `\n`,
+/// `\u{1b}`), for quoting a culprit in a message: a value that holds a
+/// control character is shown, never sent raw to the terminal.
+pub fn escape_controls(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
 }
 
 /// Shorthand for returning an [`InputError`] from a function returning `anyhow::Result`.
@@ -105,6 +139,7 @@ pub fn is_input_error(err: &anyhow::Error) -> bool {
             || e.is::<crate::plan::PlanErrors>()
             || e.is::<crate::package::script::ScriptError>()
             || e.is::<crate::db::listings::FilterError>()
+            || e.is::<crate::store::PathError>()
     })
 }
 
@@ -191,6 +226,20 @@ mod tests {
     }
 
     #[test]
+    fn control_characters_are_escaped() {
+        for (input, expected) in [
+            ("1.0", "1.0"),
+            ("a\0b", "a\\0b"),
+            ("x\ny\tz", "x\\ny\\tz"),
+            ("\u{1b}[31m", "\\u{1b}[31m"),
+            ("\u{7f}\u{85}", "\\u{7f}\\u{85}"),
+            ("ä/\\", "ä/\\"),
+        ] {
+            assert_eq!(escape_controls(input), expected, "{input:?}");
+        }
+    }
+
+    #[test]
     fn anyhow_context_layers_are_causes() {
         let err = anyhow::Error::new(std::io::Error::new(
             std::io::ErrorKind::NotFound,
@@ -202,5 +251,11 @@ mod tests {
             chain(&err).to_string(),
             "loading the repository: reading /x: no such file"
         );
+    }
+
+    #[test]
+    fn input_errors_keep_their_lines_and_escape_the_rest() {
+        let err = InputError::new("no package `a\u{1b}[2J`\n  try `b\r`");
+        assert_eq!(err.to_string(), "no package `a\\u{1b}[2J`\n  try `b\\r`");
     }
 }

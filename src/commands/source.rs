@@ -14,6 +14,7 @@ use crate::package::{PackageId, PackageSet};
 use crate::repo::Repository;
 use crate::store::download::{self, DownloadItem, DownloadOptions, ManualSources};
 use crate::store::sources::{self, SourceStatus};
+use crate::store::PathError;
 use crate::ui::packages::print_listing;
 use crate::ui::sources as ui;
 
@@ -36,7 +37,7 @@ fn chosen(repo: &Repository, which: &crate::cli::PackageSelection) -> Result<Vec
 fn verify(config: &Config, repo: &Repository, args: &SourceArgs) -> Result<Outcome> {
     let packages = repo.packages();
     let ids = chosen(repo, &args.which)?;
-    let checks = sources::verify(config, packages, &ids);
+    let checks = sources::verify(config, packages, &ids)?;
     print_listing(
         args.output,
         &ui::verify_listing(packages, &checks),
@@ -53,7 +54,7 @@ fn verify(config: &Config, repo: &Repository, args: &SourceArgs) -> Result<Outco
 fn list_missing(config: &Config, repo: &Repository, args: &SourceArgs) -> Result<Outcome> {
     let packages = repo.packages();
     let ids = chosen(repo, &args.which)?;
-    let checks = sources::verify(config, packages, &ids);
+    let checks = sources::verify(config, packages, &ids)?;
     let missing = sources::sources_of(packages, &ids)
         .into_iter()
         .zip(&checks)
@@ -79,9 +80,10 @@ fn list(
     let rows = sources::sources_of(packages, &ids)
         .into_iter()
         .map(|(id, key, source)| {
-            let file = sources::source_path(config, packages.get(id), key);
-            (id, key, source, file.display().to_string())
-        });
+            let file = sources::source_path(config, packages.get(id), key)?;
+            Ok((id, key, source, file.display().to_string()))
+        })
+        .collect::<Result<Vec<_>, PathError>>()?;
     print_listing(
         args.output,
         &ui::source_listing(packages, rows, url, path),
@@ -90,15 +92,21 @@ fn list(
     Ok(Outcome::Success)
 }
 
-fn download_items(config: &Config, packages: &PackageSet, ids: &[PackageId]) -> Vec<DownloadItem> {
+fn download_items(
+    config: &Config,
+    packages: &PackageSet,
+    ids: &[PackageId],
+) -> Result<Vec<DownloadItem>, PathError> {
     sources::sources_of(packages, ids)
         .into_iter()
-        .map(|(id, key, source)| DownloadItem {
-            label: ui::source_label(packages, id, key),
-            url: source.url.clone(),
-            hash: source.hash.clone(),
-            path: sources::source_path(config, packages.get(id), key),
-            download_manually: source.download_manually,
+        .map(|(id, key, source)| {
+            Ok(DownloadItem {
+                label: ui::source_label(packages, id, key),
+                url: source.url.clone(),
+                hash: source.hash.clone(),
+                path: sources::source_path(config, packages.get(id), key)?,
+                download_manually: source.download_manually,
+            })
         })
         .collect()
 }
@@ -106,7 +114,7 @@ fn download_items(config: &Config, packages: &PackageSet, ids: &[PackageId]) -> 
 fn download(config: &Config, repo: &Repository, args: &SourceDownloadArgs) -> Result<Outcome> {
     let packages = repo.packages();
     let ids = chosen(repo, &args.which)?;
-    let items = download_items(config, packages, &ids);
+    let items = download_items(config, packages, &ids)?;
     if items.is_empty() {
         crate::ui::packages::print_note("the packages have no sources");
         return Ok(Outcome::Success);

@@ -156,7 +156,7 @@ fn verify_sources(
     packages: &PackageSet,
     tree: &[PackageId],
 ) -> Result<()> {
-    let problems: Vec<String> = crate::store::sources::verify(config, packages, tree)
+    let problems: Vec<String> = crate::store::sources::verify(config, packages, tree)?
         .into_iter()
         .filter(|check| !check.status.is_ok())
         .map(|check| {

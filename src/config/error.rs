@@ -1,11 +1,13 @@
 //! The errors of configuration: [`ConfigError`] and the [`Problem`]s it
 //! lists, each naming where the bad value was set (file and line, or
-//! variable, or flag) and its key. Messages never repeat a secret value.
+//! variable, or flag) and its key. Messages never repeat a secret value, and
+//! show control characters escaped.
 
 use std::fmt;
 use std::path::PathBuf;
 
 use super::source::Source;
+use crate::error::escape_controls;
 
 /// One thing wrong with the configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,9 +49,12 @@ impl fmt::Display for Problem {
             Source::Env(name) => write!(f, "environment variable {name}")?,
             Source::Flag(name) => write!(f, "flag {name}")?,
         }
+        // Keys and messages may quote values from files: never send a
+        // control character in them raw to the terminal.
+        let message = escape_controls(&self.message);
         match &self.key {
-            Some(key) => write!(f, ": `{key}`: {}", self.message),
-            None => write!(f, ": {}", self.message),
+            Some(key) => write!(f, ": `{}`: {message}", escape_controls(key)),
+            None => write!(f, ": {message}"),
         }
     }
 }

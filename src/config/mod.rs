@@ -19,6 +19,8 @@ use std::time::Duration;
 
 mod database;
 mod error;
+#[cfg(test)]
+mod proptests;
 mod raw;
 mod show;
 mod source;
@@ -315,7 +317,9 @@ impl Config {
                 known: self.release_stores.join(", "),
             });
         }
-        Ok(self.releases_root.join(name))
+        let store = crate::store::ReleaseStore::new(name, &self.releases_root)
+            .map_err(|e| ConfigError::Other(e.to_string()))?;
+        Ok(store.root().to_owned())
     }
 
     /// Creates `path` (and its parents) if it does not exist, and returns

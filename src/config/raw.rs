@@ -15,6 +15,10 @@ use toml::de::{DeTable, DeValue};
 use super::error::Problem;
 use super::source::{Environment, Layer, Source, ENV_PREFIX};
 
+/// Why a key or string holding a NUL character is refused.
+const NUL_MESSAGE: &str =
+    "holds a NUL character, which can be neither recorded in the database nor passed on";
+
 /// A value of the raw tree, with where it was set.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Item {
@@ -138,6 +142,9 @@ impl FileConverter<'_> {
             if key.span().end > key.span().start {
                 item.source = self.source(key.span());
             }
+            if key.get_ref().contains('\0') {
+                problems.push(Problem::key(item.source.clone(), &path, NUL_MESSAGE));
+            }
             out.insert(key.get_ref().to_string(), item);
         }
         out
@@ -152,7 +159,12 @@ impl FileConverter<'_> {
     ) -> Item {
         let source = self.source(span);
         let value = match value {
-            DeValue::String(s) => Value::String(s.to_string()),
+            DeValue::String(s) => {
+                if s.contains('\0') {
+                    problems.push(Problem::key(source.clone(), path, NUL_MESSAGE));
+                }
+                Value::String(s.to_string())
+            }
             DeValue::Integer(i) => match i64::from_str_radix(i.as_str(), i.radix()) {
                 Ok(n) => Value::Integer(n),
                 Err(_) => {

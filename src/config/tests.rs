@@ -471,6 +471,20 @@ fn errors_name_file_key_and_line() {
         ("release_stores = []", &[], &["`release_stores`: must list at least one release store"]),
         ("release_stores = [\"a\", \"a\"]", &[], &["`a` is listed twice"]),
         ("release_stores = [\"../x\"]", &[], &["not a valid directory name"]),
+        ("release_stores = [\"a\\\\b\", \"x\\u001b\"]", &[], &[
+            "`a\\b`: not a valid directory name: it holds a path separator",
+            "`x\\u{1b}`: not a valid directory name: it holds a control character",
+        ]),
+        ("shebang = \"#!/bin/sh\\u0000\"", &[], &["repo:1: `shebang`: holds a NUL character"]),
+        ("[docker.endpoints.a]\nuri = \"http://a:1\"\nnetwork_mode = \"host\\u0000\"", &[], &[
+            "repo:3: `docker.endpoints.a.network_mode`: holds a NUL character",
+        ]),
+        ("[docker.endpoints.\"a\\u0000\"]\nuri = \"http://a:1\"", &[], &["repo:1: `docker.endpoints.a\\0`: holds a NUL character"]),
+        ("[docker.endpoints.\"a\\u0007\"]\nuri = \"http://a:1\"", &[], &["`docker.endpoints.a\\u{7}`: an endpoint name must not hold control characters"]),
+        ("job_timeout = 4294967296", &[], &["`job_timeout`: must be at most 4294967295, not 4294967296"]),
+        ("job_silence_timeout = 9223372036854775807", &[], &["`job_silence_timeout`: must be at most 4294967295"]),
+        ("build_error_lines = 100001", &[], &["`build_error_lines`: must be at most 100000, not 100001"]),
+        ("database_default_query_limit = 4294967296", &[], &["`database_default_query_limit`: must be at most 4294967295"]),
         ("progress_format = \"{bar:x}\"", &[], &["`progress_format`: not a valid progress bar template"]),
         ("package_print_format = \"{{#if x}}\"", &[], &["`package_print_format`: not a valid Handlebars template"]),
         ("[containers]\nallowed_env = [\"OK\", \"NOT-OK\"]", &[], &["`containers.allowed_env`: `NOT-OK`: not a valid environment variable name"]),
@@ -755,4 +769,42 @@ maxjobs = 1
         text.contains("`docker.endpoints.x`: two endpoints have this name"),
         "{text}"
     );
+}
+
+#[test]
+fn image_names_hold_no_control_characters() {
+    for (images, fragment) in [
+        (
+            "[ { name = \"deb\\u001b[2J\" } ]",
+            "repo:2: `docker.images[0].name`: must not hold control characters",
+        ),
+        (
+            "[ { name = \"deb\", short_name = \"d\\n\" } ]",
+            "`docker.images[0].short_name`: must not hold control characters",
+        ),
+        (
+            "[ \"deb\\u0000\" ]",
+            "`docker.images[0]`: holds a NUL character",
+        ),
+        (
+            "[ \"deb\\u0007\" ]",
+            "`docker.images[0]`: must be a name without control characters",
+        ),
+    ] {
+        let home = Home::new();
+        home.write_repo(&format!(
+            "available_phases = [\"build\"]\n[docker]\nimages = {images}\n"
+        ));
+        let text =
+            err_text(home.load(&[])).replace(&home.repo_file().display().to_string(), "repo");
+        let text = shift_lines(&text, 1);
+        assert!(
+            text.contains(fragment),
+            "{images}:\n{text}\nlacks: {fragment}"
+        );
+        assert!(
+            !text.chars().any(|c| c.is_control() && c != '\n'),
+            "{text:?}"
+        );
+    }
 }

@@ -32,6 +32,9 @@ pub const LOCAL_ENDPOINT: &str = "local";
 /// Default of `log_limit`: 64 MiB.
 pub const DEFAULT_LOG_LIMIT: u64 = 64 << 20;
 
+/// The most log lines `build_error_lines` may ask to keep for each job.
+pub const MAX_ERROR_LINES: i64 = 100_000;
+
 /// butido keys kiln accepts so that butido files load, but does not use.
 pub(crate) const IGNORED_BUTIDO_KEYS: &[&str] =
     &["spinner_format", "verify_images_present", "speed"];
@@ -133,7 +136,7 @@ pub(crate) fn validate(mut root: Table, ctx: Context<'_>) -> Result<Config, Vec<
     }
     let package_print_format = c.template(t, "package_print_format", check_handlebars_template);
     let build_error_lines = c
-        .integer(t, "", "build_error_lines", 0, i64::MAX)
+        .integer(t, "", "build_error_lines", 0, MAX_ERROR_LINES)
         .map_or(10, to_usize);
     let script_highlight_theme = c.nonempty_string(t, "", "script_highlight_theme");
     let script_linter = c.path(t, "", "script_linter");
@@ -160,7 +163,7 @@ pub(crate) fn validate(mut root: Table, ctx: Context<'_>) -> Result<Config, Vec<
             .unwrap_or(60),
     );
     let database_default_query_limit = c
-        .integer(t, "", "database_default_query_limit", 1, i64::MAX)
+        .integer(t, "", "database_default_query_limit", 1, u32::MAX.into())
         .map_or(10, to_usize);
     let available_phases = c.phases(t, ctx.repo_file);
     let docker = c.docker(t, ctx.repo_file);
@@ -169,9 +172,11 @@ pub(crate) fn validate(mut root: Table, ctx: Context<'_>) -> Result<Config, Vec<
     let log_limit = c
         .integer(t, "", "log_limit", 1, i64::MAX)
         .map_or(DEFAULT_LOG_LIMIT, to_u64);
-    let job_timeout = c.integer(t, "", "job_timeout", 1, i64::MAX).map(secs);
+    let job_timeout = c
+        .integer(t, "", "job_timeout", 1, u32::MAX.into())
+        .map(secs);
     let job_silence_timeout = c
-        .integer(t, "", "job_silence_timeout", 1, i64::MAX)
+        .integer(t, "", "job_silence_timeout", 1, u32::MAX.into())
         .map(secs);
     c.finish(root, "", ROOT_KEYS);
 
@@ -411,6 +416,18 @@ impl Checker<'_> {
         Some(s)
     }
 
+    /// A name (of an image, an endpoint): not empty, no control character.
+    fn name(&mut self, t: &mut Table, prefix: &str, key: &str) -> Option<String> {
+        let source = t.get(key).map(|item| item.source.clone())?;
+        let name = self.nonempty_string(t, prefix, key)?;
+        if name.chars().any(char::is_control) {
+            let path = join_key(prefix, key);
+            self.problem(&source, &path, "must not hold control characters");
+            return None;
+        }
+        Some(name)
+    }
+
     fn boolean(&mut self, t: &mut Table, prefix: &str, key: &str) -> Option<bool> {
         let (path, item) = self.take(t, prefix, key)?;
         match item.value {
@@ -611,13 +628,16 @@ impl Checker<'_> {
     }
 
     fn release_stores(&mut self, t: &mut Table) -> Option<Vec<String>> {
-        let (source, stores) = self.names(t, "", "release_stores", |n| {
-            if n.is_empty() || n == "." || n == ".." || n.contains('/') {
-                Err("not a valid directory name".into())
-            } else {
-                Ok(())
-            }
-        })?;
+        let (source, stores) =
+            self.names(
+                t,
+                "",
+                "release_stores",
+                |n| match crate::store::paths::component_problem(n) {
+                    Some(problem) => Err(format!("not a valid directory name: it {problem}")),
+                    None => Ok(()),
+                },
+            )?;
         if stores.is_empty() {
             self.problem(
                 &source,
@@ -823,6 +843,10 @@ impl Checker<'_> {
             let source = item.source.clone();
             let image = match item.value {
                 // An image given by its name alone, as older butido files do.
+                Value::String(name) if name.is_empty() || name.chars().any(char::is_control) => {
+                    self.problem(&source, &ipath, "must be a name without control characters");
+                    None
+                }
                 Value::String(name) => Some(ImageConfig {
                     name,
                     short_name: None,
@@ -831,8 +855,8 @@ impl Checker<'_> {
                     if !it.contains_key("name") {
                         self.problem(&source, &format!("{ipath}.name"), "is required");
                     }
-                    let name = self.nonempty_string(&mut it, &ipath, "name");
-                    let short_name = self.nonempty_string(&mut it, &ipath, "short_name");
+                    let name = self.name(&mut it, &ipath, "name");
+                    let short_name = self.name(&mut it, &ipath, "short_name");
                     self.finish(it, &ipath, IMAGE_KEYS);
                     name.map(|name| ImageConfig { name, short_name })
                 }
@@ -883,7 +907,7 @@ impl Checker<'_> {
                             self.problem(&source, &format!("{ipath}.name"), "is required");
                             continue;
                         }
-                        if let Some(name) = self.nonempty_string(t, &ipath, "name") {
+                        if let Some(name) = self.name(t, &ipath, "name") {
                             named.push((name, item));
                         }
                     }
@@ -898,6 +922,14 @@ impl Checker<'_> {
             let path = format!("docker.endpoints.{name}");
             if name.is_empty() {
                 self.problem(&item.source, &path, "an endpoint needs a name");
+                continue;
+            }
+            if name.chars().any(char::is_control) {
+                self.problem(
+                    &item.source,
+                    &path,
+                    "an endpoint name must not hold control characters",
+                );
                 continue;
             }
             if !seen.insert(name.clone()) {

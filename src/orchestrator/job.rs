@@ -572,10 +572,8 @@ impl ChunkWriter {
     async fn new(ctx: &JobContext, spec: &JobSpec) -> Result<Self> {
         let file = match &ctx.log_dir {
             Some(dir) => {
-                let path = dir.join(format!(
-                    "{}-{}-{}.log",
-                    spec.package, spec.version, spec.uuid
-                ));
+                let name = format!("{}-{}-{}.log", spec.package, spec.version, spec.uuid);
+                let path = crate::store::paths::under_root(dir, &[&name])?;
                 let file = tokio::fs::File::create(&path)
                     .await
                     .with_context(|| format!("creating the log file {}", path.display()))?;

@@ -175,19 +175,14 @@ pub async fn submit(
                 }
             }
         }
-        let source_dir = config
-            .source_cache
-            .join(format!("{}-{}", package.name, package.version));
-        let sources: Vec<(String, PathBuf)> = package
+        let sources = package
             .sources
             .keys()
             .map(|key| {
-                (
-                    format!("{key}.source"),
-                    source_dir.join(format!("{key}.source")),
-                )
+                let path = crate::store::sources::source_path(&config, package, key)?;
+                Ok((format!("{key}.source"), path))
             })
-            .collect();
+            .collect::<Result<Vec<(String, PathBuf)>, crate::store::PathError>>()?;
         let patches: Vec<(String, PathBuf)> = package
             .patches
             .iter()
@@ -456,7 +451,7 @@ pub async fn submit(
     let staging = StagingStore::new(&request.staging);
     let log_dir = match request.write_log {
         true => {
-            let dir = config.log_dir.join(uuid.to_string());
+            let dir = crate::store::paths::under_root(&config.log_dir, &[&uuid.to_string()])?;
             tokio::fs::create_dir_all(&dir)
                 .await
                 .with_context(|| format!("creating the log directory {}", dir.display()))?;

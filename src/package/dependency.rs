@@ -10,6 +10,7 @@ use serde::{Serialize, Serializer};
 
 use super::name::{NameError, PackageName, PackageVersion};
 use crate::config::ImageConfig;
+use crate::error::escape_controls;
 
 /// Whether a dependency is needed to build the package or to run it. Both
 /// are built first and copied into the package's container; the kind
@@ -47,11 +48,11 @@ pub struct Dependency {
 /// Why a dependency string was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DependencyError {
-    #[error("dependency `{0}` is not of the form \"NAME =VERSION\"")]
+    #[error("dependency `{}` is not of the form \"NAME =VERSION\"", escape_controls(.0))]
     Form(String),
-    #[error("dependency `{0}`: only exact versions are supported (\"NAME =VERSION\")")]
+    #[error("dependency `{}`: only exact versions are supported (\"NAME =VERSION\")", escape_controls(.0))]
     NotExact(String),
-    #[error("dependency `{spec}`: {source}")]
+    #[error("dependency `{}`: {source}", escape_controls(.spec))]
     Name { spec: String, source: NameError },
 }
 
@@ -164,10 +165,15 @@ pub struct Target<'a> {
     pub env: &'a BTreeMap<String, String>,
 }
 
-/// Parses a command-line `NAME=VALUE` assignment (as given to `-E`).
+/// Parses a command-line `NAME=VALUE` assignment (as given to `-E`, and to
+/// the `--env` filter of `db jobs`). The value may be anything but a NUL
+/// character, which can neither reach a container nor be recorded.
 pub fn parse_env_assignment(s: &str) -> Result<(String, String), String> {
     let Some((name, value)) = s.split_once('=') else {
-        return Err(format!("`{s}` is not of the form NAME=VALUE"));
+        return Err(format!(
+            "`{}` is not of the form NAME=VALUE",
+            escape_controls(s)
+        ));
     };
     let mut chars = name.chars();
     let valid = chars
@@ -175,7 +181,15 @@ pub fn parse_env_assignment(s: &str) -> Result<(String, String), String> {
         .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
-        return Err(format!("`{name}` is not a valid variable name (letters, digits and _, not starting with a digit)"));
+        return Err(format!(
+            "`{}` is not a valid variable name (letters, digits and _, not starting with a digit)",
+            escape_controls(name)
+        ));
+    }
+    if value.contains('\0') {
+        return Err(format!(
+            "the value of `{name}` holds a NUL character, which cannot be passed to a container or recorded"
+        ));
     }
     Ok((name.to_owned(), value.to_owned()))
 }
@@ -224,6 +238,35 @@ mod tests {
             ("gcc =1 2", Err("version `1 2` is not valid")),
         ] {
             check_parse(input, expected);
+        }
+    }
+
+    #[test]
+    fn env_assignment_errors_name_the_culprit() {
+        for (input, expected) in [
+            ("CC=gcc", Ok(("CC", "gcc"))),
+            ("X=a=b", Ok(("X", "a=b"))),
+            ("X=", Ok(("X", ""))),
+            ("X=\u{1b}[1m", Ok(("X", "\u{1b}[1m"))),
+            ("X=a\0b", Err("the value of `X` holds a NUL character")),
+            ("1X=a", Err("`1X` is not a valid variable name")),
+            (
+                "A\u{1b}B=c",
+                Err("`A\\u{1b}B` is not a valid variable name"),
+            ),
+            (
+                "NOVALUE\n",
+                Err("`NOVALUE\\n` is not of the form NAME=VALUE"),
+            ),
+        ] {
+            let got = parse_env_assignment(input);
+            match (&got, expected) {
+                (Ok((n, v)), Ok((name, value))) => {
+                    assert_eq!((n.as_str(), v.as_str()), (name, value))
+                }
+                (Err(e), Err(fragment)) => assert!(e.contains(fragment), "{input:?}: {e}"),
+                _ => panic!("{input:?}: {got:?}, expected {expected:?}"),
+            }
         }
     }
 

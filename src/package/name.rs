@@ -10,12 +10,18 @@ use std::fmt;
 
 use serde::Serialize;
 
-/// Why a name or version string was refused.
+use crate::error::escape_controls;
+
+/// Why a name or version string was refused. The refused text is shown
+/// with its control characters escaped.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
-    #[error("package name `{0}` is not valid: it must match [A-Za-z0-9][A-Za-z0-9._+-]*")]
+    #[error("package name `{}` is not valid: it must match [A-Za-z0-9][A-Za-z0-9._+-]*", escape_controls(.0))]
     Name(String),
-    #[error("version `{0}` is not valid: it must start with a digit and hold no spaces")]
+    #[error(
+        "version `{}` is not valid: it must start with a digit and hold no whitespace, \
+         `/`, `\\` or control character", escape_controls(.0)
+    )]
     Version(String),
 }
 
@@ -59,8 +65,12 @@ impl fmt::Display for PackageName {
     }
 }
 
-/// A package version: starts with a digit, holds no whitespace or control
-/// characters; a leading `=` (butido's exact-version marker) is stripped.
+/// A package version: starts with a digit, holds no whitespace, no path
+/// separator (`/`, `\`) and no control character; a leading `=` (butido's
+/// exact-version marker) is stripped. A version is part of file names (the
+/// source cache's `<name>-<version>` directory, log files), so it can never
+/// be or hold a path: with no separator and a leading digit it cannot be
+/// `.` or `..` either.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
 pub struct PackageVersion(String);
@@ -69,7 +79,8 @@ impl PackageVersion {
     pub fn new(s: &str) -> Result<Self, NameError> {
         let v = s.strip_prefix('=').unwrap_or(s);
         let starts_with_digit = v.as_bytes().first().is_some_and(u8::is_ascii_digit);
-        if starts_with_digit && !v.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        let refused = |c: char| c.is_whitespace() || c.is_control() || c == '/' || c == '\\';
+        if starts_with_digit && !v.chars().any(refused) {
             Ok(Self(v.to_owned()))
         } else {
             Err(NameError::Version(s.to_owned()))
@@ -191,6 +202,18 @@ mod tests {
     }
 
     #[test]
+    fn refused_text_is_shown_escaped() {
+        let err = PackageVersion::new("1\u{1b}[2J\0").expect_err("refused");
+        assert!(
+            err.to_string()
+                .starts_with("version `1\\u{1b}[2J\\0` is not valid"),
+            "{err}"
+        );
+        let err = PackageName::new("a\nb").expect_err("refused");
+        assert!(err.to_string().starts_with("package name `a\\nb`"), "{err}");
+    }
+
+    #[test]
     fn versions() {
         for (input, expected) in [
             ("1.0", Some("1.0")),
@@ -202,6 +225,14 @@ mod tests {
             ("=", None),
             ("1.0 beta", None),
             ("==1.0", None),
+            ("1/../../../../tmp/x", None),
+            ("1/2", None),
+            ("1\\..\\..\\x", None),
+            ("1..", Some("1..")),
+            ("1.0\0", None),
+            ("1.0\u{1b}[2J", None),
+            ("1.0\u{85}", None),
+            ("1.0ä", Some("1.0ä")),
         ] {
             check_version(input, expected);
         }

@@ -1,9 +1,12 @@
 //! What can be wrong with a package repository. Every error names the file
 //! (and, where it applies, the key path and the line and column); a load
-//! reports all of its errors together in [`LoadErrors`].
+//! reports all of its errors together in [`LoadErrors`]. Keys and messages
+//! show control characters escaped, never raw.
 
 use std::fmt;
 use std::path::PathBuf;
+
+use crate::error::escape_controls;
 
 /// One problem found while loading a package repository.
 #[derive(Debug, thiserror::Error)]
@@ -15,7 +18,7 @@ pub enum RepoError {
         source: std::io::Error,
     },
     /// A `pkg.toml` is not valid TOML.
-    #[error("{}:{line}:{column}: TOML syntax error: {message}", file.display())]
+    #[error("{}:{line}:{column}: TOML syntax error: {}", file.display(), escape_controls(.message))]
     Syntax {
         file: PathBuf,
         line: usize,
@@ -24,7 +27,7 @@ pub enum RepoError {
     },
     /// A key of a `pkg.toml` layer is unknown, of the wrong type, or has a
     /// value kiln refuses (including patch and phase paths).
-    #[error("{}:{line}:{column}: `{key}`: {message}", file.display())]
+    #[error("{}:{line}:{column}: `{}`: {}", file.display(), escape_controls(.key), escape_controls(.message))]
     Invalid {
         file: PathBuf,
         line: usize,
@@ -34,7 +37,7 @@ pub enum RepoError {
     },
     /// The merged layers of a leaf lack a required key or hold values that
     /// do not fit together; named by the leaf file.
-    #[error("{}: `{key}`: {message}", file.display())]
+    #[error("{}: `{}`: {}", file.display(), escape_controls(.key), escape_controls(.message))]
     Merged {
         file: PathBuf,
         key: String,

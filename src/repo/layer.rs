@@ -234,8 +234,36 @@ impl Cx<'_, '_> {
         out
     }
 
+    /// Refuses every key and string of `table`, at any depth, that holds a
+    /// NUL character: PostgreSQL's text cannot hold one (the package is
+    /// recorded with each submit), nor can a container's environment.
+    fn refuse_nul(&mut self, table: &DeTable<'_>, path: KeyPath<'_>) {
+        for (key, value) in table.iter() {
+            let k = key.get_ref().as_ref();
+            let path = path.key(k);
+            if k.contains('\0') {
+                self.invalid(key.span(), path, NUL_MESSAGE);
+            }
+            self.refuse_nul_in(value, path);
+        }
+    }
+
+    fn refuse_nul_in(&mut self, value: &Value<'_>, path: KeyPath<'_>) {
+        match value.get_ref() {
+            DeValue::String(s) if s.contains('\0') => self.invalid(value.span(), path, NUL_MESSAGE),
+            DeValue::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    self.refuse_nul_in(item, path.index(i));
+                }
+            }
+            DeValue::Table(table) => self.refuse_nul(table, path),
+            _ => {}
+        }
+    }
+
     fn layer(&mut self, table: &DeTable<'_>) -> Layer {
         let root = KeyPath::Root;
+        self.refuse_nul(table, root);
         let mut layer = Layer::default();
         for (key, value) in table.iter() {
             let k = key.get_ref().as_ref();
@@ -264,7 +292,10 @@ impl Cx<'_, '_> {
                     if let Some(sources) = self.table(value, path) {
                         for (key, value) in sources.iter() {
                             let name = key.get_ref().as_ref();
-                            if let Some(source) = self.source(value, path.key(name)) {
+                            let path = path.key(name);
+                            if let Some(problem) = source_key_problem(name) {
+                                self.invalid(key.span(), path, problem);
+                            } else if let Some(source) = self.source(value, path) {
                                 layer.sources.push((name.to_owned(), source));
                             }
                         }
@@ -322,8 +353,14 @@ impl Cx<'_, '_> {
         if let Some(table) = value.get_ref().as_table() {
             for (key, _) in table.iter() {
                 let name = key.get_ref().as_ref();
-                if name.is_empty() || name.contains(['=', '\0']) {
-                    self.invalid(key.span(), path.key(name), "not a valid variable name");
+                // A NUL is reported by `refuse_nul`.
+                let control = name.chars().any(|c| c.is_control() && c != '\0');
+                if name.is_empty() || name.contains('=') || control {
+                    self.invalid(
+                        key.span(),
+                        path.key(name),
+                        "not a valid variable name (empty, or holds `=` or a control character)",
+                    );
                 }
             }
         }
@@ -497,6 +534,14 @@ impl Cx<'_, '_> {
                     let file = self.repo_file(value, path, entry, "phase file")?;
                     let abs = self.site.root.join(&file);
                     match std::fs::read_to_string(&abs) {
+                        Ok(script) if script.contains('\0') => {
+                            self.invalid(
+                                value.span(),
+                                path,
+                                format!("phase file {} {NUL_MESSAGE}", abs.display()),
+                            );
+                            None
+                        }
                         Ok(script) => Some(Phase {
                             script,
                             origin: PhaseOrigin::File {
@@ -586,6 +631,19 @@ impl Cx<'_, '_> {
             }
         }
     }
+}
+
+/// Why a key or string holding a NUL character is refused.
+const NUL_MESSAGE: &str =
+    "holds a NUL character, which can be neither recorded in the database nor passed to a container";
+
+/// Why `key` cannot name a source, if it cannot: a source is kept as the
+/// file `<key>.source` in the source cache and in the container's
+/// `/inputs`, so its key must be one plain file name.
+fn source_key_problem(key: &str) -> Option<String> {
+    crate::store::paths::component_problem(key).map(|problem| {
+        format!("a source key is a file name (`<key>.source`), and this one {problem}")
+    })
 }
 
 /// Joins `entry` to `dir` (both relative to the repository root) and
@@ -750,9 +808,43 @@ mod tests {
             (&[], "[environment]\nA = 1", "`environment.A`: expected a string, found integer"),
             (&[], "[meta]\n\"my key\" = true", "`meta.\"my key\"`: expected a string, found boolean"),
             (&[], "allowed_images = \"debian\"", "`allowed_images`: expected an array, found string"),
+            (&[], "version = \"1/../../../../tmp/x\"", "pkg.toml:1:11: `version`: version `1/../../../../tmp/x` is not valid"),
+            (&[], "version = \"1\\\\..\\\\x\"", "`version`: version `1\\..\\x` is not valid"),
+            (&[], "version = \"1\\u001b[2J\"", "`version`: version `1\\u{1b}[2J` is not valid"),
+            (&[], "[environment]\nA = \"x\\u0000y\"", "pkg.toml:2:5: `environment.A`: holds a NUL character"),
+            (&[], "[environment]\n\"A\\u0000\" = \"x\"", "pkg.toml:2:1: `environment.\"A\\0\"`: holds a NUL character"),
+            (&[], "[environment]\n\"A\\u001b\" = \"x\"", "`environment.\"A\\u{1b}\"`: not a valid variable name"),
+            (&[], "[meta]\nx = \"\\u0000\"", "`meta.x`: holds a NUL character"),
+            (&[], "[phases.build]\nscript = \"echo \\u0000\"", "`phases.build.script`: holds a NUL character"),
+            (&[], "[dependencies]\nruntime = [ { name = \"a =1\", condition = { has_env = [\"\\u0000\"] } } ]", "`dependencies.runtime[0].condition.has_env[0]`: holds a NUL character"),
+            (&[], "[sources.\"../../../tmp/x\"]\nurl = \"u\"", "pkg.toml:1:10: `sources.\"../../../tmp/x\"`: a source key is a file name (`<key>.source`), and this one holds a path separator"),
+            (&[], "[sources.\"a\\\\b\"]\nurl = \"u\"", "holds a path separator"),
+            (&[], "[sources.\"..\"]\nurl = \"u\"", "is `.` or `..`"),
+            (&[], "[sources.\"s\\n\"]\nurl = \"u\"", "`sources.\"s\\n\"`: a source key is a file name (`<key>.source`), and this one holds a control character"),
         ] {
             check_error(files, text, expected);
         }
+    }
+
+    #[test]
+    fn a_phase_file_holding_a_nul_is_refused() {
+        let tmp = tempfile::tempdir().expect("temporary directory");
+        std::fs::write(tmp.path().join("build.sh"), "make\0\n").expect("write");
+        let canonical = std::fs::canonicalize(tmp.path()).expect("canonical");
+        let file: Arc<Path> = Arc::from(Path::new("pkg.toml"));
+        let site = LayerSite {
+            root: tmp.path(),
+            canonical_root: &canonical,
+            dir: Path::new(""),
+            file: &file,
+        };
+        let errors = parse(&site, "[phases.build]\npath = \"build.sh\"\n").expect_err("refused");
+        let text = errors[0].to_string();
+        assert!(
+            text.contains("pkg.toml:2:8: `phases.build.path`: phase file ")
+                && text.contains("build.sh holds a NUL character"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -17,6 +17,8 @@ use rayon::prelude::*;
 mod error;
 mod layer;
 mod merge;
+#[cfg(test)]
+mod proptests;
 pub mod synthetic;
 mod walk;
 

@@ -9,7 +9,8 @@
 //! computed while it is written. [`release`] copies artifacts into a release store atomically,
 //! never replacing a different file. [`sources`] knows where the source
 //! cache keeps each source and checks files against their hashes;
-//! [`download`] fetches missing sources into it.
+//! [`download`] fetches missing sources into it. [`paths`] is the one check
+//! that every path built under a store's root stays under it.
 //!
 //! Architecture invariant: all file work here is blocking I/O and runs inside
 //! `spawn_blocking`; the async functions are the only entry points for async
@@ -18,6 +19,7 @@
 pub mod checksum;
 pub mod download;
 pub mod extract;
+pub mod paths;
 pub mod release;
 pub mod sources;
 
@@ -26,6 +28,7 @@ use std::path::{Path, PathBuf};
 
 pub use checksum::{sha256_file, Sha256Digest};
 pub use extract::{Artifact, Extraction, RefusalReason, Refused, StagingStore};
+pub use paths::PathError;
 pub use release::{Release, ReleaseStore};
 
 /// A failure of the store itself (disk, archive), as opposed to an entry that
@@ -52,7 +55,7 @@ pub enum StoreError {
         existing: Sha256Digest,
         new: Sha256Digest,
     },
-    #[error("`{0}` is not a relative path inside a store")]
+    #[error("`{}` is not a relative path inside a store", crate::error::escape_controls(.0))]
     InvalidPath(String),
     #[error("a store task ended abnormally")]
     Task(#[from] tokio::task::JoinError),
@@ -65,8 +68,9 @@ impl StoreError {
     }
 }
 
-/// A path relative to a store: `/`-separated UTF-8 components, none of them
-/// empty, `.` or `..`, never absolute.
+/// A path relative to a store: `/`-separated UTF-8 components, each one
+/// plain component as [`paths::component_problem`] defines it (not empty,
+/// `.` or `..`, no `\`, no control character), never absolute.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct RelPath(String);
 
@@ -74,10 +78,9 @@ impl RelPath {
     /// Validates a relative path.
     pub fn new(path: &str) -> Result<Self, StoreError> {
         let ok = !path.is_empty()
-            && !path.starts_with('/')
             && path
                 .split('/')
-                .all(|c| !c.is_empty() && c != "." && c != "..");
+                .all(|c| paths::component_problem(c).is_none());
         if ok {
             Ok(Self(path.to_owned()))
         } else {
@@ -123,9 +126,24 @@ mod tests {
             ("a/../b", false),
             ("..", false),
             ("..a/b..", true),
+            ("a\\b", false),
+            ("a/b\nc", false),
+            ("a/\u{1b}", false),
         ];
         for (path, ok) in cases {
             assert_eq!(RelPath::new(path).is_ok(), *ok, "{path:?}");
+        }
+    }
+
+    #[test]
+    fn a_staged_artifact_path_stays_under_the_staging_directory() {
+        let staging = Path::new("/srv/staging/3f2a");
+        for path in ["x86_64/zlib-1.3.tar.gz", "..a/b..", "a.b/c"] {
+            let rel = RelPath::new(path).expect("a relative path");
+            assert!(rel.under(staging).starts_with(staging), "{path}");
+        }
+        for path in ["../../../tmp/x", "a/../../x", "/tmp/x", "a\\..\\..\\x"] {
+            assert!(RelPath::new(path).is_err(), "{path}");
         }
     }
 }

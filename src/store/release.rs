@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 
 use super::checksum::{copy_hashing, sha256_file_blocking, CopyError, Sha256Digest};
+use super::paths::{under_root, PathError};
 use super::{RelPath, StoreError};
 
 /// A named release store rooted at `<releases_root>/<name>`.
@@ -35,11 +36,12 @@ pub struct Release {
 }
 
 impl ReleaseStore {
-    /// The store `name` under `releases_root`.
-    pub fn new(name: impl Into<String>, releases_root: &Path) -> Self {
+    /// The store `name` under `releases_root`; refused unless `name` is one
+    /// plain directory name, so that the store stays under `releases_root`.
+    pub fn new(name: impl Into<String>, releases_root: &Path) -> Result<Self, PathError> {
         let name = name.into();
-        let root = releases_root.join(&name);
-        Self { name, root }
+        let root = under_root(releases_root, &[&name])?;
+        Ok(Self { name, root })
     }
 
     pub fn name(&self) -> &str {
@@ -151,7 +153,7 @@ mod tests {
         std::fs::write(&staged, b"package bytes").expect("writing");
         let other = dir.path().join("other.pkg");
         std::fs::write(&other, b"different bytes").expect("writing");
-        let store = ReleaseStore::new("stable", &dir.path().join("releases"));
+        let store = ReleaseStore::new("stable", &dir.path().join("releases")).expect("a store");
         let rel = RelPath::new("x86_64/staged.pkg").expect("path");
 
         let first = store.release(&staged, &rel).await.expect("first release");
@@ -194,5 +196,18 @@ mod tests {
             )
             .await;
         assert!(matches!(missing, Err(StoreError::Io { .. })), "{missing:?}");
+    }
+
+    #[test]
+    fn a_release_store_stays_under_releases_root() {
+        let root = Path::new("/srv/releases");
+        let store = ReleaseStore::new("stable", root).expect("a store");
+        assert_eq!(store.root(), Path::new("/srv/releases/stable"));
+        let rel = RelPath::new("x86_64/zlib.tar.gz").expect("path");
+        assert!(rel.under(store.root()).starts_with(root));
+        for name in ["..", "../../tmp", "a/b", "", "a\\b", "x\u{1b}"] {
+            let err = ReleaseStore::new(name, root).expect_err(name);
+            assert_eq!(err.part, name);
+        }
     }
 }

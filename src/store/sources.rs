@@ -15,22 +15,22 @@ use rayon::prelude::*;
 use sha1::Sha1;
 use sha2::{Digest, Sha256, Sha512};
 
+use super::paths::{under_root, PathError};
 use crate::config::Config;
 use crate::package::{HashKind, Package, PackageId, PackageSet, Source, SourceHash};
 
 const BUF_SIZE: usize = 64 * 1024;
 
-/// The directory of a package's sources: `<source_cache>/<name>-<version>`.
-pub fn source_dir(config: &Config, package: &Package) -> PathBuf {
-    config
-        .source_cache
-        .join(format!("{}-{}", package.name, package.version))
+/// Where the source `key` of `package` is kept:
+/// `<source_cache>/<name>-<version>/<key>.source`, checked to stay under
+/// the source cache.
+pub fn source_path(config: &Config, package: &Package, key: &str) -> Result<PathBuf, PathError> {
+    source_path_under(&config.source_cache, package, key)
 }
 
-/// Where the source `key` of `package` is kept:
-/// `<source_cache>/<name>-<version>/<key>.source`.
-pub fn source_path(config: &Config, package: &Package, key: &str) -> PathBuf {
-    source_dir(config, package).join(format!("{key}.source"))
+fn source_path_under(cache: &Path, package: &Package, key: &str) -> Result<PathBuf, PathError> {
+    let dir = format!("{}-{}", package.name, package.version);
+    under_root(cache, &[&dir, &format!("{key}.source")])
 }
 
 /// A hash being computed over a stream of bytes, of one of the kinds a
@@ -176,14 +176,26 @@ pub fn sources_of<'a>(
 }
 
 /// Checks every source of the packages `which` against its hash, hashing
-/// files in parallel. The result is in the order of [`sources_of`].
+/// files in parallel. The result is in the order of [`sources_of`]; a
+/// source whose path would leave the source cache is an error, before any
+/// file is read.
 ///
 /// Blocking: async callers run it inside `spawn_blocking`.
-pub fn verify(config: &Config, packages: &PackageSet, which: &[PackageId]) -> Vec<SourceCheck> {
-    sources_of(packages, which)
-        .into_par_iter()
+pub fn verify(
+    config: &Config,
+    packages: &PackageSet,
+    which: &[PackageId],
+) -> Result<Vec<SourceCheck>, PathError> {
+    let located = sources_of(packages, which)
+        .into_iter()
         .map(|(id, key, source)| {
-            let path = source_path(config, packages.get(id), key);
+            let path = source_path(config, packages.get(id), key)?;
+            Ok((id, key, source, path))
+        })
+        .collect::<Result<Vec<_>, PathError>>()?;
+    Ok(located
+        .into_par_iter()
+        .map(|(id, key, source, path)| {
             let status = check_file(&path, &source.hash);
             SourceCheck {
                 package: id,
@@ -192,7 +204,7 @@ pub fn verify(config: &Config, packages: &PackageSet, which: &[PackageId]) -> Ve
                 status,
             }
         })
-        .collect()
+        .collect())
 }
 
 #[cfg(test)]
@@ -231,6 +243,20 @@ mod tests {
             ),
         ] {
             check_hash(kind, input, expected);
+        }
+    }
+
+    #[test]
+    fn source_paths_stay_under_the_source_cache() {
+        let cache = Path::new("/var/cache/kiln");
+        let zlib = crate::package::testing::package("zlib", "1.3", &[], &[]);
+        assert_eq!(
+            source_path_under(cache, &zlib, "src"),
+            Ok(PathBuf::from("/var/cache/kiln/zlib-1.3/src.source"))
+        );
+        for key in ["../../../../tmp/x", "a/b", "a\\b", "a\0b"] {
+            let err = source_path_under(cache, &zlib, key).expect_err(key);
+            assert_eq!(err.root, cache, "{key}");
         }
     }
 

@@ -784,3 +784,60 @@ fn with_package_walks_many_submits() {
         [failed_uuid(300), failed_uuid(299), failed_uuid(298)]
     );
 }
+
+/// Times and limits out of range are usage errors that name the flag (exit
+/// code 2), refused before any database is asked (the URL given leads
+/// nowhere: reaching it would be exit code 1).
+#[test]
+fn out_of_range_times_and_limits_name_the_flag() {
+    let sandbox = Sandbox::new();
+    let time = "is out of range: a duration back from now may be at most 1000 years";
+    let limit = "the limit must be a non-negative number of rows (0 for all)";
+    for (args, flag, why) in [
+        (
+            &["jobs", "--older-than", "99999999999999d"][..],
+            "--older-than <WHEN>",
+            time,
+        ),
+        (
+            &["jobs", "--newer-than", "9999999999999s"],
+            "--newer-than <WHEN>",
+            time,
+        ),
+        (
+            &["submits", "--older-than=-5000-01-01"],
+            "--older-than <WHEN>",
+            time,
+        ),
+        (
+            &["releases", "--newer-than", "1001 years"],
+            "--newer-than <WHEN>",
+            time,
+        ),
+        (
+            &["stats", "--since", "99999999999999d"],
+            "--since <WHEN>",
+            time,
+        ),
+        (&["jobs", "--limit", "-1"], "--limit <N>", limit),
+        (&["artifacts", "-l", "-1"], "--limit <N>", limit),
+        (&["envvars", "--limit", "99999999999"], "--limit <N>", limit),
+        (&["stats", "--limit", "-5"], "--limit <N>", limit),
+        (
+            &["jobs", "--env", "1X=a"],
+            "--env <NAME=VALUE>",
+            "is not a valid variable name",
+        ),
+    ] {
+        let mut cmd = sandbox.kiln();
+        cmd.args(["--database-url", "postgres://kiln@127.0.0.1:1/none", "db"])
+            .args(args);
+        let (out, _, stderr) = run(&mut cmd);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!("for '{flag}'")),
+            "{args:?}: {stderr}"
+        );
+        assert!(stderr.contains(why), "{args:?}: {stderr}");
+    }
+}

@@ -188,3 +188,24 @@ fn help_teaches() {
     );
     assert!(stdout.contains("script_linter"), "{stdout}");
 }
+
+/// A negative count is a value the flag refuses by name, not an unknown
+/// argument.
+#[test]
+fn negative_counts_are_refused_by_their_flag() {
+    let sandbox = Sandbox::new();
+    let root = write_repo(&sandbox, REPO);
+    for args in [
+        &["lint", "-j", "-1"][..],
+        &["source", "download", "good", "--jobs", "-2"],
+        &["source", "download", "good", "--timeout", "-5"],
+    ] {
+        let (code, _, stderr) = kiln_in(&sandbox, &root, args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.contains("invalid value '-"), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("unexpected argument"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

@@ -557,3 +557,86 @@ fn help_teaches() {
     assert!(out.status.success());
     assert!(stdout.contains("download_manually"), "{stdout}");
 }
+
+/// A version that would carry a path out of the source cache is refused
+/// when the repository is loaded, by every command that loads it: exit code
+/// 2 naming the file, line and key, and nothing is written anywhere (before,
+/// `source download` wrote `<sandbox>/escaped/src.source`).
+#[test]
+fn a_version_carrying_a_path_is_refused_before_anything_is_written() {
+    let sandbox = Sandbox::new();
+    let mut routes = HashMap::new();
+    routes.insert("x.tar".to_owned(), Reply::Body(GOOD.to_vec()));
+    let server = Server::start(routes);
+    let evil = format!(
+        "name = \"evil\"\nversion = \"1/../../../escaped\"\n[sources.src]\nurl = \"{}\"\nhash = {{ type = \"sha256\", hash = \"{}\" }}\n",
+        server.url("x.tar"),
+        sha256_hex(GOOD)
+    );
+    let root = write_repo(
+        &sandbox,
+        &[
+            (
+                "config.toml",
+                "available_phases = [\"build\"]\nsource_cache = \"cache\"\nlog_dir = \"logs\"\n[docker]\nimages = [ { name = \"debian:12\" } ]\n",
+            ),
+            ("evil/pkg.toml", &evil),
+        ],
+    );
+    let file = root.join("evil/pkg.toml").display().to_string();
+    for args in [
+        &["source", "download", "evil"][..],
+        &["source", "of", "evil"],
+        &["lint"],
+        &["tree-of", "evil"],
+        &[
+            "submit",
+            "evil",
+            "-I",
+            "debian:12",
+            "--write-log",
+            "--no-verify",
+        ],
+    ] {
+        let (code, stdout, stderr) = crate::support::repo::kiln_in(&sandbox, &root, args);
+        assert_eq!(code, 2, "{args:?}: {stdout}{stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "{file}:2:11: `version`: version `1/../../../escaped` is not valid"
+            )),
+            "{args:?}: {stderr}"
+        );
+    }
+    assert!(server.requests().is_empty(), "{:?}", server.requests());
+    assert!(!sandbox.path().join("escaped").exists());
+    assert!(!root.join("cache").exists());
+    assert!(!root.join("logs").exists());
+}
+
+/// A source key is a file name: one that holds a path is refused at load.
+#[test]
+fn a_source_key_carrying_a_path_is_refused() {
+    let sandbox = Sandbox::new();
+    let root = write_repo(
+        &sandbox,
+        &[
+            (
+                "config.toml",
+                "available_phases = [\"build\"]\nsource_cache = \"cache\"\n[docker]\nimages = [ { name = \"debian:12\" } ]\n",
+            ),
+            (
+                "evil/pkg.toml",
+                "name = \"evil\"\nversion = \"1\"\n[sources.\"../../escaped\"]\nurl = \"http://127.0.0.1:9/x\"\nhash = { type = \"sha1\", hash = \"0123456789abcdef0123456789abcdef01234567\" }\n",
+            ),
+        ],
+    );
+    let (code, _, stderr) = source(&sandbox, &root, &["download", "evil"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(
+            "evil/pkg.toml:3:10: `sources.\"../../escaped\"`: a source key is a file name"
+        ),
+        "{stderr}"
+    );
+    assert!(!sandbox.path().join("escaped.source").exists());
+}

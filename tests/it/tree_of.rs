@@ -364,3 +364,50 @@ fn help_teaches() {
     );
     assert!(stdout.contains("(*)"), "{stdout}");
 }
+
+/// A NUL in any key or value of a `pkg.toml` is refused at load (exit code
+/// 2, file, line and key), not when the submit is recorded; other control
+/// characters are shown escaped in the message.
+#[test]
+fn nul_and_control_characters_are_refused_at_load() {
+    let sandbox = Sandbox::new();
+    for (text, expected) in [
+        (
+            "name = \"a\"\nversion = \"1\"\n[environment]\nA = \"x\\u0000y\"\n",
+            "pkg.toml:4:5: `environment.A`: holds a NUL character",
+        ),
+        (
+            "name = \"a\"\nversion = \"1\"\n[meta]\n\"k\\u0000\" = \"v\"\n",
+            "pkg.toml:4:1: `meta.\"k\\0\"`: holds a NUL character",
+        ),
+        (
+            "name = \"a\"\nversion = \"1\\u001b[2J\"\n",
+            "pkg.toml:2:11: `version`: version `1\\u{1b}[2J` is not valid",
+        ),
+        (
+            "name = \"a\\u0007\"\nversion = \"1\"\n",
+            "pkg.toml:1:8: `name`: package name `a\\u{7}` is not valid",
+        ),
+    ] {
+        let root = write_repo(&sandbox, &[("a/pkg.toml", text)]);
+        let (code, stdout, stderr) = tree_of(&sandbox, &root, &["a"]);
+        assert_eq!(code, 2, "{text:?}: {stdout}{stderr}");
+        assert!(stderr.contains(expected), "{text:?}: {stderr}");
+        assert!(
+            !stderr.contains('\u{1b}') && !stderr.contains('\0'),
+            "{stderr:?}"
+        );
+    }
+}
+
+/// A package name given on the command line is quoted with its control
+/// characters escaped, never sent raw to the terminal.
+#[test]
+fn an_unknown_name_is_quoted_escaped() {
+    let sandbox = Sandbox::new();
+    let root = write_repo(&sandbox, SMALL);
+    let (code, _, stderr) = tree_of(&sandbox, &root, &["app\u{1b}[2J"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("app\\u{1b}[2J"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "{stderr:?}");
+}

@@ -12,17 +12,18 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use uuid::Uuid;
 
+use crate::error::escape_controls;
+
 /// A filter value the user must fix, or a UUID prefix that names no record
 /// or more than one.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum FilterError {
-    #[error("invalid package `{0}`: expected NAME or NAME@VERSION")]
+    #[error("invalid package `{}`: expected NAME or NAME@VERSION", escape_controls(.0))]
     Package(String),
-    #[error(
-        "invalid variable `{0}`: expected NAME=VALUE with NAME made of letters, digits and `_`"
-    )]
+    /// Why a `NAME=VALUE` filter was refused (the rule of `-E`).
+    #[error("invalid variable: {0}")]
     EnvVar(String),
-    #[error("invalid {what} prefix `{given}`: expected hexadecimal digits{dashes}")]
+    #[error("invalid {what} prefix `{}`: expected hexadecimal digits{dashes}", escape_controls(.given))]
     Prefix {
         what: &'static str,
         given: String,
@@ -33,6 +34,13 @@ pub enum FilterError {
          `2026-01-31`, or a date-time such as `2026-01-31T12:00:00Z`"
     )]
     Time(String),
+    #[error(
+        "time `{0}` is out of range: a duration back from now may be at most \
+         {MAX_AGO_YEARS} years, and a date may be no earlier than 4713 BC"
+    )]
+    TimeRange(String),
+    #[error("the limit must be a non-negative number of rows (0 for all), not `{0}`")]
+    Limit(String),
     #[error("no {what} has a UUID starting with `{prefix}`")]
     NotFound { what: &'static str, prefix: String },
     #[error("the UUID prefix `{prefix}` is ambiguous; it matches these {what}s:\n{}{more}",
@@ -44,7 +52,7 @@ pub enum FilterError {
         candidates: Vec<Uuid>,
         truncated: bool,
     },
-    #[error("unknown {what} `{given}`; known values: {known}")]
+    #[error("unknown {what} `{}`; known values: {known}", escape_controls(.given))]
     Unknown {
         what: &'static str,
         given: String,
@@ -98,7 +106,8 @@ fn is_package_name(name: &str) -> bool {
     chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-'))
 }
 
-/// `NAME=VALUE` (the value may be empty and may hold `=`).
+/// `NAME=VALUE` (the value may be empty and may hold `=`), by the rule of
+/// `-E` ([`crate::package::parse_env_assignment`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EnvPair {
     pub name: String,
@@ -109,19 +118,8 @@ impl FromStr for EnvPair {
     type Err = FilterError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (name, value) = s
-            .split_once('=')
-            .ok_or_else(|| FilterError::EnvVar(s.to_owned()))?;
-        let mut chars = name.chars();
-        let valid = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-            && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-        if !valid {
-            return Err(FilterError::EnvVar(s.to_owned()));
-        }
-        Ok(EnvPair {
-            name: name.to_owned(),
-            value: value.to_owned(),
-        })
+        let (name, value) = crate::package::parse_env_assignment(s).map_err(FilterError::EnvVar)?;
+        Ok(EnvPair { name, value })
     }
 }
 
@@ -209,8 +207,31 @@ impl HexPrefix {
     }
 }
 
-/// A point in time as typed: a duration back from now, or a date or date-time
-/// (taken as UTC when it names no offset).
+/// `--limit N`: a number of rows, 0 for all.
+pub fn parse_limit(s: &str) -> Result<u32, FilterError> {
+    s.trim()
+        .parse::<u32>()
+        .map_err(|_| FilterError::Limit(escape_controls(s).into_owned()))
+}
+
+/// The longest duration back from now a time filter takes: from any day
+/// after this one, it stays within the times PostgreSQL can hold (from
+/// 4713 BC on), and no record is that old.
+pub const MAX_AGO_YEARS: u64 = 1000;
+
+// A year of 365.25 days, as `humantime` counts `1 year`.
+const MAX_AGO: Duration = Duration::from_secs(MAX_AGO_YEARS * 31_557_600);
+
+/// The earliest point in time PostgreSQL's `timestamptz` holds: 4713-11-24 BC.
+fn earliest_record_time() -> DateTime<Utc> {
+    NaiveDate::from_ymd_opt(-4712, 11, 24)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(DateTime::<Utc>::MIN_UTC, |t| Utc.from_utc_datetime(&t))
+}
+
+/// A point in time as typed: a duration back from now (at most
+/// [`MAX_AGO_YEARS`] years), or a date or date-time (taken as UTC when it
+/// names no offset) no earlier than PostgreSQL's earliest time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeSpec {
     Ago(Duration),
@@ -218,14 +239,29 @@ pub enum TimeSpec {
 }
 
 impl TimeSpec {
-    /// The point in time, counting a duration back from `now`.
+    /// The point in time, counting a duration back from `now`; never
+    /// earlier than the earliest time PostgreSQL holds.
     pub fn resolve(self, now: DateTime<Utc>) -> DateTime<Utc> {
-        match self {
-            TimeSpec::At(t) => t,
+        let t = match self {
+            TimeSpec::At(t) => Some(t),
             TimeSpec::Ago(d) => chrono::Duration::from_std(d)
                 .ok()
-                .and_then(|d| now.checked_sub_signed(d))
-                .unwrap_or(DateTime::<Utc>::MIN_UTC),
+                .and_then(|d| now.checked_sub_signed(d)),
+        };
+        t.unwrap_or(DateTime::<Utc>::MIN_UTC)
+            .max(earliest_record_time())
+    }
+
+    /// The same spec, refused when it lies outside the times a record can have.
+    fn in_range(self, given: &str) -> Result<Self, FilterError> {
+        let fits = match self {
+            TimeSpec::Ago(d) => d <= MAX_AGO,
+            TimeSpec::At(t) => t >= earliest_record_time(),
+        };
+        if fits {
+            Ok(self)
+        } else {
+            Err(FilterError::TimeRange(escape_controls(given).into_owned()))
         }
     }
 }
@@ -235,29 +271,33 @@ impl FromStr for TimeSpec {
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
-        if let Ok(d) = humantime::parse_duration(s) {
-            return Ok(TimeSpec::Ago(d));
-        }
-        if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-            return Ok(TimeSpec::At(t.with_timezone(&Utc)));
-        }
-        for format in [
-            "%Y-%m-%dT%H:%M:%S",
-            "%Y-%m-%d %H:%M:%S",
-            "%Y-%m-%dT%H:%M",
-            "%Y-%m-%d %H:%M",
-        ] {
-            if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
-                return Ok(TimeSpec::At(Utc.from_utc_datetime(&t)));
-            }
-        }
-        if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-            if let Some(t) = d.and_hms_opt(0, 0, 0) {
-                return Ok(TimeSpec::At(Utc.from_utc_datetime(&t)));
-            }
-        }
-        Err(FilterError::Time(s.to_owned()))
+        parse_time(s)
+            .ok_or_else(|| FilterError::Time(escape_controls(s).into_owned()))?
+            .in_range(s)
     }
+}
+
+/// A duration, a date-time or a date, in that order of trying.
+fn parse_time(s: &str) -> Option<TimeSpec> {
+    if let Ok(d) = humantime::parse_duration(s) {
+        return Some(TimeSpec::Ago(d));
+    }
+    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
+        return Some(TimeSpec::At(t.with_timezone(&Utc)));
+    }
+    for format in [
+        "%Y-%m-%dT%H:%M:%S",
+        "%Y-%m-%d %H:%M:%S",
+        "%Y-%m-%dT%H:%M",
+        "%Y-%m-%d %H:%M",
+    ] {
+        if let Ok(t) = NaiveDateTime::parse_from_str(s, format) {
+            return Some(TimeSpec::At(Utc.from_utc_datetime(&t)));
+        }
+    }
+    let day = NaiveDate::parse_from_str(s, "%Y-%m-%d").ok()?;
+    day.and_hms_opt(0, 0, 0)
+        .map(|t| TimeSpec::At(Utc.from_utc_datetime(&t)))
 }
 
 /// The statuses as the database holds them (one definition, in the models).
@@ -311,6 +351,7 @@ mod tests {
             ("NOVALUE", None),
             ("=a", None),
             ("A-B=c", None),
+            ("A=b\0", None),
         ]);
     }
 
@@ -389,6 +430,46 @@ mod tests {
     }
 
     #[test]
+    fn times_out_of_range_are_refused() {
+        for input in [
+            "99999999999999d",
+            "9999999999999s",
+            "1001 years",
+            "-5000-01-01",
+            "-4712-11-23T23:59:59",
+        ] {
+            assert_eq!(
+                input.parse::<TimeSpec>(),
+                Err(FilterError::TimeRange(input.into())),
+                "{input}"
+            );
+        }
+        for input in ["1000 years", "-4712-11-24", "+200000-01-01"] {
+            assert!(input.parse::<TimeSpec>().is_ok(), "{input}");
+        }
+        let err = "2h\u{1b}".parse::<TimeSpec>().expect_err("refused");
+        assert!(
+            err.to_string().starts_with("invalid time `2h\\u{1b}`"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn limits() {
+        for (input, expected) in [
+            ("0", Ok(0)),
+            ("10", Ok(10)),
+            ("4294967295", Ok(u32::MAX)),
+            ("-1", Err(FilterError::Limit("-1".into()))),
+            ("4294967296", Err(FilterError::Limit("4294967296".into()))),
+            ("ten", Err(FilterError::Limit("ten".into()))),
+            ("", Err(FilterError::Limit(String::new()))),
+        ] {
+            assert_eq!(parse_limit(input), expected, "{input:?}");
+        }
+    }
+
+    #[test]
     fn time_spec_resolution() {
         let now = DateTime::parse_from_rfc3339("2026-11-22T12:00:00Z")
             .expect("valid")
@@ -401,7 +482,11 @@ mod tests {
             (TimeSpec::At(now), "2026-11-22T12:00:00+00:00"),
             (
                 TimeSpec::Ago(Duration::from_secs(u64::MAX)),
-                "-262143-01-01T00:00:00+00:00",
+                "-4712-11-24T00:00:00+00:00",
+            ),
+            (
+                TimeSpec::Ago(Duration::from_secs(9_999_999_999_999)),
+                "-4712-11-24T00:00:00+00:00",
             ),
         ];
         for (spec, expected) in cases {

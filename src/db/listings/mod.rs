@@ -28,7 +28,8 @@ pub mod stats;
 pub mod submits;
 
 pub use filters::{
-    EnvPair, FilterError, HexPrefix, JobStatus, PackageSpec, SubmitStatus, TimeSpec, UuidPrefix,
+    parse_limit, EnvPair, FilterError, HexPrefix, JobStatus, PackageSpec, SubmitStatus, TimeSpec,
+    UuidPrefix,
 };
 
 /// How many rows a listing returns.
