@@ -2,6 +2,12 @@
 //! stderr, each split into byte lines by its own [`LineSplitter`], in the
 //! order they arrive, stamped with the time kiln received them. The stream
 //! ends when the container's output ends (the container exited).
+//!
+//! Memory stays bounded whatever a script prints: containers run without a
+//! TTY, so the engine sends frames with a header and the length of one write
+//! (bollard would buffer a headerless TTY stream up to its next newline);
+//! the stream holds one frame's lines at a time, and each splitter at most
+//! one line of [`crate::log::lines::DEFAULT_MAX_LINE`] bytes.
 
 use std::collections::VecDeque;
 use std::pin::Pin;

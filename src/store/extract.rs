@@ -563,6 +563,7 @@ impl Extractor {
 fn write_sparse<R: Read>(entry: &mut R, file: &mut File) -> Result<(u64, Sha256Digest), CopyError> {
     let mut sparse = SparseWriter {
         file,
+        block: Vec::with_capacity(HOLE_BLOCK),
         pos: 0,
         ends_in_hole: false,
     };
@@ -572,23 +573,48 @@ fn write_sparse<R: Read>(entry: &mut R, file: &mut File) -> Result<(u64, Sha256D
 }
 
 /// A `Write` into a new file that seeks over whole blocks of zeros instead
-/// of writing them.
+/// of writing them. Reads come in pieces of any size: a piece short of a
+/// block waits in `block` until the block is whole.
 struct SparseWriter<'a> {
     file: &'a mut File,
+    block: Vec<u8>,
+    /// Where the file is, after the whole blocks handed on (a multiple of
+    /// the block size until [`SparseWriter::finish`]).
     pos: u64,
     ends_in_hole: bool,
 }
 
 impl SparseWriter<'_> {
-    /// Whether `block` is a whole block of zeros at a block boundary.
-    fn is_hole(&self, offset: u64, block: &[u8]) -> bool {
-        offset % HOLE_BLOCK as u64 == 0
-            && block.len() == HOLE_BLOCK
-            && block.iter().all(|&b| b == 0)
+    /// Writes whole blocks, runs of zero blocks as holes and runs of the
+    /// others as data.
+    fn blocks(&mut self, mut blocks: &[u8]) -> std::io::Result<()> {
+        let is_hole = |block: &[u8]| block.iter().all(|&b| b == 0);
+        while !blocks.is_empty() {
+            let hole = is_hole(&blocks[..HOLE_BLOCK]);
+            let mut run = HOLE_BLOCK;
+            while run < blocks.len() && is_hole(&blocks[run..run + HOLE_BLOCK]) == hole {
+                run += HOLE_BLOCK;
+            }
+            if hole {
+                self.file.seek(SeekFrom::Current(run as i64))?;
+            } else {
+                self.file.write_all(&blocks[..run])?;
+            }
+            self.ends_in_hole = hole;
+            self.pos += run as u64;
+            blocks = &blocks[run..];
+        }
+        Ok(())
     }
 
-    /// Gives the file its full length when it ends in a hole.
-    fn finish(self) -> std::io::Result<()> {
+    /// Writes the last piece, and gives the file its full length when it
+    /// ends in a hole.
+    fn finish(mut self) -> std::io::Result<()> {
+        if !self.block.is_empty() {
+            self.file.write_all(&self.block)?;
+            self.pos += self.block.len() as u64;
+            self.ends_in_hole = false;
+        }
         if self.ends_in_hole {
             self.file.set_len(self.pos)?;
         }
@@ -598,31 +624,22 @@ impl SparseWriter<'_> {
 
 impl Write for SparseWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut done = 0;
-        while done < buf.len() {
-            let rest = &buf[done..];
-            // Runs of holes or of data, cut at block boundaries.
-            let first = rest
-                .len()
-                .min(HOLE_BLOCK - (self.pos % HOLE_BLOCK as u64) as usize);
-            let hole = self.is_hole(self.pos, &rest[..first]);
-            let mut run = first;
-            while run < rest.len() {
-                let next = &rest[run..rest.len().min(run + HOLE_BLOCK)];
-                if self.is_hole(self.pos + run as u64, next) != hole {
-                    break;
-                }
-                run += next.len();
+        let mut rest = buf;
+        if !self.block.is_empty() {
+            let take = rest.len().min(HOLE_BLOCK - self.block.len());
+            self.block.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if self.block.len() < HOLE_BLOCK {
+                return Ok(buf.len());
             }
-            if hole {
-                self.file.seek(SeekFrom::Current(run as i64))?;
-            } else {
-                self.file.write_all(&rest[..run])?;
-            }
-            self.ends_in_hole = hole;
-            self.pos += run as u64;
-            done += run;
+            let block = std::mem::take(&mut self.block);
+            self.blocks(&block)?;
+            self.block = block;
+            self.block.clear();
         }
+        let whole = rest.len() - rest.len() % HOLE_BLOCK;
+        self.blocks(&rest[..whole])?;
+        self.block.extend_from_slice(&rest[whole..]);
         Ok(buf.len())
     }
 
@@ -1249,6 +1266,18 @@ mod tests {
         sparse
     }
 
+    /// A reader that hands out at most 1,000 bytes at a time.
+    struct Trickle<'a>(&'a [u8]);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(1000).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
     #[test]
     fn sparse_files_stay_sparse() {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -1263,7 +1292,8 @@ mod tests {
             Crafted::File(b"outputs/tail", &ends_in_hole, 0o644),
             Crafted::File(b"outputs/dense", &dense, 0o644),
         ]);
-        let extraction = extract_into(&tar[..], dir.path()).expect("extracting");
+        // The archive arrives in pieces that match no block.
+        let extraction = extract_into(Trickle(&tar[..]), dir.path()).expect("extracting");
         assert!(extraction.refused.is_empty());
         for (name, content) in [
             ("holey", &holey),

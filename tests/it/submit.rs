@@ -681,6 +681,11 @@ fn outputs_linking_outside_are_refused() {
         })
         .collect();
     assert_eq!(top, BTreeSet::from([submit.uuid.to_string()]));
+    assert_eq!(
+        files_under(&staging.join(submit.uuid.to_string())),
+        BTreeSet::new(),
+        "the files extracted before the refused entries were removed"
+    );
     assert!(!fx.sandbox.path().join("outside").exists());
     assert_eq!(std::fs::read("/etc/passwd").ok(), passwd_before);
 }
@@ -797,6 +802,263 @@ fn jobs_spread_over_two_endpoints_get_their_inputs() {
     assert!(
         kiln_containers_of(submit.uuid).is_empty(),
         "containers left"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Large and unusual outputs
+// ---------------------------------------------------------------------------
+
+/// Files `many` writes: 100 directories of 1,000 files, each holding its number.
+const MANY_FILES: usize = 100_000;
+
+/// A script writing `/outputs/d<D>/f<I>` for MANY_FILES files (one awk
+/// process: a shell loop is far slower on some storage drivers).
+const MANY_SCRIPT: &str = r#"awk 'BEGIN { for (d = 0; d < 100; d++) { system("mkdir -p /outputs/d" d); for (i = 0; i < 1000; i++) { f = "/outputs/d" d "/f" i; print d * 1000 + i > f; close(f) } } }'"#;
+
+#[test]
+fn a_job_with_100000_outputs_and_a_dependent_taking_them_all() {
+    let Some(fx) = Fixture::new() else { return };
+    let config = config_toml(&fx.image, "");
+    let many = format!(
+        "name = \"many\"\nversion = \"1\"\n[phases.build]\nscript = '''\n{MANY_SCRIPT}\n'''\n"
+    );
+    // More inputs than one statement can link (2 columns: 32,767 rows).
+    let user = format!(
+        "name = \"user\"\nversion = \"1\"\n[dependencies]\nruntime = [\"many =1\"]\n[phases.build]\nscript = '''\nn=$(find /inputs -type f | wc -l)\n[ \"$n\" -eq {MANY_FILES} ] || {{ echo \"$n inputs\"; exit 1; }}\n[ \"$(cat /inputs/d42/f7)\" = 42007 ] || exit 1\necho ok > /outputs/user.txt\n'''\n"
+    );
+    let repo = git_repo(
+        &fx.sandbox,
+        "repo",
+        &[
+            ("config.toml", &config),
+            ("many/pkg.toml", &many),
+            ("user/pkg.toml", &user),
+        ],
+    );
+    let started = Instant::now();
+    let (code, stdout, stderr) = fx.submit(&repo, &["user", "-I", "busybox"]);
+    eprintln!(
+        "100,000 outputs and as many inputs: {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+
+    let mut conn = fx.db.connect();
+    let submit = records::only_submit(&mut conn);
+    assert_eq!(submit.status, SubmitStatus::Succeeded);
+    let jobs = records::jobs_of(&mut conn, &submit);
+    let many = &records::job_named(&jobs, "many").job;
+    let user = &records::job_named(&jobs, "user").job;
+    assert!(jobs.iter().all(|j| status(j) == JobStatus::Succeeded));
+    let artifacts = records::artifacts_of(&mut conn, many);
+    let recorded: BTreeSet<String> = artifacts.iter().map(|a| a.path.clone()).collect();
+    let expected: BTreeSet<String> = (0..MANY_FILES)
+        .map(|n| format!("d{}/f{}", n / 1000, n % 1000))
+        .collect();
+    assert_eq!(artifacts.len(), MANY_FILES, "every output is recorded once");
+    assert_eq!(recorded, expected);
+    let staged_dir = fx.staging().join(submit.uuid.to_string());
+    let mut staged = files_under(&staged_dir);
+    assert!(staged.remove("user.txt"));
+    assert_eq!(
+        staged, recorded,
+        "staging holds exactly the recorded artifacts"
+    );
+    for a in artifacts.iter().step_by(9973) {
+        let bytes = std::fs::read(staged_dir.join(&a.path)).expect("reading an artifact");
+        assert_eq!(a.sha256, sha256_hex(&bytes), "{}", a.path);
+    }
+    let inputs = records::input_artifacts_of(&mut conn, user);
+    assert_eq!(
+        inputs.len(),
+        MANY_FILES,
+        "every artifact is an input of user"
+    );
+    assert_eq!(
+        inputs,
+        artifacts.iter().map(|a| a.id.0).collect::<BTreeSet<_>>()
+    );
+    assert!(
+        kiln_containers_of(submit.uuid).is_empty(),
+        "containers left"
+    );
+}
+
+#[test]
+fn links_holes_and_odd_names_in_outputs() {
+    let Some(fx) = Fixture::new() else { return };
+    let config = config_toml(&fx.image, "");
+    let lib = r#"name = "lib"
+version = "1"
+[phases.build]
+script = '''
+mkdir -p /outputs/lib
+echo elf > /outputs/lib/libfoo.so.1
+ln -s libfoo.so.1 /outputs/lib/libfoo.so
+ln -s lib/libfoo.so /outputs/current.so
+dd if=/dev/zero of=/outputs/sparse.img bs=1 count=0 seek=67108864 2>/dev/null
+printf 'data' >> /outputs/sparse.img
+printf odd > "/outputs/$(printf 'new\nline\033[31m')"
+'''
+"#;
+    let user = r#"name = "user"
+version = "1"
+[dependencies]
+runtime = ["lib =1"]
+[phases.build]
+script = '''
+[ "$(cat /inputs/lib/libfoo.so)" = elf ] || { echo "no libfoo.so"; exit 1; }
+[ "$(cat /inputs/current.so)" = elf ] || { echo "no current.so"; exit 1; }
+[ "$(wc -c < /inputs/sparse.img)" -eq 67108868 ] || { echo "sparse.img"; exit 1; }
+echo ok > /outputs/user.txt
+'''
+"#;
+    let to_dir = r#"name = "to-dir"
+version = "1"
+[phases.build]
+script = '''
+mkdir -p /outputs/d
+echo fine > /outputs/fine.txt
+echo inside > /outputs/d/inside.txt
+ln -s d /outputs/to-dir
+'''
+"#;
+    let repo = git_repo(
+        &fx.sandbox,
+        "repo",
+        &[
+            ("config.toml", &config),
+            ("lib/pkg.toml", lib),
+            ("user/pkg.toml", user),
+            ("to-dir/pkg.toml", to_dir),
+        ],
+    );
+    let (code, stdout, stderr) = fx.submit(&repo, &["user", "-I", "busybox"]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let mut conn = fx.db.connect();
+    let submit = records::only_submit(&mut conn);
+    let jobs = records::jobs_of(&mut conn, &submit);
+    let lib = &records::job_named(&jobs, "lib").job;
+    let odd_name = "new\nline\u{1b}[31m";
+
+    // Links to files are artifacts with the content they point to, and
+    // reach the dependent; the odd name is recorded as it is.
+    let artifacts: BTreeMap<String, (i64, String)> = records::artifacts_of(&mut conn, lib)
+        .into_iter()
+        .map(|a| (a.path, (a.size, a.sha256)))
+        .collect();
+    let elf = (4, sha256_hex(b"elf\n"));
+    for path in ["lib/libfoo.so.1", "lib/libfoo.so", "current.so"] {
+        assert_eq!(artifacts.get(path), Some(&elf), "{path}: {artifacts:?}");
+    }
+    assert_eq!(artifacts.get(odd_name), Some(&(3, sha256_hex(b"odd"))));
+    assert_eq!(artifacts.get("sparse.img").map(|a| a.0), Some(67_108_868));
+    let user = &records::job_named(&jobs, "user").job;
+    assert_eq!(
+        records::input_artifacts_of(&mut conn, user).len(),
+        artifacts.len()
+    );
+
+    // The sparse file keeps its holes where the staging file system can.
+    use std::os::unix::fs::MetadataExt;
+    let staged = fx.staging().join(submit.uuid.to_string());
+    let sparse = std::fs::metadata(staged.join("sparse.img")).expect("the staged file");
+    assert_eq!(sparse.len(), 67_108_868);
+    let probe = std::fs::File::create(staged.join("probe")).expect("a probe");
+    probe.set_len(1 << 20).expect("extending the probe");
+    if probe.metadata().expect("meta").blocks() * 512 < 1 << 20 {
+        assert!(
+            sparse.blocks() * 512 < 1 << 20,
+            "{} bytes allocated for a sparse file",
+            sparse.blocks() * 512
+        );
+    }
+    std::fs::remove_file(staged.join("probe")).expect("removing the probe");
+
+    // Tables show the odd name escaped, each row on one line.
+    let (out, text, stderr) = run(fx
+        .db
+        .kiln(&fx.sandbox)
+        .args(["db", "job", &lib.uuid.to_string()])
+        .env("COLUMNS", "200"));
+    assert!(out.status.success(), "{stderr}");
+    assert!(text.contains("new\\nline\\u{1b}[31m"), "{text}");
+    assert!(
+        !text.chars().any(|c| c.is_control() && c != '\n'),
+        "{text:?}"
+    );
+    let (out, text, stderr) = run(fx
+        .db
+        .kiln(&fx.sandbox)
+        .args(["db", "artifacts", "--limit", "0"])
+        .env("COLUMNS", "200"));
+    assert!(out.status.success(), "{stderr}");
+    assert!(text.contains("new\\nline\\u{1b}[31m"), "{text}");
+    // A header, its underline, and one line per artifact (lib's and user's).
+    assert_eq!(text.lines().count(), 2 + artifacts.len() + 1, "{text}");
+
+    // A link to a directory is refused by name, and the job leaves nothing.
+    let (code, stdout, stderr) = fx.submit(&repo, &["to-dir", "-I", "busybox"]);
+    assert_eq!(code, 1, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let second = records::submits(&mut conn).pop().expect("a second submit");
+    let jobs = records::jobs_of(&mut conn, &second);
+    let job = &records::job_named(&jobs, "to-dir").job;
+    assert_eq!(job.status, JobStatus::Failed);
+    let message = job.error_message.as_deref().expect("a message");
+    assert!(
+        message.contains("`outputs/to-dir`") && message.contains("directory"),
+        "{message}"
+    );
+    assert!(records::artifacts_of(&mut conn, job).is_empty());
+    assert_eq!(
+        files_under(&fx.staging().join(second.uuid.to_string())),
+        BTreeSet::new(),
+        "staging holds only recorded artifacts"
+    );
+}
+
+#[test]
+fn a_long_line_without_newline_is_stored_in_bounded_pieces() {
+    let Some(fx) = Fixture::new() else { return };
+    let config = config_toml(&fx.image, "");
+    let loud = r#"name = "loud"
+version = "1"
+[phases.build]
+script = '''
+head -c 1000000 /dev/zero | tr '\0' x >&2
+echo done
+'''
+"#;
+    let repo = git_repo(
+        &fx.sandbox,
+        "repo",
+        &[("config.toml", &config), ("loud/pkg.toml", loud)],
+    );
+    let (code, stdout, stderr) = fx.submit(&repo, &["loud", "-I", "busybox"]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    let mut conn = fx.db.connect();
+    let submit = records::only_submit(&mut conn);
+    let jobs = records::jobs_of(&mut conn, &submit);
+    let job = &records::job_named(&jobs, "loud").job;
+    let lines = records::log_of(&mut conn, job);
+    let (long, rest): (Vec<_>, Vec<_>) = lines
+        .iter()
+        .partition(|l| l.source == kiln::log::Source::Stderr);
+    let bound = kiln::log::lines::DEFAULT_MAX_LINE;
+    assert!(
+        long.iter().all(|l| l.bytes.len() <= bound),
+        "a piece longer than the bound"
+    );
+    assert_eq!(long.len(), 1_000_000usize.div_ceil(bound));
+    assert!(long[..long.len() - 1].iter().all(|l| l.cut));
+    let joined: Vec<u8> = long.iter().flat_map(|l| l.bytes.iter().copied()).collect();
+    assert_eq!(joined, vec![b'x'; 1_000_000]);
+    assert_eq!(
+        rest.iter()
+            .map(|l| l.text().into_owned())
+            .collect::<Vec<_>>(),
+        ["done"]
     );
 }
 
