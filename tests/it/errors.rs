@@ -195,7 +195,7 @@ impl Drop for Tmpfs {
 
 #[test]
 fn a_full_disk_is_said_once() {
-    let package = "name = \"root\"\nversion = \"1\"\n[phases.build]\nscript = '''\nmkdir -p /outputs\nhead -c 3000000 /dev/zero > /outputs/big\n'''\n";
+    let package = "name = \"root\"\nversion = \"1\"\n[phases.build]\nscript = '''\nmkdir -p /outputs\nyes kiln | head -c 3000000 > /outputs/big\n'''\n";
     let Some((code, output, job)) =
         failing_submit(&[("root/pkg.toml", package)], "", &[], Staging::Small("1m"))
     else {
