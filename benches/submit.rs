@@ -14,11 +14,19 @@
 //! - a job printing 1 GiB of log (all of it stored: `log_limit` is raised):
 //!   kiln's peak RSS under 100 MiB; the rate into the database is printed;
 //! - a job producing a 1 GiB artifact: kiln's peak RSS under 100 MiB; the
-//!   rate from the container into the staging directory is printed.
+//!   rate from the container into the staging directory is printed;
+//! - a job producing 100,000 files (100 directories of 1,000) and a job
+//!   taking them all as inputs: every file recorded, kiln's peak RSS under
+//!   100 MiB; the times are printed;
+//! - a script printing 100 MB without a newline, and one printing 1 GB, with
+//!   the default `log_limit`: kiln's peak RSS under 100 MiB for both, and flat:
+//!   the 1 GB run's peak at most 16 MiB above the 100 MB run's.
 //!
 //! Peak RSS is the process's `VmHWM`, read from `/proc/<pid>/status` while
-//! it runs. Run with `cargo bench --bench submit`; the exit code is 1 if a
-//! target is missed.
+//! it runs. Run with `cargo bench --bench submit`, or name sections to run
+//! only those: `cargo bench --bench submit -- files long-line` (sections:
+//! `overhead`, `log`, `artifact`, `files`, `long-line`); the exit code is 1
+//! if a target is missed.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -63,175 +71,200 @@ fn main() {
         String::from_utf8_lossy(&setup.stderr)
     );
 
+    // `cargo bench --bench submit -- files long-line` runs only those
+    // sections; cargo's own `--bench` flag is ignored.
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let section = |name: &str| wanted.is_empty() || wanted.iter().any(|w| w == name);
+    let mut conn = db.connect();
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     println!("kiln submit benchmark: {JOBS} trivial jobs, maxjobs 2, best of {RUNS}; {cpus} CPUs");
     let mut checks = Vec::new();
 
     // --- Orchestration overhead -------------------------------------------
-    let fan = bench.repo("fan", &fan_packages(), "");
-    let chain = bench.repo("chain", &chain_packages(), "");
-    let mut docker2 = Vec::new();
-    let mut docker1 = Vec::new();
-    let mut kiln_fan = Vec::new();
-    let mut kiln_chain = Vec::new();
-    for _ in 0..RUNS {
-        docker2.push(docker_runs(JOBS, 2));
-        kiln_fan.push(bench.submit(&fan, "root"));
-        docker1.push(docker_runs(JOBS, 1));
-        kiln_chain.push(bench.submit(&chain, &format!("p{:02}", JOBS - 1)));
-    }
-    let best = |v: &[Duration]| *v.iter().min().expect("measured");
-    let best_run = |v: &[Run]| v.iter().map(|r| r.wall).min().expect("measured");
-    let max_rss = |v: &[Run]| v.iter().map(|r| r.peak_rss_kib).max().expect("measured");
-    println!();
-    let header: String = (1..=RUNS)
-        .map(|i| format!(" {:>9}", format!("run {i}")))
-        .collect();
-    println!("{:<44}{header} {:>9}", "wall time (s)", "best");
-    let row = |what: &str, times: Vec<Duration>| {
-        let cells: Vec<String> = times
-            .iter()
-            .map(|t| format!("{:>9.2}", t.as_secs_f64()))
+    if section("overhead") {
+        let fan = bench.repo("fan", &fan_packages(), "");
+        let chain = bench.repo("chain", &chain_packages(), "");
+        let mut docker2 = Vec::new();
+        let mut docker1 = Vec::new();
+        let mut kiln_fan = Vec::new();
+        let mut kiln_chain = Vec::new();
+        for _ in 0..RUNS {
+            docker2.push(docker_runs(JOBS, 2));
+            kiln_fan.push(bench.submit(&fan, "root"));
+            docker1.push(docker_runs(JOBS, 1));
+            kiln_chain.push(bench.submit(&chain, &format!("p{:02}", JOBS - 1)));
+        }
+        let best = |v: &[Duration]| *v.iter().min().expect("measured");
+        let best_run = |v: &[Run]| v.iter().map(|r| r.wall).min().expect("measured");
+        let max_rss = |v: &[Run]| v.iter().map(|r| r.peak_rss_kib).max().expect("measured");
+        println!();
+        let header: String = (1..=RUNS)
+            .map(|i| format!(" {:>9}", format!("run {i}")))
             .collect();
-        let best = times.iter().min().expect("measured").as_secs_f64();
-        println!("{what:<44} {} {best:>9.2}", cells.join(" "));
-    };
-    row("docker run --rm ... true x50, 2 at a time", docker2.clone());
-    row(
-        "kiln submit, fan of 50 (49 leaves + root)",
-        kiln_fan.iter().map(|r| r.wall).collect(),
-    );
-    row("docker run --rm ... true x50, 1 at a time", docker1.clone());
-    row(
-        "kiln submit, chain of 50",
-        kiln_chain.iter().map(|r| r.wall).collect(),
-    );
-    let fan_ratio = best_run(&kiln_fan).as_secs_f64() / best(&docker2).as_secs_f64();
-    let chain_ratio = best_run(&kiln_chain).as_secs_f64() / best(&docker1).as_secs_f64();
-    let chain_vs_2 = best_run(&kiln_chain).as_secs_f64() / best(&docker2).as_secs_f64();
-    println!(
-        "per job: docker run {:.0} ms (2 at a time), kiln fan {:.0} ms; docker run {:.0} ms (serial), kiln chain {:.0} ms",
-        ms_per_job(best(&docker2)),
-        ms_per_job(best_run(&kiln_fan)),
-        ms_per_job(best(&docker1)),
-        ms_per_job(best_run(&kiln_chain)),
-    );
-    println!(
-        "peak RSS of kiln: fan {} MiB, chain {} MiB; chain against 2 at a time: {chain_vs_2:.2}x (a chain cannot run 2 at a time)",
-        max_rss(&kiln_fan) / 1024,
-        max_rss(&kiln_chain) / 1024
-    );
-    checks.push((
-        format!("fan of 50: kiln / docker run (2 at a time) = {fan_ratio:.2} <= {OVERHEAD_LIMIT}"),
-        fan_ratio <= OVERHEAD_LIMIT,
-    ));
-    checks.push((
-        format!(
-            "chain of 50: kiln / docker run (1 at a time) = {chain_ratio:.2} <= {OVERHEAD_LIMIT}"
-        ),
-        chain_ratio <= OVERHEAD_LIMIT,
-    ));
+        println!("{:<44}{header} {:>9}", "wall time (s)", "best");
+        let row = |what: &str, times: Vec<Duration>| {
+            let cells: Vec<String> = times
+                .iter()
+                .map(|t| format!("{:>9.2}", t.as_secs_f64()))
+                .collect();
+            let best = times.iter().min().expect("measured").as_secs_f64();
+            println!("{what:<44} {} {best:>9.2}", cells.join(" "));
+        };
+        row("docker run --rm ... true x50, 2 at a time", docker2.clone());
+        row(
+            "kiln submit, fan of 50 (49 leaves + root)",
+            kiln_fan.iter().map(|r| r.wall).collect(),
+        );
+        row("docker run --rm ... true x50, 1 at a time", docker1.clone());
+        row(
+            "kiln submit, chain of 50",
+            kiln_chain.iter().map(|r| r.wall).collect(),
+        );
+        let fan_ratio = best_run(&kiln_fan).as_secs_f64() / best(&docker2).as_secs_f64();
+        let chain_ratio = best_run(&kiln_chain).as_secs_f64() / best(&docker1).as_secs_f64();
+        let chain_vs_2 = best_run(&kiln_chain).as_secs_f64() / best(&docker2).as_secs_f64();
+        println!(
+            "per job: docker run {:.0} ms (2 at a time), kiln fan {:.0} ms; docker run {:.0} ms (serial), kiln chain {:.0} ms",
+            ms_per_job(best(&docker2)),
+            ms_per_job(best_run(&kiln_fan)),
+            ms_per_job(best(&docker1)),
+            ms_per_job(best_run(&kiln_chain)),
+        );
+        println!(
+            "peak RSS of kiln: fan {} MiB, chain {} MiB; chain against 2 at a time: {chain_vs_2:.2}x (a chain cannot run 2 at a time)",
+            max_rss(&kiln_fan) / 1024,
+            max_rss(&kiln_chain) / 1024
+        );
+        checks.push((
+            format!(
+                "fan of 50: kiln / docker run (2 at a time) = {fan_ratio:.2} <= {OVERHEAD_LIMIT}"
+            ),
+            fan_ratio <= OVERHEAD_LIMIT,
+        ));
+        checks.push((
+            format!(
+                "chain of 50: kiln / docker run (1 at a time) = {chain_ratio:.2} <= {OVERHEAD_LIMIT}"
+            ),
+            chain_ratio <= OVERHEAD_LIMIT,
+        ));
+    }
 
     // --- 1 GiB of log -----------------------------------------------------
-    // Lines of 127 characters and a newline: 2^23 lines make 1 GiB exactly.
-    let line = format!("{}0123456", "0123456789".repeat(12));
-    let log_script = format!("yes \"{line}\" | head -c {GIB}\n");
-    let log_repo = bench.repo(
-        "log",
-        &[package("loud", &log_script, Vec::new())],
-        "log_limit = 2147483648\n",
-    );
-    let docker_log = docker_log_baseline(&log_script);
-    let run = bench.submit(&log_repo, "loud");
-    let mut conn = db.connect();
-    let job = last_job(&mut conn);
-    let (chunks, raw, stored) = chunk_totals(&mut conn, &job);
-    let seconds = job_seconds(&job);
-    println!();
-    println!(
-        "1 GiB of log: kiln wall {:.2} s, job {seconds:.2} s, peak RSS {} MiB",
-        run.wall.as_secs_f64(),
-        run.peak_rss_kib / 1024
-    );
-    println!(
-        "  stored {} bytes of log ({} recorded, truncated: {}) in {chunks} chunks, {:.1} MiB compressed",
-        raw,
-        job.log_bytes,
-        job.log_truncated,
-        stored as f64 / (1 << 20) as f64
-    );
-    println!(
-        "  into the database: {:.0} MB/s (the same log through `docker run` to /dev/null: {:.0} MB/s)",
-        GIB as f64 / 1e6 / seconds,
-        GIB as f64 / 1e6 / docker_log.as_secs_f64()
-    );
-    assert_eq!(job.log_bytes as u64, GIB, "the log's size is recorded");
-    assert_eq!(raw as u64, GIB, "the whole log is stored");
-    checks.push((
-        format!(
-            "1 GiB of log: peak RSS {} MiB < 100 MiB",
+    if section("log") {
+        // Lines of 127 characters and a newline: 2^23 lines make 1 GiB exactly.
+        let line = format!("{}0123456", "0123456789".repeat(12));
+        let log_script = format!("yes \"{line}\" | head -c {GIB}\n");
+        let log_repo = bench.repo(
+            "log",
+            &[package("loud", &log_script, Vec::new())],
+            "log_limit = 2147483648\n",
+        );
+        let docker_log = docker_log_baseline(&log_script);
+        let run = bench.submit(&log_repo, "loud");
+        let job = last_job(&mut conn);
+        let (chunks, raw, stored) = chunk_totals(&mut conn, &job);
+        let seconds = job_seconds(&job);
+        println!();
+        println!(
+            "1 GiB of log: kiln wall {:.2} s, job {seconds:.2} s, peak RSS {} MiB",
+            run.wall.as_secs_f64(),
             run.peak_rss_kib / 1024
-        ),
-        run.peak_rss_kib < RSS_LIMIT_KIB,
-    ));
+        );
+        println!(
+            "  stored {} bytes of log ({} recorded, truncated: {}) in {chunks} chunks, {:.1} MiB compressed",
+            raw,
+            job.log_bytes,
+            job.log_truncated,
+            stored as f64 / (1 << 20) as f64
+        );
+        println!(
+            "  into the database: {:.0} MB/s (the same log through `docker run` to /dev/null: {:.0} MB/s)",
+            GIB as f64 / 1e6 / seconds,
+            GIB as f64 / 1e6 / docker_log.as_secs_f64()
+        );
+        assert_eq!(job.log_bytes as u64, GIB, "the log's size is recorded");
+        assert_eq!(raw as u64, GIB, "the whole log is stored");
+        checks.push((
+            format!(
+                "1 GiB of log: peak RSS {} MiB < 100 MiB",
+                run.peak_rss_kib / 1024
+            ),
+            run.peak_rss_kib < RSS_LIMIT_KIB,
+        ));
+    }
 
     // --- A 1 GiB artifact -------------------------------------------------
-    let big_script = format!("head -c {GIB} /dev/urandom > /outputs/big\necho written\n");
-    let big_repo = bench.repo("big", &[package("big", &big_script, Vec::new())], "");
-    let run = bench.submit(&big_repo, "big");
-    let job = last_job(&mut conn);
-    let artifact: Artifact = artifacts::table
-        .filter(artifacts::job_id.eq(job.id))
-        .select(Artifact::as_select())
-        .first(&mut conn)
-        .expect("the artifact is recorded");
-    let submit_uuid: uuid::Uuid = submits::table
-        .find(job.submit_id)
-        .select(submits::uuid)
-        .first(&mut conn)
-        .expect("the submit");
-    let staged = bench
-        .staging()
-        .join(submit_uuid.to_string())
-        .join(&artifact.path);
-    assert_eq!(artifact.size as u64, GIB);
-    assert_eq!(
-        artifact.sha256,
-        sha256_file(&staged),
-        "the staged file is the recorded one"
-    );
-    // The script's log ends when it exits: from there on the time is
-    // kiln's (wait, download, extract, checksum, record).
-    let script_end: chrono::DateTime<chrono::Utc> = log_chunks::table
-        .filter(log_chunks::job_id.eq(job.id))
-        .select(diesel::dsl::max(log_chunks::written_at))
-        .first::<Option<_>>(&mut conn)
-        .expect("reading chunks")
-        .expect("the job printed");
-    let finished = job.finished_at.expect("finished");
-    let collect = (finished - script_end)
-        .to_std()
-        .unwrap_or_default()
-        .as_secs_f64();
-    println!();
-    println!(
-        "1 GiB artifact: kiln wall {:.2} s, job {:.2} s, peak RSS {} MiB",
-        run.wall.as_secs_f64(),
-        job_seconds(&job),
-        run.peak_rss_kib / 1024
-    );
-    println!(
-        "  container to staging (download, extract, SHA-256, record): {collect:.2} s, {:.0} MB/s",
-        GIB as f64 / 1e6 / collect
-    );
-    let _ = std::fs::remove_file(&staged);
-    checks.push((
-        format!(
-            "1 GiB artifact: peak RSS {} MiB < 100 MiB",
+    if section("artifact") {
+        let big_script = format!("head -c {GIB} /dev/urandom > /outputs/big\necho written\n");
+        let big_repo = bench.repo("big", &[package("big", &big_script, Vec::new())], "");
+        let run = bench.submit(&big_repo, "big");
+        let job = last_job(&mut conn);
+        let artifact: Artifact = artifacts::table
+            .filter(artifacts::job_id.eq(job.id))
+            .select(Artifact::as_select())
+            .first(&mut conn)
+            .expect("the artifact is recorded");
+        let submit_uuid: uuid::Uuid = submits::table
+            .find(job.submit_id)
+            .select(submits::uuid)
+            .first(&mut conn)
+            .expect("the submit");
+        let staged = bench
+            .staging()
+            .join(submit_uuid.to_string())
+            .join(&artifact.path);
+        assert_eq!(artifact.size as u64, GIB);
+        assert_eq!(
+            artifact.sha256,
+            sha256_file(&staged),
+            "the staged file is the recorded one"
+        );
+        // The script's log ends when it exits: from there on the time is
+        // kiln's (wait, download, extract, checksum, record).
+        let script_end: chrono::DateTime<chrono::Utc> = log_chunks::table
+            .filter(log_chunks::job_id.eq(job.id))
+            .select(diesel::dsl::max(log_chunks::written_at))
+            .first::<Option<_>>(&mut conn)
+            .expect("reading chunks")
+            .expect("the job printed");
+        let finished = job.finished_at.expect("finished");
+        let collect = (finished - script_end)
+            .to_std()
+            .unwrap_or_default()
+            .as_secs_f64();
+        println!();
+        println!(
+            "1 GiB artifact: kiln wall {:.2} s, job {:.2} s, peak RSS {} MiB",
+            run.wall.as_secs_f64(),
+            job_seconds(&job),
             run.peak_rss_kib / 1024
-        ),
-        run.peak_rss_kib < RSS_LIMIT_KIB,
-    ));
+        );
+        println!(
+            "  container to staging (download, extract, SHA-256, record): {collect:.2} s, {:.0} MB/s",
+            GIB as f64 / 1e6 / collect
+        );
+        let _ = std::fs::remove_file(&staged);
+        checks.push((
+            format!(
+                "1 GiB artifact: peak RSS {} MiB < 100 MiB",
+                run.peak_rss_kib / 1024
+            ),
+            run.peak_rss_kib < RSS_LIMIT_KIB,
+        ));
+    }
+
+    // --- 100,000 files in one job ----------------------------------------
+    if section("files") {
+        many_files(&bench, &db, &mut checks);
+    }
+
+    // --- 100 MB and 1 GB without a newline --------------------------------
+    if section("long-line") {
+        long_lines(&bench, &mut checks);
+    }
 
     println!();
     let mut missed = false;
@@ -244,6 +277,96 @@ fn main() {
     if missed {
         std::process::exit(1);
     }
+}
+
+/// Files the `files` section's job writes.
+const MANY_FILES: i64 = 100_000;
+/// Flatness of memory under long lines: the 1 GB run's peak over the 100 MB run's.
+const LONG_LINE_GROWTH_KIB: u64 = 16 * 1024;
+
+/// 100,000 files in one job, and a dependent taking all of them as inputs.
+fn many_files(bench: &Bench, db: &BenchDb, checks: &mut Vec<(String, bool)>) {
+    let writer = "awk 'BEGIN { for (d = 0; d < 100; d++) { system(\"mkdir -p /outputs/d\" d); \
+                  for (i = 0; i < 1000; i++) { f = \"/outputs/d\" d \"/f\" i; print d * 1000 + i > f; close(f) } } }'\n";
+    let reader = format!(
+        "n=$(find /inputs -type f | wc -l)\n[ \"$n\" -eq {MANY_FILES} ] || {{ echo \"$n inputs\"; exit 1; }}\n"
+    );
+    let repo = bench.repo(
+        "files",
+        &[
+            package("many", writer, Vec::new()),
+            package("user", &reader, vec!["many".into()]),
+        ],
+        "",
+    );
+    let run = bench.submit(&repo, "user");
+    let mut conn = db.connect();
+    let user = last_job(&mut conn);
+    let many: Job = jobs::table
+        .filter(jobs::submit_id.eq(user.submit_id))
+        .filter(jobs::id.ne(user.id))
+        .select(Job::as_select())
+        .first(&mut conn)
+        .expect("the job of many");
+    let recorded: i64 = artifacts::table
+        .filter(artifacts::job_id.eq(many.id))
+        .count()
+        .get_result(&mut conn)
+        .expect("counting artifacts");
+    println!();
+    println!(
+        "100,000 files: kiln wall {:.2} s, peak RSS {} MiB",
+        run.wall.as_secs_f64(),
+        run.peak_rss_kib / 1024
+    );
+    println!(
+        "  the job writing them {:.2} s (script, download, extract, SHA-256, record), \
+         the job taking them as inputs {:.2} s (upload, script)",
+        job_seconds(&many),
+        job_seconds(&user)
+    );
+    assert_eq!(recorded, MANY_FILES, "every file is recorded");
+    checks.push((
+        format!(
+            "100,000 files: peak RSS {} MiB < 100 MiB",
+            run.peak_rss_kib / 1024
+        ),
+        run.peak_rss_kib < RSS_LIMIT_KIB,
+    ));
+}
+
+/// A script printing 100 MB without a newline, then 1 GB.
+fn long_lines(bench: &Bench, checks: &mut Vec<(String, bool)>) {
+    let mut peaks = Vec::new();
+    for (what, bytes) in [("100 MB", 100_000_000u64), ("1 GB", 1_000_000_000)] {
+        let script = format!("head -c {bytes} /dev/zero | tr '\\0' x\n");
+        let name = format!("line{bytes}");
+        let repo = bench.repo(&name, &[package("line", &script, Vec::new())], "");
+        let run = bench.submit(&repo, "line");
+        println!();
+        println!(
+            "{what} without a newline: kiln wall {:.2} s, peak RSS {} MiB",
+            run.wall.as_secs_f64(),
+            run.peak_rss_kib / 1024
+        );
+        checks.push((
+            format!(
+                "{what} without a newline: peak RSS {} MiB < 100 MiB",
+                run.peak_rss_kib / 1024
+            ),
+            run.peak_rss_kib < RSS_LIMIT_KIB,
+        ));
+        peaks.push(run.peak_rss_kib);
+    }
+    let growth = peaks[1].saturating_sub(peaks[0]);
+    checks.push((
+        format!(
+            "long lines: 1 GB's peak RSS is {} MiB above 100 MB's <= {} MiB",
+            growth / 1024,
+            LONG_LINE_GROWTH_KIB / 1024
+        ),
+        growth <= LONG_LINE_GROWTH_KIB,
+    ));
 }
 
 struct Bench {

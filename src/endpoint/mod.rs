@@ -11,9 +11,10 @@
 //! cleanup.
 //!
 //! Two clients share one connection setup: one with the endpoint's timeout
-//! for short requests (version, inspect, create, start, stop, remove), one
-//! with a long timeout for requests whose answer may take as long as a build
-//! (uploads, attaching, waiting, downloads). Cancelling a long request is the
+//! for short requests (version, inspect, create, start, stop), one with a
+//! long timeout for requests whose answer may take as long as a build
+//! (uploads, attaching, waiting, downloads, and removal: deleting a container
+//! that holds many files takes long). Cancelling a long request is the
 //! caller's business (drop the future, stop the container).
 
 pub mod container;
@@ -400,7 +401,7 @@ impl Endpoint {
             .force(removal == Removal::Force)
             .v(true)
             .build();
-        match self.docker.remove_container(id, Some(options)).await {
+        match self.streaming.remove_container(id, Some(options)).await {
             Ok(()) => Ok(()),
             Err(bollard::errors::Error::DockerResponseServerError {
                 status_code: 404, ..

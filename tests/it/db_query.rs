@@ -841,3 +841,73 @@ fn out_of_range_times_and_limits_name_the_flag() {
         assert!(stderr.contains(why), "{args:?}: {stderr}");
     }
 }
+
+/// Values with control characters (a newline, an escape, a tab, a carriage
+/// return, a direction override) in every kind of record: every table shows
+/// them escaped, each row on one line.
+#[test]
+fn control_characters_are_escaped_in_every_table() {
+    let Some(env) = Env::new() else { return };
+    env.db.execute(
+        r#"
+        UPDATE packages SET version = E'3.0\n.1' WHERE id = 1;
+        UPDATE images SET name = E'debian:\x1b[31mbookworm' WHERE id = 1;
+        UPDATE image_digests SET digest = E'sha256:\td1' WHERE digest = 'sha256:d1';
+        UPDATE endpoints SET name = E'build\r1', last_error = E'refused\nagain' WHERE id = 2;
+        UPDATE env_vars SET value = E'-O2\n-g' WHERE id = 2;
+        UPDATE submits SET submitter_user = E'ali\nce', submitter_host = E'host\x07a' WHERE id = 1;
+        UPDATE jobs SET failed_phase = E'bu\nild', error_message = E'make:\n\x1b[2JError 2' WHERE id = 4;
+        UPDATE artifacts SET path = E'zlib\n1.3.tar.gz' WHERE id = 1;
+        UPDATE release_stores SET name = E'sta\u202eble' WHERE id = 2;
+        UPDATE releases SET released_by = E'bo\tb' WHERE artifact_id = 4;
+        "#,
+    );
+    let clean = |args: &[&str]| -> String {
+        let (out, stdout, stderr) = run(env.command(args).env("COLUMNS", "400"));
+        assert!(out.status.success(), "kiln {args:?}: {stderr}");
+        assert!(
+            !stdout.chars().any(|c| c.is_control() && c != '\n'),
+            "kiln {args:?} printed a control character:\n{stdout:?}"
+        );
+        stdout
+    };
+    for listing in [
+        "submits",
+        "jobs",
+        "artifacts",
+        "releases",
+        "envvars",
+        "images",
+        "endpoints",
+        "packages",
+    ] {
+        let text = clean(&["db", listing, "--limit", "0"]);
+        let rows = env.json(&["db", listing, "--limit", "0"]).len();
+        assert_eq!(
+            text.lines().count(),
+            rows + 2,
+            "db {listing}: a header, its line, one line per row:\n{text}"
+        );
+    }
+    clean(&["db", "stats"]);
+    let submit = clean(&["db", "submit", S1]);
+    assert!(submit.contains("ali\\nce@host\\u{7}a"), "{submit}");
+    let job = clean(&["db", "job", J2]);
+    assert!(job.contains("zlib\\n1.3.tar.gz"), "{job}");
+    assert!(job.contains("sta\\u{202e}ble"), "{job}");
+    let job = clean(&["db", "job", J1, "--env"]);
+    assert!(job.contains("OPT=-O2\\n-g"), "{job}");
+    let failed = clean(&["db", "job", J4]);
+    assert!(failed.contains("make:\\n\\u{1b}[2JError 2"), "{failed}");
+    assert!(failed.contains("bu\\nild"), "{failed}");
+    // CSV keeps the value as it is.
+    let csv_text = env.ok(&["db", "artifacts", "--limit", "0", "--output", "csv"]);
+    let (_, records) = csv(&csv_text);
+    assert!(
+        records
+            .iter()
+            .flatten()
+            .any(|cell| cell == "zlib\n1.3.tar.gz"),
+        "{csv_text}"
+    );
+}
