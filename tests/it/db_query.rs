@@ -847,7 +847,10 @@ fn control_characters_are_escaped_in_every_table() {
     let csv_text = env.ok(&["db", "artifacts", "--limit", "0", "--output", "csv"]);
     let (_, records) = csv(&csv_text);
     assert!(
-        records.iter().flatten().any(|cell| cell == "zlib\n1.3.tar.gz"),
+        records
+            .iter()
+            .flatten()
+            .any(|cell| cell == "zlib\n1.3.tar.gz"),
         "{csv_text}"
     );
 }
