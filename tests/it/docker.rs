@@ -325,7 +325,9 @@ echo fine > /outputs/fine
         .iter()
         .map(|a| a.path.to_string())
         .collect();
-    assert_eq!(paths, ["fine"]);
+    // Anything refused: nothing of the outputs is kept.
+    assert_eq!(paths, Vec::<String>::new());
+    assert!(!staging.submit_dir(guard.submit).join("fine").exists());
     let mut refused: Vec<(String, String)> = extraction
         .refused
         .iter()
@@ -425,7 +427,9 @@ async fn a_crafted_archive_writes_nothing_outside_staging() {
             ("outputs/fifo", &RefusalReason::Fifo),
         ]
     );
-    assert_eq!(extraction.artifacts.len(), 1);
+    // Anything refused: nothing of the archive is kept.
+    assert_eq!(extraction.artifacts.len(), 0);
+    assert!(!staging.submit_dir(submit).join("ok.txt").exists());
     assert_eq!(
         std::fs::read(dir.path().join("victim")).expect("reading"),
         b"untouched"
