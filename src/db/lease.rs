@@ -155,24 +155,9 @@ impl SubmitLease {
     /// Resolves when the records can no longer be written (the outage
     /// lasted too long, or the submit was taken), with the reason.
     pub async fn lost(&self) -> Unwritable {
-        let mut rx = self.state.subscribe();
-        loop {
-            let (ended, deadline) = {
-                let s = rx.borrow_and_update();
-                (s.ended.clone(), s.renewed_at + self.outage_timeout)
-            };
-            if let Some(reason) = ended {
-                return reason;
-            }
-            tokio::select! {
-                changed = rx.changed() => if changed.is_err() { return Unwritable::Closed },
-                _ = tokio::time::sleep_until(deadline.into()) => {
-                    if rx.borrow().renewed_at + self.outage_timeout <= Instant::now() {
-                        return Unwritable::OutageTooLong(self.outage_timeout);
-                    }
-                }
-            }
-        }
+        // Before an interruption writes never hurry, so this is when
+        // writing is over.
+        self.until_unwritable().await
     }
 
     /// Runs database work for this submit: only while its lock is held and
