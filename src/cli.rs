@@ -84,7 +84,15 @@ pub enum Command {
     /// Each job's /outputs land in the submit's staging directory and are
     /// recorded as artifacts with their SHA-256.
     ///
-    /// Exit codes: 0 all jobs succeeded, 1 a job failed, 2 a usage or input
+    /// A job whose build key (package, version, rendered script, image
+    /// digest, environment, the content of its sources and patches, and
+    /// the keys of its dependencies) matches an earlier succeeded job whose
+    /// artifacts are all still present with their recorded SHA-256 is not
+    /// built: it is recorded `reused`, and those artifacts are placed in
+    /// the new staging directory. --dry-run shows what would be built and
+    /// why; `kiln explain JOB` says why a job was built.
+    ///
+    /// Exit codes: 0 all jobs succeeded (or were reused), 1 a job failed, 2 a usage or input
     /// error (nothing was built), 130 interrupted (Ctrl-C; a second Ctrl-C
     /// exits at once).
     #[command(visible_alias = "build", after_help = SUBMIT_EXAMPLES)]
@@ -170,6 +178,21 @@ pub enum Command {
     /// all packages whose name matches --matching REGEX.
     #[command(subcommand, after_help = SOURCE_EXAMPLES)]
     Source(SourceCommand),
+
+    /// Say why a job was built rather than reused.
+    ///
+    /// Compares the job's recorded build key inputs with those of the
+    /// nearest earlier job of the same package and version that succeeded
+    /// or was reused (newest first, one built in the same image preferred),
+    /// or with OTHER_JOB when given, and lists each field that differs: the
+    /// script, an environment variable, a source, a patch, the image digest,
+    /// or a dependency's build key, in which case the dependency is
+    /// explained the same way, down to the one whose own input changed.
+    /// When the keys are equal, it says why the job was built all the same
+    /// (an earlier artifact missing or changed, a dependency built,
+    /// --no-reuse, --rebuild). For a reused job, it names the job it reused.
+    #[command(after_help = EXPLAIN_EXAMPLES)]
+    Explain(ExplainArgs),
 }
 
 const WHAT_DEPENDS_EXAMPLES: &str = "\
@@ -450,6 +473,8 @@ Examples:
   kiln submit zlib 1.3.1 -I busybox -E CFLAGS=-O3
   kiln build world -I busybox --endpoint build-1 --endpoint build-2
   kiln submit world -I busybox --hide-bars 2> build.log
+  kiln submit world -I busybox --dry-run         what would be built, what reused, and why
+  kiln submit world -I busybox --rebuild zlib    build zlib (and what needs it) again
   kiln db jobs --submit <UUID>                   what the submit recorded";
 
 /// `kiln submit NAME [VERSION]`
@@ -505,6 +530,43 @@ pub struct SubmitArgs {
     /// Print one plain line per state change instead of progress bars.
     #[arg(long)]
     pub hide_bars: bool,
+
+    /// Build every job, reusing no earlier build.
+    #[arg(long)]
+    pub no_reuse: bool,
+
+    /// Build this package even when an earlier build could be reused
+    /// (repeatable); the packages that depend on it are built too.
+    #[arg(long, value_name = "NAME")]
+    pub rebuild: Vec<String>,
+
+    /// Print each job with `build` (and why) or `reuse` (and from which
+    /// job), without recording or running anything.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+const EXPLAIN_EXAMPLES: &str = "\
+Examples:
+  kiln explain 3f2a                       why job 3f2a… was built
+  kiln explain 3f2a 9c1d                  what differs between two jobs' inputs
+  kiln explain 3f2a --output json         the same, for tools";
+
+/// `kiln explain JOB [OTHER_JOB]`
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The job's UUID, or a unique prefix of it.
+    #[arg(value_name = "JOB")]
+    pub job: UuidPrefix,
+
+    /// The job to compare it with (default: the nearest earlier build of
+    /// its package and version).
+    #[arg(value_name = "OTHER_JOB")]
+    pub other: Option<UuidPrefix>,
+
+    /// Output format (`table` is text; CSV is not offered).
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
 }
 
 const TREE_OF_EXAMPLES: &str = "\

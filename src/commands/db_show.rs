@@ -93,7 +93,16 @@ pub fn job(config: &Config, args: DbJobArgs) -> Result<Outcome> {
 /// `db log-of JOB [--follow]`.
 pub fn log_of(config: &Config, args: DbLogOfArgs) -> Result<Outcome> {
     let mut conn = db::connect(config)?;
-    let (id, uuid) = jobs::resolve(&mut conn, &args.job)?;
+    let (mut id, mut uuid) = jobs::resolve(&mut conn, &args.job)?;
+    // A reused job ran nowhere: its log is that of the job it came from.
+    if let Some((source, source_uuid)) = jobs::reused_source(&mut conn, id)
+        .with_context(|| format!("reading job {uuid}"))?
+    {
+        crate::ui::note(&format!(
+            "job {uuid} was not built: it reused the artifacts of job {source_uuid}, whose log follows"
+        ));
+        (id, uuid) = (source, source_uuid);
+    }
     let mut out = listing::raw_stdout();
     stream_log(&mut conn, id, uuid, &mut out, args.follow)
 }

@@ -14,6 +14,7 @@ mod db_query;
 mod db_show;
 mod dependencies_of;
 mod env_of;
+mod explain;
 mod find_pkg;
 mod lint;
 mod select;
@@ -40,5 +41,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::FindPkg(args) => find_pkg::run(&ctx, args),
         Command::Lint(args) => lint::run(&ctx, args),
         Command::Source(cmd) => source::run(&ctx, cmd),
+        Command::Explain(args) => explain::run(&ctx, args),
     }
 }

@@ -10,7 +10,8 @@ use super::{select, Context};
 use crate::cli::SubmitArgs;
 use crate::config::EndpointConfig;
 use crate::error::Outcome;
-use crate::orchestrator::submit::{submit, submitter, SubmitRequest};
+use crate::orchestrator::reuse::ReuseOptions;
+use crate::orchestrator::submit::{dry_run, submit, submitter, SubmitRequest};
 use crate::orchestrator::RunOptions;
 use crate::package::{PackageId, PackageSet, Target};
 use crate::plan::Plan;
@@ -39,6 +40,7 @@ pub fn run(ctx: &Context, args: SubmitArgs) -> Result<Outcome> {
         .iter()
         .map(|&n| plan.node(n).package)
         .collect();
+    let reuse = reuse_options(packages, &tree, &args)?;
     if !args.no_verify {
         verify_sources(&config, packages, &tree)?;
     }
@@ -57,8 +59,9 @@ pub fn run(ctx: &Context, args: SubmitArgs) -> Result<Outcome> {
         endpoints,
         staging,
         shebang: args.shebang,
+        sources_verified: !args.no_verify,
+        reuse,
         keep_containers: args.keep_containers,
-        fail_fast: args.fail_fast,
         write_log: args.write_log,
         options: RunOptions {
             fail_fast: args.fail_fast,
@@ -73,6 +76,11 @@ pub fn run(ctx: &Context, args: SubmitArgs) -> Result<Outcome> {
         .enable_all()
         .build()
         .context("starting the async runtime")?;
+    if args.dry_run {
+        let planned = runtime.block_on(dry_run(config, pool, request))?;
+        crate::ui::submit::print_dry_run(&planned)?;
+        return Ok(Outcome::Success);
+    }
     let summary = runtime.block_on(async {
         let cancel = CancellationToken::new();
         tokio::spawn(interrupt_handler(cancel.clone()));
@@ -101,6 +109,27 @@ async fn interrupt_handler(cancel: CancellationToken) {
     if tokio::signal::ctrl_c().await.is_ok() {
         std::process::exit(130);
     }
+}
+
+/// `--no-reuse` and `--rebuild`; a package to rebuild must be in the tree.
+fn reuse_options(
+    packages: &PackageSet,
+    tree: &[PackageId],
+    args: &SubmitArgs,
+) -> Result<ReuseOptions> {
+    for name in &args.rebuild {
+        if !tree.iter().any(|&id| packages.get(id).name.as_str() == name) {
+            return Err(crate::input_error!(
+                "--rebuild {}: no package of that name is in the tree of {}",
+                crate::error::escape_controls(name),
+                args.name
+            ));
+        }
+    }
+    Ok(ReuseOptions {
+        disabled: args.no_reuse,
+        rebuild: args.rebuild.iter().cloned().collect(),
+    })
 }
 
 /// The endpoints named with `--endpoint`, or all configured ones.

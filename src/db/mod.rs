@@ -21,6 +21,7 @@ pub mod lease;
 pub mod listings;
 pub mod models;
 pub mod schema;
+pub mod submit_record;
 
 use embedded::EmbeddedServer;
 

@@ -110,6 +110,7 @@ diesel::table! {
         reused_job_id -> Nullable<Int4>,
         log_bytes -> Int8,
         log_truncated -> Bool,
+        build_reason -> Nullable<Text>,
     }
 }
 

@@ -15,12 +15,15 @@
 //! Containers prepared for jobs that will not run there are removed before
 //! the run ends.
 
+pub mod inputs;
 pub mod job;
 pub mod owner;
+pub mod prepare;
+pub mod reuse;
 pub mod scheduler;
 pub mod submit;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -126,16 +129,18 @@ pub struct RunReport {
 
 impl RunReport {
     pub fn all_succeeded(&self) -> bool {
-        self.jobs.iter().all(|j| j.status == JobStatus::Succeeded)
+        self.jobs
+            .iter()
+            .all(|j| matches!(j.status, JobStatus::Succeeded | JobStatus::Reused))
     }
 }
 
 /// An artifact recorded in the database, kept for the jobs that take it as input.
 #[derive(Debug, Clone)]
-struct Recorded {
-    id: ArtifactId,
-    path: String,
-    sha256: String,
+pub struct Recorded {
+    pub id: ArtifactId,
+    pub path: String,
+    pub sha256: String,
 }
 
 /// Why the run stopped starting jobs before the plan was done.
@@ -148,18 +153,21 @@ enum Halt {
     Aborted(String),
 }
 
-/// Runs every job of `jobs` on `endpoints`. Returns when every job reached
-/// a final state: a job failing is in the report, and so is kiln failing
-/// (the database lost, a record refused), which stops the run but still
-/// ends every job and removes every container.
+/// Runs every job of `jobs` on `endpoints`, but those recorded `reused`
+/// (`reused[i]` holds their artifacts, placed and recorded), which are
+/// done. Returns when every job reached a final state: a job failing is
+/// in the report, and so is kiln failing (the database lost, a record
+/// refused), which stops the run but still ends every job and removes
+/// every container.
 pub async fn run(
     ctx: Arc<JobContext>,
     jobs: Vec<JobSpec>,
+    reused: Vec<Option<Vec<Recorded>>>,
     endpoints: Vec<EndpointSlot>,
     options: RunOptions,
     cancel: CancellationToken,
 ) -> RunReport {
-    let mut run = Run::new(ctx, jobs, &endpoints, &options, cancel);
+    let mut run = Run::new(ctx, jobs, reused, &endpoints, &options, cancel);
     run.drive().await;
     run.finish().await
 }
@@ -201,6 +209,7 @@ impl<'a> Run<'a> {
     fn new(
         ctx: Arc<JobContext>,
         jobs: Vec<JobSpec>,
+        reused: Vec<Option<Vec<Recorded>>>,
         endpoints: &'a [EndpointSlot],
         options: &RunOptions,
         cancel: CancellationToken,
@@ -217,16 +226,24 @@ impl<'a> Run<'a> {
             })
             .collect();
         let (events_tx, events) = mpsc::unbounded_channel();
+        let done: Vec<bool> = reused.iter().map(Option::is_some).collect();
+        let mut progress =
+            Progress::new(options.progress, labels, options.progress_format.as_deref());
+        let mut reports: Vec<JobReport> = (0..n).map(|_| JobReport::queued()).collect();
+        for (index, _) in done.iter().enumerate().filter(|(_, d)| **d) {
+            reports[index].status = JobStatus::Reused;
+            progress.finished(index, JobStatus::Reused.as_str(), true);
+        }
         Self {
             ctx,
             jobs: jobs.into_iter().map(Arc::new).collect(),
             endpoints,
             fail_fast: options.fail_fast,
-            scheduler: Scheduler::new(&dependencies, &slots),
-            closure: transitive_dependencies(&dependencies),
-            progress: Progress::new(options.progress, labels, options.progress_format.as_deref()),
-            reports: (0..n).map(|_| JobReport::queued()).collect(),
-            recorded: vec![Vec::new(); n],
+            scheduler: Scheduler::with_succeeded(&dependencies, &slots, &done),
+            closure: inputs::transitive_dependencies(&dependencies),
+            progress,
+            reports,
+            recorded: reused.into_iter().map(Option::unwrap_or_default).collect(),
             assigned: HashMap::new(),
             containers: HashMap::new(),
             task_jobs: HashMap::new(),
@@ -701,70 +718,37 @@ impl Preparations {
     }
 }
 
-/// The artifacts a job takes as inputs: those of all its dependencies,
-/// transitively, by file name. Two different files of one name are an error
-/// naming both jobs.
+/// The artifacts a job takes as inputs ([`inputs::select_inputs`]), as
+/// files in the submit's staging directory. Two different files of one
+/// name are an error naming both jobs.
 fn collect_inputs(
     ctx: &JobContext,
     jobs: &[Arc<JobSpec>],
     dependencies: &[usize],
     recorded: &[Vec<Recorded>],
 ) -> std::result::Result<Vec<(ArtifactId, InputFile)>, String> {
-    let mut by_name: BTreeMap<&str, (usize, &Recorded)> = BTreeMap::new();
-    for &dep in dependencies {
-        for artifact in &recorded[dep] {
-            match by_name.get(artifact.path.as_str()) {
-                Some((other, seen)) if seen.sha256 != artifact.sha256 => {
-                    return Err(format!(
-                        "two dependencies produced different files named `{}`: job {} ({} {}) and job {} ({} {})",
-                        artifact.path,
-                        jobs[*other].uuid,
-                        jobs[*other].package,
-                        jobs[*other].version,
-                        jobs[dep].uuid,
-                        jobs[dep].package,
-                        jobs[dep].version
-                    ));
-                }
-                Some(_) => {}
-                None => {
-                    by_name.insert(&artifact.path, (dep, artifact));
-                }
-            }
-        }
-    }
+    let of = |d: usize| recorded[d].iter().map(|a| (a.path.as_str(), a.sha256.as_str()));
+    let selected = inputs::select_inputs(dependencies, of).map_err(|c| {
+        let (a, b) = (&jobs[c.first], &jobs[c.second]);
+        format!(
+            "two dependencies produced different files named `{}`: job {} ({} {}) and job {} ({} {})",
+            c.name, a.uuid, a.package, a.version, b.uuid, b.package, b.version
+        )
+    })?;
     let dir = ctx.staging.submit_dir(ctx.submit);
-    Ok(by_name
+    Ok(selected
         .into_iter()
-        .map(|(name, (_, artifact))| {
+        .map(|(dep, pos)| {
+            let artifact = &recorded[dep][pos];
             (
                 artifact.id,
                 InputFile {
-                    name: name.to_owned(),
-                    path: dir.join(name),
+                    name: artifact.path.clone(),
+                    path: dir.join(&artifact.path),
                 },
             )
         })
         .collect())
-}
-
-/// For each job, every job it depends on, directly or not, in index order.
-fn transitive_dependencies(dependencies: &[Vec<usize>]) -> Vec<Vec<usize>> {
-    let n = dependencies.len();
-    let mut out = vec![Vec::new(); n];
-    let mut seen = vec![usize::MAX; n];
-    for job in 0..n {
-        let mut stack = dependencies[job].clone();
-        while let Some(dep) = stack.pop() {
-            if seen[dep] != job {
-                seen[dep] = job;
-                out[job].push(dep);
-                stack.extend_from_slice(&dependencies[dep]);
-            }
-        }
-        out[job].sort_unstable();
-    }
-    out
 }
 
 /// Records a job's artifacts and its success in one transaction. Tried

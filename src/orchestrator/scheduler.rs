@@ -71,6 +71,17 @@ impl Scheduler {
     /// acyclic: the planner guarantees it); `slots[e]` is endpoint `e`'s
     /// `maxjobs`.
     pub fn new(dependencies: &[Vec<JobIndex>], slots: &[usize]) -> Self {
+        Self::with_succeeded(dependencies, slots, &[])
+    }
+
+    /// Like [`Scheduler::new`], with the jobs whose `succeeded[j]` is true
+    /// done before anything runs (reused from an earlier build): their
+    /// dependents wait only for the others.
+    pub fn with_succeeded(
+        dependencies: &[Vec<JobIndex>],
+        slots: &[usize],
+        succeeded: &[bool],
+    ) -> Self {
         let n = dependencies.len();
         let mut dependents = vec![Vec::new(); n];
         for (job, deps) in dependencies.iter().enumerate() {
@@ -79,13 +90,22 @@ impl Scheduler {
             }
         }
         let priority = longest_dependent_chains(dependencies, &dependents);
-        let missing_deps: Vec<usize> = dependencies.iter().map(Vec::len).collect();
+        let done = |j: JobIndex| succeeded.get(j).copied().unwrap_or(false);
+        let missing_deps: Vec<usize> = dependencies
+            .iter()
+            .map(|deps| deps.iter().filter(|&&d| !done(d)).count())
+            .collect();
         let mut scheduler = Scheduler {
             dependencies: dependencies.to_vec(),
             dependents,
             missing_deps,
             priority,
-            state: vec![JobState::Waiting; n],
+            state: (0..n)
+                .map(|j| match done(j) {
+                    true => JobState::Succeeded,
+                    false => JobState::Waiting,
+                })
+                .collect(),
             endpoint: vec![None; n],
             free: slots.to_vec(),
             ready: BinaryHeap::new(),
@@ -93,7 +113,7 @@ impl Scheduler {
             running: 0,
         };
         for job in 0..n {
-            if scheduler.missing_deps[job] == 0 {
+            if scheduler.missing_deps[job] == 0 && !done(job) {
                 scheduler.make_ready(job);
             }
         }
@@ -350,6 +370,22 @@ mod tests {
             vec![0, 1, 2, 3]
         );
         assert!(states.iter().all(|s| *s == JobState::Succeeded));
+    }
+
+    #[test]
+    fn jobs_done_before_the_run_are_never_handed_out() {
+        // 0 <- 1 <- 2, and 3 alone; 0 and 3 reused.
+        let deps = vec![vec![], vec![0], vec![1], vec![]];
+        let mut s = Scheduler::with_succeeded(&deps, &[4], &[true, false, false, true]);
+        assert_eq!(s.state(0), JobState::Succeeded);
+        assert_eq!(s.next_assignments(), vec![(1, 0)]);
+        s.finished(1, Finish::Succeeded);
+        assert_eq!(s.next_assignments(), vec![(2, 0)]);
+        s.finished(2, Finish::Succeeded);
+        assert!(s.is_done());
+        // All done before the run: nothing to hand out, done at once.
+        let s = Scheduler::with_succeeded(&deps, &[1], &[true; 4]);
+        assert!(s.is_done());
     }
 
     #[test]

@@ -1,40 +1,42 @@
-//! One `kiln submit`, from a plan to its records: everything is checked
-//! before anything runs (scripts render, environment names are allowed,
-//! endpoints answer and have the image), then the submit row and every job
-//! row (`queued`) are written in one transaction, then the run loop builds,
-//! then the submit's end is recorded.
+//! One `kiln submit`, as a sequence of named steps: connect to the
+//! endpoints (reachable, the image present, one digest everywhere);
+//! [`prepare`](super::prepare) every job (environments, scripts, build
+//! keys over what really goes in); decide which jobs [`reuse`](super::reuse)
+//! an earlier build and place their artifacts; record the submit and every
+//! job in one transaction (`db::submit_record`); run the jobs that are
+//! built; record the submit's end. Everything is checked before anything
+//! is recorded, and nothing is recorded before its files are in place.
+//!
+//! [`dry_run`] takes the same steps up to the decision, and records and
+//! runs nothing.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::{Context as _, Result};
-use diesel::Connection;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{EndpointSlot, JobContext, JobSpec, RunOptions, RunReport};
+use super::inputs::{select_inputs, transitive_dependencies};
+use super::prepare::{self, PreparedJob};
+use super::reuse::{self, BuildReason, Decision, ReuseOptions, Stores};
+use super::{EndpointSlot, JobContext, JobSpec, Recorded, RunOptions, RunReport};
 use crate::config::{Config, EndpointConfig, ImageConfig};
 use crate::db::lease::SubmitLease;
 use crate::db::models::endpoints::{EndpointCheck, NewEndpoint};
-use crate::db::models::env_vars::NewEnvVar;
-use crate::db::models::git_hashes::NewGitHash;
-use crate::db::models::image_digests::NewImageDigest;
-use crate::db::models::images::NewImage;
-use crate::db::models::job_dependencies::{DependencyKind as DbDependencyKind, JobDependency};
-use crate::db::models::job_envs::JobEnv;
-use crate::db::models::jobs::{JobStatus, NewJob};
+use crate::db::models::job_dependencies::DependencyKind as DbDependencyKind;
 use crate::db::models::liveness;
-use crate::db::models::packages::NewPackage;
-use crate::db::models::submit_envs::SubmitEnv;
-use crate::db::models::submits::{NewSubmit, Submit, SubmitEnd};
-use crate::db::models::{EnvVarId, JobId, SubmitId};
+use crate::db::models::submits::{Submit, SubmitEnd};
+use crate::db::models::SubmitId;
+use crate::db::submit_record::{self, JobRecord, RecordedSubmit, ReusedRecord, SubmitRecord};
+use crate::db::listings::explain::{self, EarlierChange};
 use crate::db::{self, Pool};
 use crate::endpoint::{AllowedVersions, Endpoint};
 use crate::package::script::ScriptRenderer;
 use crate::package::{DependencyKind, PackageSet};
-use crate::plan::build_key::{sha256_hex, BuildKeyInputs, SecretHasher};
+use crate::plan::build_key::{BuildKeyInputs, SecretHasher};
 use crate::plan::Plan;
 use crate::repo::git::GitState;
 use crate::secrets::Secrets;
@@ -51,28 +53,30 @@ pub struct SubmitRequest<'a> {
     pub endpoints: Vec<EndpointConfig>,
     pub staging: PathBuf,
     pub shebang: Option<String>,
+    /// The sources were verified against their declared hashes just now.
+    pub sources_verified: bool,
+    pub reuse: ReuseOptions,
     pub keep_containers: bool,
-    pub fail_fast: bool,
     pub write_log: bool,
     pub options: RunOptions,
     /// Who submits (user name) and from where (host name).
     pub submitter: (String, String),
 }
 
-/// A job as prepared before the records are written.
+/// The jobs of a submit, prepared, with what their preparation learned.
 struct Prepared {
-    spec: JobSpec,
-    /// The script as recorded: secrets masked.
-    recorded_script: String,
-    build_key: String,
-    build_key_inputs: serde_json::Value,
-    kinds: Vec<DependencyKind>,
+    jobs: Vec<PreparedJob>,
+    secrets: Secrets,
+    git: GitState,
+    image_digest: String,
 }
 
 /// The end of a submit, for the command to print.
 pub struct SubmitSummary {
     pub uuid: Uuid,
     pub jobs: Vec<JobSpec>,
+    /// Whether each job was built (and why) or reused (and from which job).
+    pub decisions: Vec<Decision>,
     pub report: RunReport,
     /// Why the submit's end could not be recorded, if it could not (the
     /// next kiln run records it `lost`).
@@ -80,12 +84,22 @@ pub struct SubmitSummary {
 }
 
 impl SubmitSummary {
-    /// Whether every job succeeded and everything was recorded.
+    /// Whether every job succeeded (or was reused) and everything was recorded.
     pub fn succeeded(&self) -> bool {
         self.report.all_succeeded()
             && self.report.aborted.is_none()
             && self.unrecorded_end.is_none()
     }
+}
+
+/// What `kiln submit --dry-run` found: each job and whether it would be
+/// built or reused.
+pub struct DryRun {
+    pub jobs: Vec<PreparedJob>,
+    pub decisions: Vec<Decision>,
+    /// For each job with no earlier build of its key, the nearest earlier
+    /// build of its package and what changed since.
+    pub changes: Vec<Option<EarlierChange>>,
 }
 
 /// Checks, records and runs a submit. `cancel` is cancelled by Ctrl-C.
@@ -96,374 +110,55 @@ pub async fn submit(
     cancel: CancellationToken,
 ) -> Result<SubmitSummary> {
     let uuid = Uuid::new_v4();
-    let packages = request.packages;
-    let plan = request.plan;
-
-    // Scripts, environments, inputs: all that needs no engine.
-    let mut settings = crate::package::script::ScriptSettings::from_config(&config);
-    if let Some(shebang) = &request.shebang {
-        settings.shebang = shebang.clone();
-    }
-    let renderer = ScriptRenderer::new(settings);
-    let git = {
-        let root = request.repo_root.clone();
-        tokio::task::spawn_blocking(move || crate::repo::git::state_of(&root))
-            .await
-            .context("reading the repository's git state")??
-    };
-    let order = plan.serial_buildorder().to_vec();
-    let mut index_of = vec![usize::MAX; plan.len()];
-    for (i, node) in order.iter().enumerate() {
-        index_of[node.index()] = i;
-    }
-
-    // Endpoints: reachable, allowed engine versions, the image present.
     reap_lost(&pool).await?;
-    let allowed = AllowedVersions::from(&config.docker);
-    let mut slots = Vec::new();
-    for endpoint_config in &request.endpoints {
-        slots.push(connect_endpoint(&pool, endpoint_config, &allowed, &request.image.name).await?);
-    }
-    let digest = slots
-        .first()
-        .map(|s| s.image_digest.clone())
-        .context("no endpoint to build on")?;
-    if let Some(other) = slots.iter().find(|s| s.image_digest != digest) {
-        return Err(crate::input_error!(
-            "image {} is {digest} on endpoint `{}` but {} on endpoint `{}`: builds would not be reproducible",
-            request.image.name,
-            slots[0].endpoint.name(),
-            other.image_digest,
-            other.endpoint.name()
-        ));
-    }
-
-    let environments: Vec<BTreeMap<String, String>> = order
-        .iter()
-        .map(|&n| {
-            let package = plan.package(packages, n);
-            job_environment(&config, &package.environment, &request.env, &git)
-        })
-        .collect();
-    let secrets = submit_secrets(&config, plan, packages, &request.env, &environments)?;
-    let hasher = secret_hasher(&pool).await?;
-
-    let mut prepared: Vec<Prepared> = Vec::with_capacity(order.len());
-    let mut problems = Vec::new();
-    for (&node_id, env) in order.iter().zip(environments) {
-        let package = plan.package(packages, node_id);
-        let script = match renderer.render(package) {
-            Ok(s) => s.into_string(),
-            Err(e) => {
-                problems.push(e.to_string());
-                continue;
+    let slots = connect_endpoints(&config, &pool, &request).await?;
+    let digest = common_image_digest(&request, &slots)?;
+    let prepared = prepare_jobs(&config, &pool, &request, digest, SecretKey::Make).await?;
+    let staging = StagingStore::new(&request.staging);
+    let submit_dir = staging.submit_dir(uuid);
+    let decisions = reuse::find_reuse(
+        &pool,
+        &stores(&config, &request),
+        &prepared.jobs,
+        &request.reuse,
+        Some(submit_dir.clone()),
+    )
+    .await?;
+    let (alive, recorded) =
+        match record_submit(&config, &pool, &request, uuid, &prepared, &decisions).await {
+            Ok(recorded) => recorded,
+            Err(err) => {
+                // Nothing is recorded: the artifacts placed for reuse go.
+                remove_dir(submit_dir).await;
+                return Err(err);
             }
         };
-        for phase in renderer.unknown_phases(package) {
-            tracing::warn!(
-                "{}: phase `{phase}` is not in available_phases and is left out of the script",
-                package.id_string()
-            );
-        }
-        if config.containers.check_env_names {
-            for name in env.keys() {
-                if !config.containers.allowed_env.iter().any(|a| a == name) {
-                    problems.push(format!(
-                        "{}: variable `{name}` is not in containers.allowed_env (containers.check_env_names is true)",
-                        package.id_string()
-                    ));
-                }
-            }
-        }
-        let sources = package
-            .sources
-            .keys()
-            .map(|key| {
-                let path = crate::store::sources::source_path(&config, package, key)?;
-                Ok((format!("{key}.source"), path))
-            })
-            .collect::<Result<Vec<(String, PathBuf)>, crate::store::PathError>>()?;
-        let patches: Vec<(String, PathBuf)> = package
-            .patches
-            .iter()
-            .map(|rel| (rel.clone(), request.repo_root.join(rel)))
-            .collect();
-        let node = plan.node(node_id);
-        let dependencies: Vec<usize> = node
-            .dependencies
-            .iter()
-            .map(|e| index_of[e.to.index()])
-            .collect();
-        let kinds = node.dependencies.iter().map(|e| e.kind).collect();
-        let patch_hashes = {
-            let patches = patches.clone();
-            tokio::task::spawn_blocking(move || -> Result<BTreeMap<String, String>> {
-                patches
-                    .iter()
-                    .map(|(rel, path)| {
-                        let bytes = std::fs::read(path)
-                            .with_context(|| format!("reading patch {}", path.display()))?;
-                        Ok((rel.clone(), sha256_hex(&bytes)))
+    let reused: Vec<Option<Vec<Recorded>>> = recorded
+        .reused_artifacts
+        .iter()
+        .map(|artifacts| {
+            artifacts.as_ref().map(|list| {
+                list.iter()
+                    .map(|a| Recorded {
+                        id: a.id,
+                        path: a.path.clone(),
+                        sha256: a.sha256.clone(),
                     })
                     .collect()
             })
-            .await
-            .context("hashing patches")??
-        };
-        let inputs = BuildKeyInputs {
-            package: package.name.to_string(),
-            version: package.version.to_string(),
-            script_sha256: hasher.script(&script, &secrets),
-            image_digest: digest.clone(),
-            environment: hasher.environment(&env, &secrets),
-            sources: package
-                .sources
-                .iter()
-                .map(|(k, s)| {
-                    (
-                        k.clone(),
-                        format!("{}:{}", s.hash.kind.as_str(), s.hash.hash),
-                    )
-                })
-                .collect(),
-            patches: patch_hashes,
-            dependencies: dependencies
-                .iter()
-                .map(|&d| {
-                    let dep: &Prepared = &prepared[d];
-                    (
-                        format!("{} {}", dep.spec.package, dep.spec.version),
-                        dep.build_key.clone(),
-                    )
-                })
-                .collect(),
-        };
-        prepared.push(Prepared {
-            recorded_script: secrets.scrub(&script),
-            build_key: inputs.key(),
-            build_key_inputs: serde_json::to_value(&inputs)
-                .context("serializing build key inputs")?,
-            spec: JobSpec {
-                id: JobId(0),
-                uuid: Uuid::new_v4(),
-                package: package.name.to_string(),
-                version: package.version.to_string(),
-                script,
-                env: env.into_iter().collect(),
-                sources,
-                patches,
-                dependencies,
-            },
-            kinds,
-        });
-    }
-    if !problems.is_empty() {
-        return Err(crate::input_error!(
-            "the submit cannot start:\n  {}",
-            problems.join("\n  ")
-        ));
-    }
-
-    // The records: the submit and every job, queued, in one transaction.
-    let tree = serde_json::to_value(plan.tree_record(packages)).context("serializing the tree")?;
-    let plan_json =
-        serde_json::to_value(plan.plan_record(packages)).context("serializing the plan")?;
-    let root = plan.package(packages, plan.root());
-    let root_name = root.name.to_string();
-    let root_version = root.version.to_string();
-    let masked = |name: &str, value: &str| secrets.mask(name, value);
-    let submit_env: Vec<(String, String)> = request
-        .env
-        .iter()
-        .map(|(k, v)| (k.clone(), masked(k, v)))
-        .collect();
-    let job_envs: Vec<Vec<(String, String)>> = prepared
-        .iter()
-        .map(|p| {
-            p.spec
-                .env
-                .iter()
-                .map(|(k, v)| (k.clone(), masked(k, v)))
-                .collect()
         })
         .collect();
-    let rows: Vec<(Uuid, String, String, String, String, serde_json::Value)> = prepared
-        .iter()
-        .map(|p| {
-            (
-                p.spec.uuid,
-                p.spec.package.clone(),
-                p.spec.version.clone(),
-                p.recorded_script.clone(),
-                p.build_key.clone(),
-                p.build_key_inputs.clone(),
-            )
-        })
-        .collect();
-    let edges: Vec<Vec<(usize, DependencyKind)>> = prepared
-        .iter()
-        .map(|p| {
-            p.spec
-                .dependencies
-                .iter()
-                .copied()
-                .zip(p.kinds.iter().copied())
-                .collect()
-        })
-        .collect();
-    let image_name = request.image.name.clone();
-    let (user, host) = request.submitter.clone();
-    let digest_for_db = digest.clone();
-    let owner = super::owner::current_owner();
-    let lease = crate::db::lease::lease(config.database_outage_timeout);
-    // The submit's row is inserted on a connection that keeps the lock
-    // saying this process is alive until the submit ends.
-    let mut alive = {
-        let pool = pool.clone();
-        tokio::task::spawn_blocking(move || pool.get())
-            .await
-            .context("taking a database connection")?
-            .context("taking a database connection")?
-    };
-    let (alive, recorded) = tokio::task::spawn_blocking(move || {
-        let conn: &mut diesel::PgConnection = &mut alive;
-        let recorded = conn.transaction(|conn| {
-            let image = NewImage { name: &image_name }.get_or_create(conn)?;
-            NewImageDigest {
-                image_id: image.id,
-                digest: &digest_for_db,
-            }
-            .get_or_create(conn)?;
-            let requested = NewPackage {
-                name: &root_name,
-                version: &root_version,
-            }
-            .get_or_create(conn)?;
-            let hash = NewGitHash { hash: &git.commit }.get_or_create(conn)?;
-            let submit = NewSubmit {
-                uuid,
-                requested_package_id: requested.id,
-                requested_image_id: image.id,
-                repo_hash_id: hash.id,
-                repo_dirty: git.is_dirty(),
-                repo_diff_sha256: git.diff_sha256.as_deref(),
-                submitter_user: &user,
-                submitter_host: &host,
-                kiln_version: env!("CARGO_PKG_VERSION"),
-                tree: &tree,
-                plan: &plan_json,
-                owner_machine: owner.as_ref().map(|o| o.machine.as_str()),
-                owner_pid: owner.as_ref().map(|o| o.pid),
-                owner_started: owner.as_ref().map(|o| o.started),
-            }
-            .insert(conn)?;
-            // A new submit's lock is free: no other session knows its id yet.
-            if !liveness::try_hold(conn, submit.id)? {
-                return Err(diesel::result::Error::RollbackTransaction);
-            }
-            liveness::renew(conn, submit.id, lease)?;
-            let holder = liveness::backend_pid(conn)?;
-            let mut env_ids: BTreeMap<(String, String), EnvVarId> = BTreeMap::new();
-            let mut env_id = |conn: &mut diesel::PgConnection,
-                              name: &str,
-                              value: &str|
-             -> diesel::QueryResult<EnvVarId> {
-                if let Some(id) = env_ids.get(&(name.to_owned(), value.to_owned())) {
-                    return Ok(*id);
-                }
-                let id = NewEnvVar { name, value }.get_or_create(conn)?.id;
-                env_ids.insert((name.to_owned(), value.to_owned()), id);
-                Ok(id)
-            };
-            let mut links = Vec::new();
-            for (name, value) in &submit_env {
-                links.push(SubmitEnv {
-                    submit_id: submit.id,
-                    env_id: env_id(conn, name, value)?,
-                });
-            }
-            SubmitEnv::insert_all(conn, &links)?;
-            let mut package_ids = Vec::with_capacity(rows.len());
-            for (_, name, version, ..) in &rows {
-                package_ids.push(NewPackage { name, version }.get_or_create(conn)?.id);
-            }
-            let new_jobs: Vec<NewJob> = rows
-                .iter()
-                .zip(&package_ids)
-                .map(|((uuid, _, _, script, key, inputs), package_id)| NewJob {
-                    uuid: *uuid,
-                    submit_id: submit.id,
-                    package_id: *package_id,
-                    image_id: image.id,
-                    status: JobStatus::Queued,
-                    script,
-                    build_key: key,
-                    build_key_inputs: inputs,
-                    reused_job_id: None,
-                })
-                .collect();
-            let jobs = NewJob::insert_all(conn, &new_jobs)?;
-            let ids: Vec<JobId> = jobs.iter().map(|j| j.id).collect();
-            let mut dependency_rows = Vec::new();
-            for (i, deps) in edges.iter().enumerate() {
-                for &(d, kind) in deps {
-                    let kind = match kind {
-                        DependencyKind::Build => DbDependencyKind::Build,
-                        DependencyKind::Runtime => DbDependencyKind::Runtime,
-                    };
-                    if !dependency_rows.iter().any(|r: &JobDependency| {
-                        r.job_id == ids[i] && r.dependency_job_id == ids[d]
-                    }) {
-                        dependency_rows.push(JobDependency {
-                            job_id: ids[i],
-                            dependency_job_id: ids[d],
-                            kind,
-                        });
-                    }
-                }
-            }
-            JobDependency::insert_all(conn, &dependency_rows)?;
-            let mut env_links = Vec::new();
-            for (i, env) in job_envs.iter().enumerate() {
-                for (name, value) in env {
-                    env_links.push(JobEnv {
-                        job_id: ids[i],
-                        env_id: env_id(conn, name, value)?,
-                    });
-                }
-            }
-            JobEnv::insert_all(conn, &env_links)?;
-            Ok::<_, diesel::result::Error>((submit.id, holder, ids))
-        });
-        (alive, recorded)
-    })
-    .await
-    .context("recording the submit")?;
-    let (submit_id, holder, job_ids) =
-        recorded.with_context(|| format!("recording submit {uuid}"))?;
     let jobs: Vec<JobSpec> = prepared
+        .jobs
         .into_iter()
-        .zip(job_ids)
-        .map(|(p, id)| JobSpec { id, ..p.spec })
+        .zip(&recorded.jobs)
+        .map(|(p, &id)| JobSpec { id, ..p.spec })
         .collect();
-
-    // The build.
-    let staging = StagingStore::new(&request.staging);
-    let log_dir = match request.write_log {
-        true => {
-            let dir = crate::store::paths::under_root(&config.log_dir, &[&uuid.to_string()])?;
-            tokio::fs::create_dir_all(&dir)
-                .await
-                .with_context(|| format!("creating the log directory {}", dir.display()))?;
-            Some(dir)
-        }
-        false => None,
-    };
     let lease = Arc::new(SubmitLease::start(
         pool.clone(),
-        submit_id,
+        recorded.id,
         alive,
-        holder,
+        recorded.holder,
         config.database_outage_timeout,
     ));
     let ctx = Arc::new(JobContext {
@@ -473,17 +168,13 @@ pub async fn submit(
         staging,
         keep_containers: request.keep_containers,
         log_limit: config.log_limit,
-        secrets,
+        secrets: prepared.secrets,
         error_lines: config.build_error_lines,
         job_timeout: config.job_timeout,
         silence_timeout: config.job_silence_timeout,
-        log_dir,
+        log_dir: log_dir(&config, request.write_log, uuid).await?,
     });
-    let options = RunOptions {
-        fail_fast: request.fail_fast,
-        ..request.options
-    };
-    let report = super::run(ctx, jobs.clone(), slots, options, cancel).await;
+    let report = super::run(ctx, jobs.clone(), reused, slots, request.options, cancel).await;
     let end = if report.interrupted {
         SubmitEnd::Cancelled
     } else if report.all_succeeded() && report.aborted.is_none() {
@@ -491,7 +182,7 @@ pub async fn submit(
     } else {
         SubmitEnd::Failed
     };
-    let unrecorded_end = finish_submit(&lease, submit_id, uuid, end, Instant::now())
+    let unrecorded_end = finish_submit(&lease, recorded.id, uuid, end, Instant::now())
         .await
         .err()
         .map(|err| err.root_cause().to_string());
@@ -499,9 +190,319 @@ pub async fn submit(
     Ok(SubmitSummary {
         uuid,
         jobs,
+        decisions,
         report,
         unrecorded_end,
     })
+}
+
+/// Takes a submit's steps up to the decision of what is built and what is
+/// reused, and records, places and runs nothing.
+pub async fn dry_run(config: Arc<Config>, pool: Pool, request: SubmitRequest<'_>) -> Result<DryRun> {
+    let digest = image_digest_unrecorded(&request).await?;
+    let prepared = prepare_jobs(&config, &pool, &request, digest, SecretKey::Read).await?;
+    let decisions = reuse::find_reuse(
+        &pool,
+        &stores(&config, &request),
+        &prepared.jobs,
+        &request.reuse,
+        None,
+    )
+    .await?;
+    let changes = earlier_changes(&pool, &request.image.name, &prepared.jobs, &decisions).await?;
+    Ok(DryRun {
+        jobs: prepared.jobs,
+        decisions,
+        changes,
+    })
+}
+
+/// What changed since the nearest earlier build, for each job that has no
+/// earlier build of its key.
+async fn earlier_changes(
+    pool: &Pool,
+    image: &str,
+    jobs: &[PreparedJob],
+    decisions: &[Decision],
+) -> Result<Vec<Option<EarlierChange>>> {
+    let wanted: Vec<Option<(String, String, BuildKeyInputs)>> = jobs
+        .iter()
+        .zip(decisions)
+        .map(|(job, decision)| {
+            matches!(decision, Decision::Build(BuildReason::NoEarlierBuild)).then(|| {
+                (job.spec.package.clone(), job.spec.version.clone(), job.inputs.clone())
+            })
+        })
+        .collect();
+    let image = image.to_owned();
+    db::run(pool, "looking up earlier builds of the packages", move |conn| {
+        let planned: Vec<(&str, &str, &BuildKeyInputs)> = wanted
+            .iter()
+            .flatten()
+            .map(|(p, v, i)| (p.as_str(), v.as_str(), i))
+            .collect();
+        let mut found = explain::earlier_changes(conn, &image, &planned)?.into_iter();
+        Ok(wanted
+            .iter()
+            .map(|w| w.as_ref().and_then(|_| found.next().flatten()))
+            .collect())
+    })
+    .await
+}
+
+/// Where earlier artifacts may be found.
+fn stores(config: &Config, request: &SubmitRequest<'_>) -> Stores {
+    Stores {
+        staging: request.staging.clone(),
+        releases_root: config.releases_root.clone(),
+    }
+}
+
+/// Every endpoint, connected, checked and recorded.
+async fn connect_endpoints(
+    config: &Config,
+    pool: &Pool,
+    request: &SubmitRequest<'_>,
+) -> Result<Vec<EndpointSlot>> {
+    let allowed = AllowedVersions::from(&config.docker);
+    let mut slots = Vec::new();
+    for endpoint_config in &request.endpoints {
+        slots.push(connect_endpoint(pool, endpoint_config, &allowed, &request.image.name).await?);
+    }
+    Ok(slots)
+}
+
+/// The digest the image resolved to, the same on every endpoint.
+fn common_image_digest(request: &SubmitRequest<'_>, slots: &[EndpointSlot]) -> Result<String> {
+    let first = slots.first().context("no endpoint to build on")?;
+    if let Some(other) = slots.iter().find(|s| s.image_digest != first.image_digest) {
+        return Err(crate::input_error!(
+            "image {} is {} on endpoint `{}` but {} on endpoint `{}`: builds would not be reproducible",
+            request.image.name,
+            first.image_digest,
+            first.endpoint.name(),
+            other.image_digest,
+            other.endpoint.name()
+        ));
+    }
+    Ok(first.image_digest.clone())
+}
+
+/// The image's digest on the first endpoint, for a dry run: nothing about
+/// the endpoint is recorded and nothing on it is changed.
+async fn image_digest_unrecorded(request: &SubmitRequest<'_>) -> Result<String> {
+    let config = request.endpoints.first().context("no endpoint to build on")?;
+    let endpoint = Endpoint::connect(config)
+        .await
+        .with_context(|| format!("connecting to endpoint `{}`", config.name))?;
+    endpoint
+        .image_digest(&request.image.name)
+        .await
+        .with_context(|| format!("the build image on endpoint `{}`", config.name))?
+        .ok_or_else(|| {
+            crate::input_error!(
+                "image {} is not on endpoint `{}`",
+                request.image.name,
+                config.name
+            )
+        })
+}
+
+/// Whether the key of secrets' keyed hashes may be made (a submit) or only
+/// read (a dry run, which records nothing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SecretKey {
+    Make,
+    Read,
+}
+
+/// Prepares every job: environments, secrets, the files' hashes, scripts
+/// and build keys. Problems with the packages are one input error.
+async fn prepare_jobs(
+    config: &Config,
+    pool: &Pool,
+    request: &SubmitRequest<'_>,
+    image_digest: String,
+    key: SecretKey,
+) -> Result<Prepared> {
+    let (packages, plan) = (request.packages, request.plan);
+    let git = {
+        let root = request.repo_root.clone();
+        tokio::task::spawn_blocking(move || crate::repo::git::state_of(&root))
+            .await
+            .context("reading the repository's git state")??
+    };
+    let environments = prepare::job_environments(config, packages, plan, &request.env, &git);
+    let secrets = prepare::submit_secrets(config, packages, plan, &request.env, &environments)?;
+    let hasher = secret_hasher(pool, key).await?;
+    let files = prepare::input_files(
+        config,
+        packages,
+        plan,
+        &request.repo_root,
+        request.sources_verified,
+    )?;
+    let files = tokio::task::spawn_blocking(move || prepare::hash_input_files(files))
+        .await
+        .context("hashing sources and patches")??;
+    let mut settings = crate::package::script::ScriptSettings::from_config(config);
+    if let Some(shebang) = &request.shebang {
+        settings.shebang = shebang.clone();
+    }
+    let renderer = ScriptRenderer::new(settings);
+    let preparation = prepare::Preparation {
+        config,
+        packages,
+        plan,
+        repo_root: &request.repo_root,
+        renderer: &renderer,
+        cli_env: &request.env,
+        git: &git,
+        image_digest: &image_digest,
+        files: &files,
+        secrets: &secrets,
+        hasher: &hasher,
+    };
+    let jobs = prepare::prepare_jobs(&preparation, environments).map_err(|problems| {
+        crate::input_error!("the submit cannot start:\n  {}", problems.join("\n  "))
+    })?;
+    Ok(Prepared {
+        jobs,
+        secrets,
+        git,
+        image_digest,
+    })
+}
+
+/// Records the submit and every job in one transaction, on a connection
+/// that then keeps the lock saying this process is alive.
+async fn record_submit(
+    config: &Config,
+    pool: &Pool,
+    request: &SubmitRequest<'_>,
+    uuid: Uuid,
+    prepared: &Prepared,
+    decisions: &[Decision],
+) -> Result<(db::PooledConn, RecordedSubmit)> {
+    let (packages, plan) = (request.packages, request.plan);
+    let root = plan.package(packages, plan.root());
+    let inputs = reused_inputs(&prepared.jobs, decisions);
+    let jobs = prepared
+        .jobs
+        .iter()
+        .zip(decisions)
+        .zip(inputs)
+        .map(|((job, decision), inputs)| {
+            Ok(JobRecord {
+                uuid: job.spec.uuid,
+                package: job.spec.package.clone(),
+                version: job.spec.version.clone(),
+                script: job.recorded_script.clone(),
+                build_key: job.build_key.clone(),
+                build_key_inputs: serde_json::to_value(&job.inputs)
+                    .context("serializing build key inputs")?,
+                env: job.recorded_env.clone(),
+                dependencies: job
+                    .spec
+                    .dependencies
+                    .iter()
+                    .zip(&job.kinds)
+                    .map(|(&d, &kind)| (d, db_kind(kind)))
+                    .collect(),
+                reused: decision.reused().map(|from| ReusedRecord {
+                    from: from.job,
+                    artifacts: from.artifacts.clone(),
+                    inputs,
+                }),
+                build_reason: match decision {
+                    Decision::Build(reason) => Some(reason.to_string()),
+                    Decision::Reuse(_) => None,
+                },
+            })
+        })
+        .collect::<Result<Vec<JobRecord>>>()?;
+    let record = SubmitRecord {
+        uuid,
+        image: request.image.name.clone(),
+        image_digest: prepared.image_digest.clone(),
+        package: (root.name.to_string(), root.version.to_string()),
+        commit: prepared.git.commit.clone(),
+        repo_diff_sha256: prepared.git.diff_sha256.clone(),
+        submitter: request.submitter.clone(),
+        kiln_version: env!("CARGO_PKG_VERSION").to_owned(),
+        tree: serde_json::to_value(plan.tree_record(packages)).context("serializing the tree")?,
+        plan: serde_json::to_value(plan.plan_record(packages)).context("serializing the plan")?,
+        owner: super::owner::current_owner(),
+        lease: crate::db::lease::lease(config.database_outage_timeout),
+        env: request
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), prepared.secrets.mask(k, v)))
+            .collect(),
+        jobs,
+    };
+    let pool = pool.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut alive = pool.get().context("taking a database connection")?;
+        let recorded = submit_record::record_new_submit(&mut alive, &record)
+            .with_context(|| format!("recording submit {uuid}"))?;
+        Ok((alive, recorded))
+    })
+    .await
+    .context("recording the submit")?
+}
+
+/// The input edges of each reused job, as (dependency, artifact position):
+/// the one rule of [`select_inputs`] over the artifacts the reused
+/// dependencies took.
+fn reused_inputs(jobs: &[PreparedJob], decisions: &[Decision]) -> Vec<Vec<(usize, usize)>> {
+    let dependencies: Vec<Vec<usize>> = jobs.iter().map(|j| j.spec.dependencies.clone()).collect();
+    let closure = transitive_dependencies(&dependencies);
+    let of = |d: usize| {
+        decisions[d]
+            .reused()
+            .map(|from| from.artifacts.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .map(|a| (a.path.as_str(), a.sha256.as_str()))
+    };
+    decisions
+        .iter()
+        .zip(&closure)
+        .map(|(decision, deps)| match decision.reused() {
+            // Its source succeeded with these inputs, so they cannot conflict.
+            Some(_) => select_inputs(deps, of).unwrap_or_default(),
+            None => Vec::new(),
+        })
+        .collect()
+}
+
+fn db_kind(kind: DependencyKind) -> DbDependencyKind {
+    match kind {
+        DependencyKind::Build => DbDependencyKind::Build,
+        DependencyKind::Runtime => DbDependencyKind::Runtime,
+    }
+}
+
+/// The directory `--write-log` writes into, made.
+async fn log_dir(config: &Config, write_log: bool, uuid: Uuid) -> Result<Option<PathBuf>> {
+    if !write_log {
+        return Ok(None);
+    }
+    let dir = crate::store::paths::under_root(&config.log_dir, &[&uuid.to_string()])?;
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .with_context(|| format!("creating the log directory {}", dir.display()))?;
+    Ok(Some(dir))
+}
+
+/// Removes a directory that holds nothing recorded.
+async fn remove_dir(dir: PathBuf) {
+    if let Err(e) = tokio::fs::remove_dir_all(&dir).await {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!("removing {}: {e}", dir.display());
+        }
+    }
 }
 
 /// Marks the submits whose kiln process died `lost`, with their unfinished
@@ -659,55 +660,20 @@ async fn connect_endpoint(
     })
 }
 
-/// A job's environment: the package's, then the command line's, then the
-/// configured git variables.
-fn job_environment(
-    config: &Config,
-    package: &BTreeMap<String, String>,
-    cli: &BTreeMap<String, String>,
-    git: &GitState,
-) -> BTreeMap<String, String> {
-    let mut env = package.clone();
-    env.extend(cli.iter().map(|(k, v)| (k.clone(), v.clone())));
-    if let Some(name) = &config.containers.git_author {
-        env.insert(name.clone(), git.author.clone());
-    }
-    if let Some(name) = &config.containers.git_commit_hash {
-        env.insert(name.clone(), git.commit.clone());
-    }
-    env
-}
-
-/// The submit's secrets: the `secret_env` variables, with the values that
-/// the packages of the plan, the command line and the final job
-/// environments give them.
-fn submit_secrets(
-    config: &Config,
-    plan: &Plan,
-    packages: &PackageSet,
-    cli: &BTreeMap<String, String>,
-    jobs: &[BTreeMap<String, String>],
-) -> Result<Secrets> {
-    let own = plan
-        .node_ids()
-        .map(|n| &plan.package(packages, n).environment);
-    Secrets::new(&config.secret_env, own.chain([cli]).chain(jobs))
-        .context("preparing the scrubbing of secret values")
-}
-
-/// The key of this database's keyed hashes of secret values.
-async fn secret_hasher(pool: &Pool) -> Result<SecretHasher> {
+/// The key of this database's keyed hashes of secret values. A dry run
+/// that finds none uses a fresh one: no earlier job can match it anyway.
+async fn secret_hasher(pool: &Pool, key: SecretKey) -> Result<SecretHasher> {
     use crate::db::models::hash_keys;
     let fresh = hash_keys::random_key().context("making a key for hashing secret values")?;
     let key = db::run(
         pool,
         "reading the key for hashing secret values",
         move |conn| {
-            Ok(hash_keys::get_or_create(
-                conn,
-                hash_keys::SECRET_ENV,
-                &fresh,
-            )?)
+            Ok(match key {
+                SecretKey::Make => hash_keys::get_or_create(conn, hash_keys::SECRET_ENV, &fresh)?,
+                SecretKey::Read => hash_keys::get(conn, hash_keys::SECRET_ENV)?
+                    .unwrap_or_else(|| fresh.to_vec()),
+            })
         },
     )
     .await?;

@@ -8,6 +8,7 @@
 //! secret a changed key, and the record reveals nothing of the value.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
@@ -29,7 +30,8 @@ pub struct BuildKeyInputs {
     /// The job's environment; a value that would show a secret is its
     /// keyed hash ([`SecretHasher::digest`]).
     pub environment: BTreeMap<String, String>,
-    /// SHA-256 of each source, by source key.
+    /// SHA-256 of each source file's content as uploaded (not its
+    /// declared hash), by source key; [`MISSING`] for a file that is absent.
     pub sources: BTreeMap<String, String>,
     /// SHA-256 of each patch, by repository-relative path.
     pub patches: BTreeMap<String, String>,
@@ -45,56 +47,108 @@ impl BuildKeyInputs {
         hex::encode(Sha256::digest(json))
     }
 
-    /// Why `self` and `other` have different keys: one line per field that
-    /// differs, naming the field and both values. Empty when they are equal.
-    pub fn explain_difference(&self, other: &BuildKeyInputs) -> Vec<String> {
+    /// Why `self` (the earlier) and `other` (the later) have different
+    /// keys: one [`Difference`] per field that differs. Empty when they
+    /// are equal.
+    pub fn explain_difference(&self, other: &BuildKeyInputs) -> Vec<Difference> {
         let mut out = Vec::new();
-        let mut scalar = |name: &str, a: &str, b: &str| {
+        let mut scalar = |field: Field, a: &str, b: &str| {
             if a != b {
-                out.push(format!("{name}: {a} -> {b}"));
+                out.push(Difference {
+                    field,
+                    before: Some(a.to_owned()),
+                    after: Some(b.to_owned()),
+                });
             }
         };
-        scalar("package", &self.package, &other.package);
-        scalar("version", &self.version, &other.version);
-        scalar("script_sha256", &self.script_sha256, &other.script_sha256);
-        scalar("image_digest", &self.image_digest, &other.image_digest);
-        diff_maps(
-            "environment",
-            &self.environment,
-            &other.environment,
-            &mut out,
-        );
-        diff_maps("sources", &self.sources, &other.sources, &mut out);
-        diff_maps("patches", &self.patches, &other.patches, &mut out);
-        diff_maps(
-            "dependencies",
-            &self.dependencies,
-            &other.dependencies,
-            &mut out,
-        );
+        scalar(Field::Package, &self.package, &other.package);
+        scalar(Field::Version, &self.version, &other.version);
+        scalar(Field::Script, &self.script_sha256, &other.script_sha256);
+        scalar(Field::ImageDigest, &self.image_digest, &other.image_digest);
+        diff_maps(Field::Environment, &self.environment, &other.environment, &mut out);
+        diff_maps(Field::Source, &self.sources, &other.sources, &mut out);
+        diff_maps(Field::Patch, &self.patches, &other.patches, &mut out);
+        diff_maps(Field::Dependency, &self.dependencies, &other.dependencies, &mut out);
         out
     }
 }
 
+/// A field of [`BuildKeyInputs`]; the map fields name their entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "field", content = "name", rename_all = "snake_case")]
+pub enum Field {
+    Package,
+    Version,
+    Script,
+    ImageDigest,
+    Environment(String),
+    Source(String),
+    Patch(String),
+    /// A dependency by `name version`: its build key changed.
+    Dependency(String),
+}
+
+impl fmt::Display for Field {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Field::Package => f.write_str("package name"),
+            Field::Version => f.write_str("version"),
+            Field::Script => f.write_str("script"),
+            Field::ImageDigest => f.write_str("image digest"),
+            Field::Environment(name) => write!(f, "environment variable {name}"),
+            Field::Source(key) => write!(f, "source {key}"),
+            Field::Patch(path) => write!(f, "patch {path}"),
+            Field::Dependency(dep) => write!(f, "dependency {dep}"),
+        }
+    }
+}
+
+/// One field whose value differs between two jobs' build key inputs;
+/// `None` where one side has no such entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Difference {
+    #[serde(flatten)]
+    pub field: Field,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+impl fmt::Display for Difference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let side = |v: &Option<String>| v.clone().unwrap_or_else(|| "(absent)".to_owned());
+        write!(f, "{}: {} -> {}", self.field, side(&self.before), side(&self.after))
+    }
+}
+
 fn diff_maps(
-    name: &str,
+    make: fn(String) -> Field,
     a: &BTreeMap<String, String>,
     b: &BTreeMap<String, String>,
-    out: &mut Vec<String>,
+    out: &mut Vec<Difference>,
 ) {
     for (key, va) in a {
-        match b.get(key) {
-            None => out.push(format!("{name}.{key}: {va} -> (absent)")),
-            Some(vb) if vb != va => out.push(format!("{name}.{key}: {va} -> {vb}")),
-            Some(_) => {}
+        if b.get(key) != Some(va) {
+            out.push(Difference {
+                field: make(key.clone()),
+                before: Some(va.clone()),
+                after: b.get(key).cloned(),
+            });
         }
     }
     for (key, vb) in b {
         if !a.contains_key(key) {
-            out.push(format!("{name}.{key}: (absent) -> {vb}"));
+            out.push(Difference {
+                field: make(key.clone()),
+                before: None,
+                after: Some(vb.clone()),
+            });
         }
     }
 }
+
+/// The hash of a source or patch whose file is missing: the job will fail
+/// when it uploads it, and no earlier job can have had it.
+pub const MISSING: &str = "missing";
 
 /// SHA-256 of bytes, as lower-case hex.
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -243,16 +297,16 @@ mod tests {
         type Change = fn(&mut BuildKeyInputs);
         let changes: &[(&str, Change)] = &[
             ("version: 1.3 -> 1.4", |i| i.version = "1.4".into()),
-            ("image_digest: sha256:abc -> sha256:def", |i| {
+            ("image digest: sha256:abc -> sha256:def", |i| {
                 i.image_digest = "sha256:def".into()
             }),
-            ("environment.CFLAGS: -O2 -> -O3", |i| {
+            ("environment variable CFLAGS: -O2 -> -O3", |i| {
                 i.environment.insert("CFLAGS".into(), "-O3".into());
             }),
-            ("patches.p/fix.patch: (absent) -> 22", |i| {
+            ("patch p/fix.patch: (absent) -> 22", |i| {
                 i.patches.insert("p/fix.patch".into(), "22".into());
             }),
-            ("dependencies.libc 2.0: ", |i| {
+            ("dependency libc 2.0: ", |i| {
                 i.dependencies.insert("libc 2.0".into(), "33".into());
             }),
         ];
@@ -262,10 +316,10 @@ mod tests {
             assert_ne!(changed.key(), inputs().key(), "{expected}");
             let why = inputs().explain_difference(&changed);
             assert_eq!(why.len(), 1, "{why:?}");
+            let why = why[0].to_string();
             assert!(
-                why[0].starts_with(expected),
-                "{} does not start with {expected}",
-                why[0]
+                why.starts_with(expected),
+                "{why} does not start with {expected}"
             );
         }
     }

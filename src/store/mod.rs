@@ -7,7 +7,8 @@
 //! outside that directory. An archive lands whole or not at all, so that
 //! staging holds only accepted outputs. Each file's size and SHA-256 are
 //! computed while it is written. [`release`] copies artifacts into a release store atomically,
-//! never replacing a different file. [`sources`] knows where the source
+//! never replacing a different file. [`reuse`] takes an earlier job's
+//! artifacts into a new submit's staging directory, checked. [`sources`] knows where the source
 //! cache keeps each source and checks files against their hashes;
 //! [`download`] fetches missing sources into it. [`paths`] is the one check
 //! that every path built under a store's root stays under it.
@@ -21,6 +22,7 @@ pub mod download;
 pub mod extract;
 pub mod paths;
 pub mod release;
+pub mod reuse;
 pub mod sources;
 
 use std::fmt;

@@ -2,6 +2,7 @@
 //! only writer to the terminal.
 
 pub mod db;
+pub mod explain;
 pub mod lint;
 pub mod listing;
 pub mod packages;
@@ -25,6 +26,12 @@ pub fn write_stdout(
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         Err(e) => Err(anyhow::Error::new(e).context("writing to standard output")),
     }
+}
+
+/// A note for the user on standard error, beside output that goes to
+/// standard output.
+pub fn note(message: &str) {
+    eprintln!("note: {message}");
 }
 
 /// Prints an error that ended a command, with its chain of causes, each

@@ -1,5 +1,8 @@
-//! The end of a submit: a table of every job and, for each failed job, its
-//! phase, message and last log lines.
+//! The end of a submit: a table of every job (a reused one with the job it
+//! came from), why a job was built although an earlier build had its key,
+//! for each failed job its phase, message and last log lines, and the
+//! counts (`23 jobs: 2 built, 21 reused`). Also what `submit --dry-run`
+//! found.
 
 use std::io::Write;
 
@@ -9,17 +12,23 @@ use serde_json::Value as Json;
 use super::listing::{self, Listing};
 use crate::cli::OutputFormat;
 use crate::db::models::JobStatus;
-use crate::orchestrator::submit::SubmitSummary;
+use crate::orchestrator::reuse::{short, BuildReason, Decision};
+use crate::orchestrator::submit::{DryRun, SubmitSummary};
 
 /// Prints the summary to stdout.
 pub fn print_summary(summary: &SubmitSummary, error_lines: usize) -> Result<()> {
     let mut listing = Listing {
         columns: vec![
-            "package", "version", "status", "endpoint", "duration", "job",
+            "package", "version", "status", "endpoint", "duration", "job", "reused from",
         ],
         rows: Vec::new(),
     };
-    for (spec, report) in summary.jobs.iter().zip(&summary.report.jobs) {
+    for ((spec, report), decision) in summary
+        .jobs
+        .iter()
+        .zip(&summary.report.jobs)
+        .zip(&summary.decisions)
+    {
         let duration = match (report.started, report.finished) {
             (Some(start), Some(end)) => Json::String(format!(
                 "{:.1}s",
@@ -38,11 +47,21 @@ pub fn print_summary(summary: &SubmitSummary, error_lines: usize) -> Result<()> 
                 .unwrap_or(Json::Null),
             duration,
             Json::String(spec.uuid.to_string()),
+            decision
+                .reused()
+                .map(|from| Json::String(from.uuid.to_string()))
+                .unwrap_or(Json::Null),
         ]);
     }
     let mut out = std::io::stdout().lock();
     writeln!(out, "submit {}", summary.uuid)?;
     out.write_all(listing::render(OutputFormat::Table, &listing)?.as_bytes())?;
+    // An earlier build had the key, but could not be reused: say why.
+    for (spec, decision) in summary.jobs.iter().zip(&summary.decisions) {
+        if let Decision::Build(reason @ BuildReason::ArtifactUnusable { .. }) = decision {
+            writeln!(out, "{} {} built: {reason}", spec.package, spec.version)?;
+        }
+    }
     for (spec, report) in summary.jobs.iter().zip(&summary.report.jobs) {
         let Some(failure) = &report.failure else {
             continue;
@@ -86,15 +105,74 @@ pub fn print_summary(summary: &SubmitSummary, error_lines: usize) -> Result<()> 
     Ok(())
 }
 
+/// `N jobs: B built, R reused, ...`: succeeded jobs count as built, then
+/// the other statuses in the order they first appear.
 fn count_statuses(summary: &SubmitSummary) -> String {
-    let mut counts: Vec<(&str, usize)> = Vec::new();
+    let mut counts: Vec<(&str, usize)> = vec![("built", 0), ("reused", 0)];
     for report in &summary.report.jobs {
-        let status = report.status.as_str();
+        let status = match report.status {
+            JobStatus::Succeeded => "built",
+            other => other.as_str(),
+        };
         match counts.iter_mut().find(|(s, _)| *s == status) {
             Some((_, n)) => *n += 1,
             None => counts.push((status, 1)),
         }
     }
-    let parts: Vec<String> = counts.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    let parts: Vec<String> = counts
+        .iter()
+        .filter(|(_, n)| *n > 0)
+        .map(|(s, n)| format!("{n} {s}"))
+        .collect();
     format!("{} jobs: {}", summary.report.jobs.len(), parts.join(", "))
+}
+
+/// What `submit --dry-run` found: per job, `build` and why, or `reuse` and
+/// the job it would come from; then the counts.
+pub fn print_dry_run(planned: &DryRun) -> Result<()> {
+    let mut listing = Listing {
+        columns: vec!["package", "version", "action", "why", "build key"],
+        rows: Vec::new(),
+    };
+    for ((job, decision), change) in planned
+        .jobs
+        .iter()
+        .zip(&planned.decisions)
+        .zip(&planned.changes)
+    {
+        let (action, why) = match decision {
+            Decision::Reuse(from) => ("reuse", format!("job {} has the same build key", from.uuid)),
+            Decision::Build(reason) => ("build", build_why(reason, change.as_ref())),
+        };
+        listing.rows.push(vec![
+            Json::String(job.spec.package.clone()),
+            Json::String(job.spec.version.clone()),
+            Json::String(action.to_owned()),
+            Json::String(why),
+            Json::String(job.build_key[..12].to_owned()),
+        ]);
+    }
+    let reused = planned.decisions.iter().filter(|d| d.reused().is_some()).count();
+    let mut out = std::io::stdout().lock();
+    out.write_all(listing::render(OutputFormat::Table, &listing)?.as_bytes())?;
+    writeln!(
+        out,
+        "\n{} jobs: {} to build, {reused} to reuse (dry run: nothing recorded, nothing run)",
+        planned.jobs.len(),
+        planned.jobs.len() - reused
+    )?;
+    Ok(())
+}
+
+/// Why a job would be built; for one with no earlier build of its key,
+/// what changed since the nearest earlier build of its package.
+fn build_why(reason: &BuildReason, change: Option<&crate::db::listings::explain::EarlierChange>) -> String {
+    match (reason, change) {
+        (BuildReason::NoEarlierBuild, Some(change)) => {
+            let fields: Vec<String> = change.differences.iter().map(|d| d.field.to_string()).collect();
+            format!("changed since job {}: {}", short(&change.job), fields.join(", "))
+        }
+        (BuildReason::NoEarlierBuild, None) => "no earlier build of this package".to_owned(),
+        (other, _) => other.to_string(),
+    }
 }

@@ -495,6 +495,7 @@ fn models_record_a_submit_from_plan_to_release() {
                 build_key: &key_a,
                 build_key_inputs: &inputs,
                 reused_job_id: None,
+                build_reason: Some("no earlier build with the same build key"),
             },
             NewJob {
                 uuid: uuid::Uuid::new_v4(),
@@ -506,6 +507,7 @@ fn models_record_a_submit_from_plan_to_release() {
                 build_key: &key_b,
                 build_key_inputs: &inputs,
                 reused_job_id: None,
+                build_reason: Some("no earlier build with the same build key"),
             },
         ],
     )
@@ -620,13 +622,13 @@ fn models_record_a_submit_from_plan_to_release() {
             .is_none(),
         "a finished job finished twice"
     );
+    let candidates =
+        Job::reuse_candidates(c, &[key_a.clone(), key_b.clone()], 3).expect("candidates");
     assert_eq!(
-        Job::find_reusable(c, &key_a)
-            .expect("reusable")
-            .map(|j| j.id),
-        Some(first.id)
+        candidates.iter().map(|c| (c.job_id, c.build_key.as_str())).collect::<Vec<_>>(),
+        vec![(first.id, key_a.as_str())],
+        "only the succeeded job is a candidate"
     );
-    assert_eq!(Job::find_reusable(c, &key_b).expect("reusable"), None);
 
     let artifact = NewArtifact {
         job_id: first.id,
@@ -783,6 +785,7 @@ fn insert_all_takes_more_rows_than_one_statement_holds() {
             build_key: &key,
             build_key_inputs: &json,
             reused_job_id: None,
+            build_reason: None,
         })
         .collect();
     let jobs = NewJob::insert_all(c, &new_jobs).expect("jobs");

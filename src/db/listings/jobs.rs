@@ -198,6 +198,24 @@ pub fn resolve(conn: &mut Conn, prefix: &UuidPrefix) -> anyhow::Result<(i32, Uui
     )
 }
 
+/// The job whose artifacts a reused job took (id and UUID); `None` for a
+/// job that was not reused.
+pub fn reused_source(conn: &mut Conn, id: i32) -> QueryResult<Option<(i32, Uuid)>> {
+    let source: Option<i32> = jobs::table
+        .find(id)
+        .select(jobs::reused_job_id)
+        .first::<Option<crate::db::models::JobId>>(conn)?
+        .map(|j| j.0);
+    match source {
+        Some(source) => jobs::table
+            .find(source)
+            .select((jobs::id, jobs::uuid))
+            .first(conn)
+            .optional(),
+        None => Ok(None),
+    }
+}
+
 /// A job this job depended on.
 #[derive(Debug, Serialize)]
 pub struct Dependency {

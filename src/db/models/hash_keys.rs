@@ -37,3 +37,12 @@ pub fn get_or_create(
         .select(hash_keys::key)
         .first(conn)
 }
+
+/// The key named `name`, if the database has one (reads only).
+pub fn get(conn: &mut PgConnection, name: &str) -> QueryResult<Option<Vec<u8>>> {
+    hash_keys::table
+        .find(name)
+        .select(hash_keys::key)
+        .first(conn)
+        .optional()
+}

@@ -108,6 +108,8 @@ pub struct Job {
     pub reused_job_id: Option<JobId>,
     pub log_bytes: i64,
     pub log_truncated: bool,
+    /// Why it was built rather than reused (null for reused jobs).
+    pub build_reason: Option<String>,
 }
 
 /// A planned job: `queued`, or `reused` with `reused_job_id` set (the
@@ -127,6 +129,51 @@ pub struct NewJob<'a> {
     /// The fields the build key was computed from, to explain differences.
     pub build_key_inputs: &'a serde_json::Value,
     pub reused_job_id: Option<JobId>,
+    /// Why it is built rather than reused; `None` for a reused job.
+    pub build_reason: Option<&'a str>,
+}
+
+/// A succeeded job whose artifacts a new job with the same build key may
+/// take ([`Job::reuse_candidates`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReuseCandidate {
+    pub job_id: JobId,
+    pub uuid: Uuid,
+    pub build_key: String,
+    /// Its submit, whose staging directory holds its artifacts.
+    pub submit_uuid: Uuid,
+    /// By path.
+    pub artifacts: Vec<EarlierArtifact>,
+}
+
+/// An artifact of a [`ReuseCandidate`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EarlierArtifact {
+    pub path: String,
+    pub size: i64,
+    pub sha256: String,
+    /// The release stores it was released into.
+    pub stores: Vec<String>,
+}
+
+#[derive(QueryableByName)]
+struct CandidateRow {
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    job_id: JobId,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    job_uuid: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    build_key: String,
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    submit_uuid: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    path: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    size: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    sha256: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::Text>>)]
+    stores: Option<Vec<String>>,
 }
 
 /// What is known when a job's container starts.
@@ -174,7 +221,7 @@ impl NewJob<'_> {
 }
 
 impl BatchInsert for NewJob<'_> {
-    const COLUMNS: usize = 9;
+    const COLUMNS: usize = 10;
 }
 
 impl Job {
@@ -190,15 +237,57 @@ impl Job {
             .optional()
     }
 
-    /// The latest succeeded job with this build key: its artifacts may be reused.
-    pub fn find_reusable(conn: &mut PgConnection, build_key: &str) -> QueryResult<Option<Job>> {
-        jobs::table
-            .filter(jobs::build_key.eq(build_key))
-            .filter(jobs::status.eq(JobStatus::Succeeded))
-            .order(jobs::id.desc())
-            .select(Job::as_select())
-            .first(conn)
-            .optional()
+    /// The succeeded jobs with one of `keys` as build key, at most
+    /// `per_key` for each key, newest first, each with its artifacts and
+    /// the release stores that hold them: what a new submit may reuse. One
+    /// query for a whole tree, served by `jobs_reusable` (it reads only
+    /// the newest `per_key` jobs of each key, however long the history).
+    pub fn reuse_candidates(
+        conn: &mut PgConnection,
+        keys: &[String],
+        per_key: i64,
+    ) -> QueryResult<Vec<ReuseCandidate>> {
+        use diesel::sql_types::{Array, BigInt, Text};
+        let rows: Vec<CandidateRow> = diesel::sql_query(
+            "SELECT j.id AS job_id, j.uuid AS job_uuid, j.build_key, s.uuid AS submit_uuid, \
+                    a.path, a.size, a.sha256, \
+                    (SELECT array_agg(rs.name ORDER BY rs.name) FROM releases r \
+                       JOIN release_stores rs ON rs.id = r.release_store_id \
+                      WHERE r.artifact_id = a.id) AS stores \
+               FROM unnest($1::text[]) AS k(key) \
+              CROSS JOIN LATERAL (SELECT id, uuid, build_key, submit_id FROM jobs \
+                                   WHERE build_key = k.key AND status = 'succeeded' \
+                                   ORDER BY id DESC LIMIT $2) j \
+               JOIN submits s ON s.id = j.submit_id \
+               LEFT JOIN artifacts a ON a.job_id = j.id \
+              ORDER BY j.id DESC, a.path",
+        )
+        .bind::<Array<Text>, _>(keys)
+        .bind::<BigInt, _>(per_key)
+        .load(conn)?;
+        let mut out: Vec<ReuseCandidate> = Vec::new();
+        for row in rows {
+            if out.last().is_none_or(|c| c.job_id != row.job_id) {
+                out.push(ReuseCandidate {
+                    job_id: row.job_id,
+                    uuid: row.job_uuid,
+                    build_key: row.build_key,
+                    submit_uuid: row.submit_uuid,
+                    artifacts: Vec::new(),
+                });
+            }
+            if let (Some(path), Some(size), Some(sha256), Some(candidate)) =
+                (row.path, row.size, row.sha256, out.last_mut())
+            {
+                candidate.artifacts.push(EarlierArtifact {
+                    path,
+                    size,
+                    sha256,
+                    stores: row.stores.unwrap_or_default(),
+                });
+            }
+        }
+        Ok(out)
     }
 
     /// Marks a queued job running since `start.at`. `None` if it was not queued.

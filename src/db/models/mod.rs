@@ -320,8 +320,9 @@ mod tests {
                 script: "s",
                 build_key: "k",
                 build_key_inputs: &inputs,
-                // Set, so that it is bound rather than DEFAULT.
+                // Set, so that they are bound rather than DEFAULT.
                 reused_job_id: Some(JobId(1)),
+                build_reason: Some("r"),
             },
             |rows| {
                 diesel::debug_query::<Pg, _>(&diesel::insert_into(schema::jobs::table).values(rows))
