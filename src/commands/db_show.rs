@@ -95,8 +95,8 @@ pub fn log_of(config: &Config, args: DbLogOfArgs) -> Result<Outcome> {
     let mut conn = db::connect(config)?;
     let (mut id, mut uuid) = jobs::resolve(&mut conn, &args.job)?;
     // A reused job ran nowhere: its log is that of the job it came from.
-    if let Some((source, source_uuid)) = jobs::reused_source(&mut conn, id)
-        .with_context(|| format!("reading job {uuid}"))?
+    if let Some((source, source_uuid)) =
+        jobs::reused_source(&mut conn, id).with_context(|| format!("reading job {uuid}"))?
     {
         crate::ui::note(&format!(
             "job {uuid} was not built: it reused the artifacts of job {source_uuid}, whose log follows"

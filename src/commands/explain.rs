@@ -22,8 +22,8 @@ pub fn run(ctx: &Context, args: ExplainArgs) -> Result<Outcome> {
         Some(prefix) => Some(jobs::resolve(&mut conn, prefix)?.0),
         None => None,
     };
-    let explanation = explain::explain(&mut conn, id, other)
-        .with_context(|| format!("explaining job {uuid}"))?;
+    let explanation =
+        explain::explain(&mut conn, id, other).with_context(|| format!("explaining job {uuid}"))?;
     match args.output {
         OutputFormat::Json => listing::print_json(&explanation)?,
         _ => {

@@ -118,7 +118,10 @@ fn reuse_options(
     args: &SubmitArgs,
 ) -> Result<ReuseOptions> {
     for name in &args.rebuild {
-        if !tree.iter().any(|&id| packages.get(id).name.as_str() == name) {
+        if !tree
+            .iter()
+            .any(|&id| packages.get(id).name.as_str() == name)
+        {
             return Err(crate::input_error!(
                 "--rebuild {}: no package of that name is in the tree of {}",
                 crate::error::escape_controls(name),

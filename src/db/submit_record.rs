@@ -102,7 +102,10 @@ pub fn record_new_submit(
     record: &SubmitRecord,
 ) -> QueryResult<RecordedSubmit> {
     conn.transaction(|conn| {
-        let image = NewImage { name: &record.image }.get_or_create(conn)?;
+        let image = NewImage {
+            name: &record.image,
+        }
+        .get_or_create(conn)?;
         NewImageDigest {
             image_id: image.id,
             digest: &record.image_digest,

@@ -42,7 +42,10 @@ where
             }
         }
     }
-    Ok(by_name.into_values().map(|(dep, pos, _)| (dep, pos)).collect())
+    Ok(by_name
+        .into_values()
+        .map(|(dep, pos, _)| (dep, pos))
+        .collect())
 }
 
 /// For each job, every job it depends on, directly or not, in index order.

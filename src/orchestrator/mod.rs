@@ -727,7 +727,11 @@ fn collect_inputs(
     dependencies: &[usize],
     recorded: &[Vec<Recorded>],
 ) -> std::result::Result<Vec<(ArtifactId, InputFile)>, String> {
-    let of = |d: usize| recorded[d].iter().map(|a| (a.path.as_str(), a.sha256.as_str()));
+    let of = |d: usize| {
+        recorded[d]
+            .iter()
+            .map(|a| (a.path.as_str(), a.sha256.as_str()))
+    };
     let selected = inputs::select_inputs(dependencies, of).map_err(|c| {
         let (a, b) = (&jobs[c.first], &jobs[c.second]);
         format!(

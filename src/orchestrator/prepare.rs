@@ -315,5 +315,176 @@ fn source_files(
 /// A file's hash; one that was not hashed counts as missing (it was not
 /// among the files [`input_files`] listed, which cannot happen).
 fn file_hash(files: &FileHashes, path: &Path) -> String {
-    files.get(path).cloned().unwrap_or_else(|| MISSING.to_owned())
+    files
+        .get(path)
+        .cloned()
+        .unwrap_or_else(|| MISSING.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{Environment, LoadOptions};
+    use crate::package::testing::package;
+    use crate::package::{Source, SourceHash, Target};
+
+    /// A configuration from `config.toml` text, in a directory of its own.
+    fn config(text: &str) -> (tempfile::TempDir, Config) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("config.toml"), text).expect("config.toml");
+        let options = LoadOptions {
+            repo_root: Some(dir.path().to_owned()),
+            user_file: None,
+            database_url: None,
+        };
+        let env = Environment::from_pairs(Vec::<(String, String)>::new(), dir.path());
+        let config = Config::load_with(&options, &env).expect("a valid configuration");
+        (dir, config)
+    }
+
+    const CONFIG: &str = "compatibility = 1\nshebang = \"#!/bin/sh\"\navailable_phases = [\"build\"]\nsecret_env = [\"TOKEN\"]\n[docker]\nimages = [ { name = \"img\" } ]\n";
+
+    /// leaf (a source, an environment) <- root.
+    fn packages() -> PackageSet {
+        let mut leaf = package("leaf", "1", &[], &[]);
+        leaf.sources.insert(
+            "src".into(),
+            Source {
+                url: "https://example.invalid/leaf.tar".into(),
+                hash: SourceHash {
+                    kind: HashKind::Sha256,
+                    hash: "ab".repeat(32),
+                },
+                download_manually: false,
+            },
+        );
+        leaf.environment.insert("OPT".into(), "1".into());
+        PackageSet::new(vec![leaf, package("root", "1", &["leaf =1"], &[])]).0
+    }
+
+    /// The jobs prepared with the `-E` variables and the leaf source's
+    /// content hash given.
+    fn prepared(config: &Config, cli: &[(&str, &str)], source_sha: &str) -> Vec<PreparedJob> {
+        try_prepare(config, cli, source_sha).expect("prepared")
+    }
+
+    fn try_prepare(
+        config: &Config,
+        cli: &[(&str, &str)],
+        source_sha: &str,
+    ) -> std::result::Result<Vec<PreparedJob>, Vec<String>> {
+        let set = packages();
+        let root = set.find("root", "1").expect("root");
+        let cli: BTreeMap<String, String> = cli
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let plan = Plan::new(
+            &set,
+            root,
+            &Target {
+                image: None,
+                env: &cli,
+            },
+        )
+        .expect("a plan");
+        let git = GitState {
+            commit: "c".repeat(40),
+            author: "A <a@b>".into(),
+            diff_sha256: None,
+        };
+        let environments = job_environments(config, &set, &plan, &cli, &git);
+        let secrets = submit_secrets(config, &set, &plan, &cli, &environments).expect("secrets");
+        let files: FileHashes = input_files(config, &set, &plan, Path::new("/repo"), false)
+            .expect("files")
+            .into_iter()
+            .map(|f| (f.path, source_sha.to_owned()))
+            .collect();
+        let renderer =
+            ScriptRenderer::new(crate::package::script::ScriptSettings::from_config(config));
+        let hasher = SecretHasher::new(&[9; 32]);
+        let p = Preparation {
+            config,
+            packages: &set,
+            plan: &plan,
+            repo_root: Path::new("/repo"),
+            renderer: &renderer,
+            cli_env: &cli,
+            git: &git,
+            image_digest: "sha256:img",
+            files: &files,
+            secrets: &secrets,
+            hasher: &hasher,
+        };
+        prepare_jobs(&p, environments)
+    }
+
+    #[test]
+    fn keys_follow_the_content_that_goes_in() {
+        let (_dir, config) = config(CONFIG);
+        let base = prepared(&config, &[("X", "1")], &"11".repeat(32));
+        assert_eq!(
+            base.iter()
+                .map(|j| j.spec.package.as_str())
+                .collect::<Vec<_>>(),
+            ["leaf", "root"]
+        );
+        let leaf = &base[0];
+        // The content's hash, not the declared one.
+        assert_eq!(leaf.inputs.sources["src"], "11".repeat(32));
+        assert_eq!(leaf.inputs.environment["OPT"], "1");
+        assert_eq!(leaf.inputs.image_digest, "sha256:img");
+        assert_eq!(base[1].inputs.dependencies["leaf 1"], leaf.build_key);
+        assert_eq!(base[1].spec.dependencies, vec![0]);
+        // Same inputs, same keys.
+        let again = prepared(&config, &[("X", "1")], &"11".repeat(32));
+        assert_eq!(again[1].build_key, base[1].build_key);
+        // Another source content: the leaf and everything above it change.
+        let other = prepared(&config, &[("X", "1")], &"22".repeat(32));
+        assert_ne!(other[0].build_key, base[0].build_key);
+        assert_ne!(other[1].build_key, base[1].build_key);
+        let why: Vec<String> = base[1]
+            .inputs
+            .explain_difference(&other[1].inputs)
+            .iter()
+            .map(|d| d.field.to_string())
+            .collect();
+        assert_eq!(why, ["dependency leaf 1"]);
+    }
+
+    #[test]
+    fn a_secret_enters_as_a_keyed_hash_and_is_recorded_masked() {
+        let (_dir, config) = config(CONFIG);
+        let one = prepared(&config, &[("TOKEN", "s3cr3t-one")], &"11".repeat(32));
+        let two = prepared(&config, &[("TOKEN", "s3cr3t-two")], &"11".repeat(32));
+        assert_ne!(
+            one[0].build_key, two[0].build_key,
+            "a changed secret changes the key"
+        );
+        for job in &one {
+            let recorded = serde_json::to_string(&job.inputs).expect("json");
+            assert!(!recorded.contains("s3cr3t"), "{recorded}");
+            assert!(job.inputs.environment["TOKEN"].starts_with("hmac-sha256:"));
+            let env: BTreeMap<_, _> = job.recorded_env.iter().cloned().collect();
+            assert!(!env["TOKEN"].contains("s3cr3t"), "{env:?}");
+            // The container gets the value.
+            assert!(job
+                .spec
+                .env
+                .contains(&("TOKEN".into(), "s3cr3t-one".into())));
+        }
+    }
+
+    #[test]
+    fn variables_not_allowed_are_all_reported() {
+        let (_dir, config) = config(&format!(
+            "{CONFIG}[containers]\ncheck_env_names = true\nallowed_env = [\"OPT\"]\n"
+        ));
+        let problems = try_prepare(&config, &[("X", "1")], &"11".repeat(32)).expect_err("refused");
+        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert!(
+            problems.iter().all(|p| p.contains("variable `X`")),
+            "{problems:?}"
+        );
+    }
 }

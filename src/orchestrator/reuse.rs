@@ -135,12 +135,10 @@ pub enum Found {
 
 /// Settles every job, in build order (`dependencies[i]` are indices
 /// below `i`): reused when its earlier job is usable and every job it
-/// depends on is reused.
-pub fn decide(
-    jobs: &[PreparedJob],
-    options: &ReuseOptions,
-    found: Vec<Found>,
-) -> Vec<Decision> {
+/// depends on is reused. The reason of a built job is its own first (the
+/// flags, no earlier build of its key, an unusable artifact), and only
+/// then a dependency that is built.
+pub fn decide(jobs: &[PreparedJob], options: &ReuseOptions, found: Vec<Found>) -> Vec<Decision> {
     let mut out: Vec<Decision> = Vec::with_capacity(jobs.len());
     for (job, found) in jobs.iter().zip(found) {
         let built_dependency = job
@@ -148,23 +146,22 @@ pub fn decide(
             .dependencies
             .iter()
             .find(|&&d| matches!(out[d], Decision::Build(_)));
-        let decision = if options.disabled {
-            Decision::Build(BuildReason::ReuseOff)
-        } else if options.rebuild.contains(&job.spec.package) {
-            Decision::Build(BuildReason::RebuildAsked)
-        } else if let Some(&d) = built_dependency {
-            Decision::Build(BuildReason::DependencyBuilt {
-                package: jobs[d].spec.package.clone(),
-                version: jobs[d].spec.version.clone(),
-            })
-        } else {
-            match found {
-                Found::Usable(from) => Decision::Reuse(from),
-                Found::Unusable { job, path, problem } => {
-                    Decision::Build(BuildReason::ArtifactUnusable { job, path, problem })
-                }
-                Found::Nothing | Found::NotLooked => Decision::Build(BuildReason::NoEarlierBuild),
+        let decision = match found {
+            _ if options.disabled => Decision::Build(BuildReason::ReuseOff),
+            _ if options.rebuild.contains(&job.spec.package) => {
+                Decision::Build(BuildReason::RebuildAsked)
             }
+            Found::Nothing | Found::NotLooked => Decision::Build(BuildReason::NoEarlierBuild),
+            Found::Unusable { job, path, problem } => {
+                Decision::Build(BuildReason::ArtifactUnusable { job, path, problem })
+            }
+            Found::Usable(from) => match built_dependency {
+                Some(&d) => Decision::Build(BuildReason::DependencyBuilt {
+                    package: jobs[d].spec.package.clone(),
+                    version: jobs[d].spec.version.clone(),
+                }),
+                None => Decision::Reuse(from),
+            },
         };
         out.push(decision);
     }
@@ -285,7 +282,10 @@ fn take_all(
     for (i, artifact) in candidate.artifacts.iter().enumerate() {
         let taken = locations(candidate, artifact, stores).and_then(|(rel, locations)| {
             let expected = Sha256Digest::from_hex(&artifact.sha256).ok_or_else(|| {
-                ArtifactProblem::Unusable(format!("recorded SHA-256 `{}` is not valid", artifact.sha256))
+                ArtifactProblem::Unusable(format!(
+                    "recorded SHA-256 `{}` is not valid",
+                    artifact.sha256
+                ))
             })?;
             let target = dest.map(|d| rel.under(d));
             take::take(&locations, &expected, target.as_deref())
@@ -400,7 +400,11 @@ mod tests {
             problem: ArtifactProblem::Missing,
         };
         let all = || vec![usable(1), usable(2), usable(3), usable(4)];
-        check(ReuseOptions::default(), all(), &["reuse", "reuse", "reuse", "reuse"]);
+        check(
+            ReuseOptions::default(),
+            all(),
+            &["reuse", "reuse", "reuse", "reuse"],
+        );
         check(
             ReuseOptions::default(),
             vec![Found::Nothing, usable(2), usable(3), usable(4)],

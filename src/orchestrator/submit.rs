@@ -25,13 +25,13 @@ use super::reuse::{self, BuildReason, Decision, ReuseOptions, Stores};
 use super::{EndpointSlot, JobContext, JobSpec, Recorded, RunOptions, RunReport};
 use crate::config::{Config, EndpointConfig, ImageConfig};
 use crate::db::lease::SubmitLease;
+use crate::db::listings::explain::{self, EarlierChange};
 use crate::db::models::endpoints::{EndpointCheck, NewEndpoint};
 use crate::db::models::job_dependencies::DependencyKind as DbDependencyKind;
 use crate::db::models::liveness;
 use crate::db::models::submits::{Submit, SubmitEnd};
 use crate::db::models::SubmitId;
 use crate::db::submit_record::{self, JobRecord, RecordedSubmit, ReusedRecord, SubmitRecord};
-use crate::db::listings::explain::{self, EarlierChange};
 use crate::db::{self, Pool};
 use crate::endpoint::{AllowedVersions, Endpoint};
 use crate::package::script::ScriptRenderer;
@@ -198,7 +198,11 @@ pub async fn submit(
 
 /// Takes a submit's steps up to the decision of what is built and what is
 /// reused, and records, places and runs nothing.
-pub async fn dry_run(config: Arc<Config>, pool: Pool, request: SubmitRequest<'_>) -> Result<DryRun> {
+pub async fn dry_run(
+    config: Arc<Config>,
+    pool: Pool,
+    request: SubmitRequest<'_>,
+) -> Result<DryRun> {
     let digest = image_digest_unrecorded(&request).await?;
     let prepared = prepare_jobs(&config, &pool, &request, digest, SecretKey::Read).await?;
     let decisions = reuse::find_reuse(
@@ -230,23 +234,31 @@ async fn earlier_changes(
         .zip(decisions)
         .map(|(job, decision)| {
             matches!(decision, Decision::Build(BuildReason::NoEarlierBuild)).then(|| {
-                (job.spec.package.clone(), job.spec.version.clone(), job.inputs.clone())
+                (
+                    job.spec.package.clone(),
+                    job.spec.version.clone(),
+                    job.inputs.clone(),
+                )
             })
         })
         .collect();
     let image = image.to_owned();
-    db::run(pool, "looking up earlier builds of the packages", move |conn| {
-        let planned: Vec<(&str, &str, &BuildKeyInputs)> = wanted
-            .iter()
-            .flatten()
-            .map(|(p, v, i)| (p.as_str(), v.as_str(), i))
-            .collect();
-        let mut found = explain::earlier_changes(conn, &image, &planned)?.into_iter();
-        Ok(wanted
-            .iter()
-            .map(|w| w.as_ref().and_then(|_| found.next().flatten()))
-            .collect())
-    })
+    db::run(
+        pool,
+        "looking up earlier builds of the packages",
+        move |conn| {
+            let planned: Vec<(&str, &str, &BuildKeyInputs)> = wanted
+                .iter()
+                .flatten()
+                .map(|(p, v, i)| (p.as_str(), v.as_str(), i))
+                .collect();
+            let mut found = explain::earlier_changes(conn, &image, &planned)?.into_iter();
+            Ok(wanted
+                .iter()
+                .map(|w| w.as_ref().and_then(|_| found.next().flatten()))
+                .collect())
+        },
+    )
     .await
 }
 
@@ -291,7 +303,10 @@ fn common_image_digest(request: &SubmitRequest<'_>, slots: &[EndpointSlot]) -> R
 /// The image's digest on the first endpoint, for a dry run: nothing about
 /// the endpoint is recorded and nothing on it is changed.
 async fn image_digest_unrecorded(request: &SubmitRequest<'_>) -> Result<String> {
-    let config = request.endpoints.first().context("no endpoint to build on")?;
+    let config = request
+        .endpoints
+        .first()
+        .context("no endpoint to build on")?;
     let endpoint = Endpoint::connect(config)
         .await
         .with_context(|| format!("connecting to endpoint `{}`", config.name))?;
@@ -671,8 +686,9 @@ async fn secret_hasher(pool: &Pool, key: SecretKey) -> Result<SecretHasher> {
         move |conn| {
             Ok(match key {
                 SecretKey::Make => hash_keys::get_or_create(conn, hash_keys::SECRET_ENV, &fresh)?,
-                SecretKey::Read => hash_keys::get(conn, hash_keys::SECRET_ENV)?
-                    .unwrap_or_else(|| fresh.to_vec()),
+                SecretKey::Read => {
+                    hash_keys::get(conn, hash_keys::SECRET_ENV)?.unwrap_or_else(|| fresh.to_vec())
+                }
             })
         },
     )

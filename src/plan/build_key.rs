@@ -65,10 +65,20 @@ impl BuildKeyInputs {
         scalar(Field::Version, &self.version, &other.version);
         scalar(Field::Script, &self.script_sha256, &other.script_sha256);
         scalar(Field::ImageDigest, &self.image_digest, &other.image_digest);
-        diff_maps(Field::Environment, &self.environment, &other.environment, &mut out);
+        diff_maps(
+            Field::Environment,
+            &self.environment,
+            &other.environment,
+            &mut out,
+        );
         diff_maps(Field::Source, &self.sources, &other.sources, &mut out);
         diff_maps(Field::Patch, &self.patches, &other.patches, &mut out);
-        diff_maps(Field::Dependency, &self.dependencies, &other.dependencies, &mut out);
+        diff_maps(
+            Field::Dependency,
+            &self.dependencies,
+            &other.dependencies,
+            &mut out,
+        );
         out
     }
 }
@@ -116,7 +126,13 @@ pub struct Difference {
 impl fmt::Display for Difference {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let side = |v: &Option<String>| v.clone().unwrap_or_else(|| "(absent)".to_owned());
-        write!(f, "{}: {} -> {}", self.field, side(&self.before), side(&self.after))
+        write!(
+            f,
+            "{}: {} -> {}",
+            self.field,
+            side(&self.before),
+            side(&self.after)
+        )
     }
 }
 

@@ -109,7 +109,8 @@ fn copy_checked(from: &Path, expected: &Sha256Digest, dest: &Path) -> Result<(),
         Err(e) => return Err(unusable("opening", from, &e)),
     };
     let dir = dest.parent().unwrap_or(Path::new("."));
-    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| unusable("creating a file in", dir, &e))?;
+    let mut temp = tempfile::NamedTempFile::new_in(dir)
+        .map_err(|e| unusable("creating a file in", dir, &e))?;
     let (_, found) = copy_hashing(&mut source, temp.as_file_mut()).map_err(|e| match e {
         super::checksum::CopyError::Read(e) => unusable("reading", from, &e),
         super::checksum::CopyError::Write(e) => unusable("writing", dest, &e),
@@ -157,7 +158,11 @@ mod tests {
     #[test]
     fn takes_the_first_location_with_the_recorded_content() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (gone, changed, good) = (dir.path().join("gone"), dir.path().join("changed"), dir.path().join("good"));
+        let (gone, changed, good) = (
+            dir.path().join("gone"),
+            dir.path().join("changed"),
+            dir.path().join("good"),
+        );
         std::fs::write(&changed, b"other").expect("write");
         std::fs::write(&good, b"content").expect("write");
         let expected = digest(b"content");
@@ -176,13 +181,18 @@ mod tests {
             (&[], ArtifactProblem::Missing),
             (
                 &[gone, changed.clone()],
-                ArtifactProblem::Changed { found: digest(b"other") },
+                ArtifactProblem::Changed {
+                    found: digest(b"other"),
+                },
             ),
         ];
         for (locations, problem) in cases {
             let other = dir.path().join("other");
             assert_eq!(take(locations, &expected, None).as_ref(), Err(problem));
-            assert_eq!(take(locations, &expected, Some(&other)).as_ref(), Err(problem));
+            assert_eq!(
+                take(locations, &expected, Some(&other)).as_ref(),
+                Err(problem)
+            );
             assert!(!other.exists(), "{locations:?} left a file");
         }
     }
@@ -195,7 +205,13 @@ mod tests {
         std::fs::write(old.join("lib.so.1"), b"lib").expect("write");
         std::os::unix::fs::symlink("lib.so.1", old.join("lib.so")).expect("symlink");
         let dest = dir.path().join("new/lib.so");
-        assert_eq!(take(&[old.join("lib.so")], &digest(b"lib"), Some(&dest)), Ok(()));
-        assert_eq!(std::fs::read_link(&dest).expect("a link"), Path::new("lib.so.1"));
+        assert_eq!(
+            take(&[old.join("lib.so")], &digest(b"lib"), Some(&dest)),
+            Ok(())
+        );
+        assert_eq!(
+            std::fs::read_link(&dest).expect("a link"),
+            Path::new("lib.so.1")
+        );
     }
 }

@@ -33,11 +33,9 @@ fn write_explanation(out: &mut String, e: &Explanation, depth: usize) {
                 .map(escape_controls)
                 .unwrap_or_else(|| "(no reason recorded)".into())
         ),
-        (Verdict::InputsDiffer, Some(other)) => writeln!(
-            out,
-            "{pad}{job} differs from {} in:",
-            describe(other)
-        ),
+        (Verdict::InputsDiffer, Some(other)) => {
+            writeln!(out, "{pad}{job} differs from {} in:", describe(other))
+        }
         _ => writeln!(
             out,
             "{pad}{job} was built: no earlier build of {} {} succeeded or was reused",
@@ -46,7 +44,11 @@ fn write_explanation(out: &mut String, e: &Explanation, depth: usize) {
         ),
     };
     for explained in &e.differences {
-        let _ = writeln!(out, "{pad}  {}", escape_controls(&explained.difference.to_string()));
+        let _ = writeln!(
+            out,
+            "{pad}  {}",
+            escape_controls(&explained.difference.to_string())
+        );
         if let Some(because) = &explained.because {
             write_explanation(out, because, depth + 2);
         }

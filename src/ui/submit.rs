@@ -19,7 +19,13 @@ use crate::orchestrator::submit::{DryRun, SubmitSummary};
 pub fn print_summary(summary: &SubmitSummary, error_lines: usize) -> Result<()> {
     let mut listing = Listing {
         columns: vec![
-            "package", "version", "status", "endpoint", "duration", "job", "reused from",
+            "package",
+            "version",
+            "status",
+            "endpoint",
+            "duration",
+            "job",
+            "reused from",
         ],
         rows: Vec::new(),
     };
@@ -152,7 +158,11 @@ pub fn print_dry_run(planned: &DryRun) -> Result<()> {
             Json::String(job.build_key[..12].to_owned()),
         ]);
     }
-    let reused = planned.decisions.iter().filter(|d| d.reused().is_some()).count();
+    let reused = planned
+        .decisions
+        .iter()
+        .filter(|d| d.reused().is_some())
+        .count();
     let mut out = std::io::stdout().lock();
     out.write_all(listing::render(OutputFormat::Table, &listing)?.as_bytes())?;
     writeln!(
@@ -166,13 +176,35 @@ pub fn print_dry_run(planned: &DryRun) -> Result<()> {
 
 /// Why a job would be built; for one with no earlier build of its key,
 /// what changed since the nearest earlier build of its package.
-fn build_why(reason: &BuildReason, change: Option<&crate::db::listings::explain::EarlierChange>) -> String {
+fn build_why(
+    reason: &BuildReason,
+    change: Option<&crate::db::listings::explain::EarlierChange>,
+) -> String {
     match (reason, change) {
         (BuildReason::NoEarlierBuild, Some(change)) => {
-            let fields: Vec<String> = change.differences.iter().map(|d| d.field.to_string()).collect();
-            format!("changed since job {}: {}", short(&change.job), fields.join(", "))
+            format!(
+                "changed since job {}: {}",
+                short(&change.job),
+                changed_fields(&change.differences)
+            )
         }
         (BuildReason::NoEarlierBuild, None) => "no earlier build of this package".to_owned(),
         (other, _) => other.to_string(),
     }
+}
+
+/// The fields that differ, shortly: each of the job's own, and its
+/// dependencies whose keys changed by name when one, else by number.
+fn changed_fields(differences: &[crate::plan::build_key::Difference]) -> String {
+    use crate::plan::build_key::Field;
+    let (deps, own): (Vec<_>, Vec<_>) = differences
+        .iter()
+        .partition(|d| matches!(d.field, Field::Dependency(_)));
+    let mut parts: Vec<String> = own.iter().map(|d| d.field.to_string()).collect();
+    match deps.as_slice() {
+        [] => {}
+        [one] => parts.push(one.field.to_string()),
+        many => parts.push(format!("{} dependencies", many.len())),
+    }
+    parts.join(", ")
 }

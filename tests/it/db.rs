@@ -625,7 +625,10 @@ fn models_record_a_submit_from_plan_to_release() {
     let candidates =
         Job::reuse_candidates(c, &[key_a.clone(), key_b.clone()], 3).expect("candidates");
     assert_eq!(
-        candidates.iter().map(|c| (c.job_id, c.build_key.as_str())).collect::<Vec<_>>(),
+        candidates
+            .iter()
+            .map(|c| (c.job_id, c.build_key.as_str()))
+            .collect::<Vec<_>>(),
         vec![(first.id, key_a.as_str())],
         "only the succeeded job is a candidate"
     );

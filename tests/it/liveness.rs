@@ -208,7 +208,7 @@ fn a_submit_lives_through_a_database_restart_and_no_other_submit_takes_it() {
 
     let (code, stdout, stderr) = wait_at_most(child, Duration::from_secs(120), "the first submit");
     assert_eq!(code, 0, "first submit:\n{stdout}\n{stderr}");
-    assert!(stdout.contains("3 jobs: 3 succeeded"), "{stdout}");
+    assert!(stdout.contains("3 jobs: 3 built"), "{stdout}");
 
     let submit = fx.submit_record(uuid);
     assert_eq!(submit.status, SubmitStatus::Succeeded);

@@ -87,9 +87,11 @@ pub fn explain(conn: &mut Conn, id: i32, other: Option<i32>) -> anyhow::Result<E
         (None, JobStatus::Reused, Some(from)) => Job::find_by_uuid(conn, from)?
             .map(|j| facts(conn, j.id))
             .transpose()?,
-        (None, _, _) => nearest_earlier(conn, &job.package, &job.version, &job.image, Some(job.id))?
-            .map(|j| facts(conn, j))
-            .transpose()?,
+        (None, _, _) => {
+            nearest_earlier(conn, &job.package, &job.version, &job.image, Some(job.id))?
+                .map(|j| facts(conn, j))
+                .transpose()?
+        }
     };
     compare(conn, job, earlier)
 }
