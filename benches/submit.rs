@@ -42,7 +42,9 @@ use kiln::db::models::jobs::Job;
 use kiln::db::schema::{artifacts, jobs, log_chunks, submits};
 use sha2::Digest;
 
-const IMAGE: &str = "kiln-busybox:latest";
+mod support;
+use support::{ensure_image, package, Bench, BenchDb, Package, Run, IMAGE};
+
 const JOBS: usize = 50;
 const RUNS: usize = 3;
 const GIB: u64 = 1 << 30;
@@ -374,152 +376,6 @@ fn long_lines(bench: &Bench, checks: &mut Vec<(String, bool)>) {
     ));
 }
 
-struct Bench {
-    kiln: PathBuf,
-    db_url: String,
-    work: PathBuf,
-}
-
-/// One `kiln submit`: its wall time and peak resident memory.
-struct Run {
-    wall: Duration,
-    peak_rss_kib: u64,
-}
-
-impl Bench {
-    fn kiln(&self) -> Command {
-        let mut cmd = Command::new(&self.kiln);
-        for (key, _) in std::env::vars_os() {
-            if key.to_string_lossy().starts_with("KILN_") {
-                cmd.env_remove(&key);
-            }
-        }
-        cmd.env("XDG_CONFIG_HOME", self.work.join("config"))
-            .env("XDG_DATA_HOME", self.work.join("data"))
-            .env("XDG_CACHE_HOME", self.work.join("cache"))
-            .env("NO_COLOR", "1")
-            .arg("--database-url")
-            .arg(&self.db_url);
-        cmd
-    }
-
-    fn staging(&self) -> PathBuf {
-        self.work.join("staging")
-    }
-
-    /// A package repository (a git work tree) of `packages` (name, script,
-    /// dependencies), with one local endpoint of 2 slots.
-    fn repo(&self, name: &str, packages: &[Package], extra: &str) -> PathBuf {
-        let root = self.work.join(name);
-        let uri = std::env::var("DOCKER_HOST")
-            .ok()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "unix:///var/run/docker.sock".into());
-        let config = format!(
-            "compatibility = 1\nshebang = \"#!/bin/sh\"\navailable_phases = [\"build\"]\n{extra}\n\
-             [docker]\nimages = [ {{ name = \"{IMAGE}\", short_name = \"busybox\" }} ]\n\
-             [docker.endpoints.local]\nuri = \"{uri}\"\nmaxjobs = 2\n"
-        );
-        write(&root.join("config.toml"), &config);
-        for (package, script, deps) in packages {
-            let deps: Vec<String> = deps.iter().map(|d| format!("\"{d} =1\"")).collect();
-            write(
-                &root.join(package).join("pkg.toml"),
-                &format!(
-                    "name = \"{package}\"\nversion = \"1\"\n[dependencies]\nruntime = [{}]\n[phases.build]\nscript = '''\n{script}'''\n",
-                    deps.join(", ")
-                ),
-            );
-        }
-        for args in [
-            &["init", "-q"][..],
-            &["add", "-A"],
-            &["commit", "-q", "-m", "bench"],
-        ] {
-            let out = Command::new("git")
-                .args([
-                    "-c",
-                    "user.name=kiln bench",
-                    "-c",
-                    "user.email=bench@kiln.invalid",
-                ])
-                .args(["-c", "commit.gpgsign=false"])
-                .args(args)
-                .current_dir(&root)
-                .output()
-                .expect("running git");
-            assert!(
-                out.status.success(),
-                "git {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        root
-    }
-
-    /// Runs `kiln submit NAME -I busybox` on `repo`; it must succeed.
-    fn submit(&self, repo: &Path, name: &str) -> Run {
-        let mut cmd = self.kiln();
-        cmd.arg("--repo")
-            .arg(repo)
-            .args([
-                "submit",
-                name,
-                "-I",
-                "busybox",
-                "--hide-bars",
-                "--staging-dir",
-            ])
-            .arg(self.staging())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let start = Instant::now();
-        let mut child = cmd.spawn().expect("starting kiln");
-        let pid = child.id();
-        let mut stdout = child.stdout.take().expect("stdout");
-        let mut stderr = child.stderr.take().expect("stderr");
-        let out_reader = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stdout.read_to_string(&mut s);
-            s
-        });
-        let err_reader = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s);
-            s
-        });
-        let mut peak = 0;
-        let status = loop {
-            if let Some(kib) = vm_hwm_kib(pid) {
-                peak = peak.max(kib);
-            }
-            if let Some(status) = child.try_wait().expect("waiting for kiln") {
-                break status;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        let wall = start.elapsed();
-        let stdout = out_reader.join().unwrap_or_default();
-        let stderr = err_reader.join().unwrap_or_default();
-        assert!(
-            status.success(),
-            "kiln submit {name} failed ({status}):\n{stdout}\n{stderr}"
-        );
-        Run {
-            wall,
-            peak_rss_kib: peak,
-        }
-    }
-}
-
-/// A package of a benchmark repository: name, script, dependencies.
-type Package = (String, String, Vec<String>);
-
-fn package(name: &str, script: &str, dependencies: Vec<String>) -> Package {
-    (name.to_owned(), script.to_owned(), dependencies)
-}
-
 /// 49 leaves under one root.
 fn fan_packages() -> Vec<Package> {
     let leaves: Vec<String> = (0..JOBS - 1).map(|i| format!("l{i:02}")).collect();
@@ -585,19 +441,6 @@ fn ms_per_job(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0 / JOBS as f64
 }
 
-fn vm_hwm_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-}
-
-fn write(path: &Path, content: &str) {
-    std::fs::create_dir_all(path.parent().expect("a parent")).expect("mkdir");
-    std::fs::write(path, content).expect("writing a file");
-}
-
 fn sha256_file(path: &Path) -> String {
     let mut file = std::fs::File::open(path).expect("opening the staged artifact");
     let mut hasher = sha2::Sha256::new();
@@ -637,65 +480,4 @@ fn chunk_totals(conn: &mut PgConnection, job: &Job) -> (i64, i64, i64) {
     let raw = rows.iter().map(|(r, _)| i64::from(*r)).sum();
     let stored = rows.iter().map(|(_, d)| d.len() as i64).sum();
     (rows.len() as i64, raw, stored)
-}
-
-/// The test image, made by `scripts/make-test-image.sh` when missing.
-fn ensure_image() {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/make-test-image.sh");
-    let out = Command::new("sh")
-        .arg(&script)
-        .arg(IMAGE)
-        .output()
-        .expect("running scripts/make-test-image.sh");
-    assert!(
-        out.status.success(),
-        "the benchmark needs Docker and the test image: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A database of the benchmark's own, dropped at the end.
-struct BenchDb {
-    name: String,
-    url: String,
-    admin_url: String,
-}
-
-impl BenchDb {
-    fn create() -> BenchDb {
-        let admin_url = std::env::var("KILN_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres:///postgres?host=/var/run/postgresql".to_owned());
-        let mut admin = PgConnection::establish(&admin_url)
-            .unwrap_or_else(|e| panic!("the benchmark needs PostgreSQL at {admin_url}: {e}"));
-        let name = format!(
-            "kiln_bench_{}",
-            &uuid::Uuid::new_v4().simple().to_string()[..12]
-        );
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut admin)
-            .expect("creating the benchmark database");
-        let mut url = url::Url::parse(&admin_url).expect("KILN_TEST_DATABASE_URL is a URL");
-        url.set_path(&format!("/{name}"));
-        BenchDb {
-            name,
-            url: url.to_string(),
-            admin_url,
-        }
-    }
-
-    fn connect(&self) -> PgConnection {
-        PgConnection::establish(&self.url).expect("connecting to the benchmark database")
-    }
-}
-
-impl Drop for BenchDb {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = PgConnection::establish(&self.admin_url) {
-            let _ = diesel::sql_query(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .execute(&mut admin);
-        }
-    }
 }

@@ -474,6 +474,7 @@ Examples:
   kiln build world -I busybox --endpoint build-1 --endpoint build-2
   kiln submit world -I busybox --hide-bars 2> build.log
   kiln submit world -I busybox --dry-run         what would be built, what reused, and why
+  kiln submit world -I busybox --dry-run -o json the same, for tools
   kiln submit world -I busybox --rebuild zlib    build zlib (and what needs it) again
   kiln db jobs --submit <UUID>                   what the submit recorded";
 
@@ -544,6 +545,17 @@ pub struct SubmitArgs {
     /// job), without recording or running anything.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// The format of what --dry-run prints (CSV and JSON hold the whole
+    /// build key and the reused job's UUID).
+    #[arg(
+        long,
+        short = 'o',
+        value_enum,
+        value_name = "FORMAT",
+        requires = "dry_run"
+    )]
+    pub output: Option<OutputFormat>,
 }
 
 const EXPLAIN_EXAMPLES: &str = "\

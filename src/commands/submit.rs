@@ -7,7 +7,7 @@ use anyhow::{Context as _, Result};
 use tokio_util::sync::CancellationToken;
 
 use super::{select, Context};
-use crate::cli::SubmitArgs;
+use crate::cli::{OutputFormat, SubmitArgs};
 use crate::config::EndpointConfig;
 use crate::error::Outcome;
 use crate::orchestrator::reuse::ReuseOptions;
@@ -78,7 +78,7 @@ pub fn run(ctx: &Context, args: SubmitArgs) -> Result<Outcome> {
         .context("starting the async runtime")?;
     if args.dry_run {
         let planned = runtime.block_on(dry_run(config, pool, request))?;
-        crate::ui::submit::print_dry_run(&planned)?;
+        crate::ui::submit::print_dry_run(&planned, args.output.unwrap_or(OutputFormat::Table))?;
         return Ok(Outcome::Success);
     }
     let summary = runtime.block_on(async {

@@ -300,8 +300,9 @@ fn take_all(
     Ok(())
 }
 
-/// Where an earlier artifact may be: its submit's staging directory, then
-/// each release store it was released into.
+/// Where an earlier artifact may be: its submit's staging directory, those
+/// of the submits that reused it, then each release store it was released
+/// into.
 fn locations(
     candidate: &ReuseCandidate,
     artifact: &EarlierArtifact,
@@ -309,10 +310,12 @@ fn locations(
 ) -> std::result::Result<(RelPath, Vec<PathBuf>), ArtifactProblem> {
     let bad = |e: &dyn std::fmt::Display| ArtifactProblem::Unusable(e.to_string());
     let rel = RelPath::new(&artifact.path).map_err(|e| bad(&e))?;
-    let submit_dir =
-        crate::store::paths::under_root(&stores.staging, &[&candidate.submit_uuid.to_string()])
+    let mut out = Vec::new();
+    for submit in std::iter::once(&candidate.submit_uuid).chain(&candidate.reused_in) {
+        let dir = crate::store::paths::under_root(&stores.staging, &[&submit.to_string()])
             .map_err(|e| bad(&e))?;
-    let mut out = vec![rel.under(&submit_dir)];
+        out.push(rel.under(&dir));
+    }
     for store in &artifact.stores {
         if let Ok(dir) = crate::store::paths::under_root(&stores.releases_root, &[store]) {
             out.push(rel.under(&dir));

@@ -134,8 +134,9 @@ fn count_statuses(summary: &SubmitSummary) -> String {
 }
 
 /// What `submit --dry-run` found: per job, `build` and why, or `reuse` and
-/// the job it would come from; then the counts.
-pub fn print_dry_run(planned: &DryRun) -> Result<()> {
+/// the job it would come from; in a table, then the counts.
+pub fn print_dry_run(planned: &DryRun, format: OutputFormat) -> Result<()> {
+    let whole = format != OutputFormat::Table;
     let mut listing = Listing {
         columns: vec!["package", "version", "action", "why", "build key"],
         rows: Vec::new(),
@@ -150,28 +151,36 @@ pub fn print_dry_run(planned: &DryRun) -> Result<()> {
             Decision::Reuse(from) => ("reuse", format!("job {} has the same build key", from.uuid)),
             Decision::Build(reason) => ("build", build_why(reason, change.as_ref())),
         };
+        let key = match whole {
+            true => job.build_key.as_str(),
+            false => &job.build_key[..12],
+        };
         listing.rows.push(vec![
             Json::String(job.spec.package.clone()),
             Json::String(job.spec.version.clone()),
             Json::String(action.to_owned()),
             Json::String(why),
-            Json::String(job.build_key[..12].to_owned()),
+            Json::String(key.to_owned()),
         ]);
     }
+    let text = listing::render(format, &listing)?;
     let reused = planned
         .decisions
         .iter()
         .filter(|d| d.reused().is_some())
         .count();
-    let mut out = std::io::stdout().lock();
-    out.write_all(listing::render(OutputFormat::Table, &listing)?.as_bytes())?;
-    writeln!(
-        out,
-        "\n{} jobs: {} to build, {reused} to reuse (dry run: nothing recorded, nothing run)",
-        planned.jobs.len(),
-        planned.jobs.len() - reused
-    )?;
-    Ok(())
+    super::write_stdout(|out| {
+        out.write_all(text.as_bytes())?;
+        if whole {
+            return Ok(());
+        }
+        writeln!(
+            out,
+            "\n{} jobs: {} to build, {reused} to reuse (dry run: nothing recorded, nothing run)",
+            planned.jobs.len(),
+            planned.jobs.len() - reused
+        )
+    })
 }
 
 /// Why a job would be built; for one with no earlier build of its key,

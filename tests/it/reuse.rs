@@ -39,13 +39,12 @@ impl Tree {
         let cache = fx.sandbox.path().join("cache-src");
         let source = b"source of a, first\n";
         let hash = hex::encode(sha2::Sha256::digest(source));
-        let config = config_toml(
-            image,
-            &format!(
-                "source_cache = \"{}\"\nreleases_root = \"{}\"\nrelease_stores = [\"stable\"]\nsecret_env = [\"TOKEN\"]\n",
-                cache.display(),
-                fx.sandbox.path().join("releases").display()
-            ),
+        // Top-level keys go before config_toml's tables.
+        let config = format!(
+            "source_cache = \"{}\"\nreleases_root = \"{}\"\nrelease_stores = [\"stable\"]\nsecret_env = [\"TOKEN\"]\n{}",
+            cache.display(),
+            fx.sandbox.path().join("releases").display(),
+            config_toml(image, "")
         );
         let a = format!(
             "name = \"a\"\nversion = \"1\"\npatches = [\"fix.patch\"]\n[sources.src]\nurl = \"https://example.invalid/a.tar\"\nhash = {{ type = \"sha256\", hash = \"{hash}\" }}\n{}",
@@ -495,14 +494,27 @@ fn missing_or_changed_artifacts_are_rebuilt_and_the_summary_says_why() {
     );
     assert_eq!(second.job("d").reused_job_id, Some(first.job("d").id));
 
-    // Missing everywhere: d is built, and so is c above it.
+    // Gone from the release store, but kept where a later submit reused it.
     std::fs::remove_file(store.join("d.txt")).expect("removing the release");
-    let second_dir = fx.staging().join(second.submit.uuid.to_string());
-    std::fs::remove_file(second_dir.join("d.txt")).expect("removing d.txt");
+    let again = submit(&fx, &tree, &[]);
+    assert_eq!(
+        again.reused(),
+        set(&["a", "b", "c", "d"]),
+        "{}",
+        again.stdout
+    );
+
+    // Missing everywhere: d is built, and so is c above it.
+    for s in [&second, &again] {
+        let dir = fx.staging().join(s.submit.uuid.to_string());
+        std::fs::remove_file(dir.join("d.txt")).expect("removing d.txt");
+    }
     let third = submit(&fx, &tree, &[]);
     assert_eq!(third.code, 0, "{}\n{}", third.stdout, third.stderr);
     assert_eq!(third.built(), set(&["c", "d"]));
-    let d_source = short(&second.job("d").uuid);
+    // Only a job that was built is a source (reused copies are places
+    // where its files may be).
+    let d_source = short(&first.job("d").uuid);
     assert!(
         third.stdout.contains(&format!(
             "d 1 built: earlier artifact d.txt of job {d_source} is missing"

@@ -142,6 +142,9 @@ pub struct ReuseCandidate {
     pub build_key: String,
     /// Its submit, whose staging directory holds its artifacts.
     pub submit_uuid: Uuid,
+    /// The newest submits that reused it: their staging directories hold
+    /// copies (links) of its artifacts.
+    pub reused_in: Vec<Uuid>,
     /// By path.
     pub artifacts: Vec<EarlierArtifact>,
 }
@@ -166,6 +169,8 @@ struct CandidateRow {
     build_key: String,
     #[diesel(sql_type = diesel::sql_types::Uuid)]
     submit_uuid: Uuid,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::Uuid>>)]
+    reused_in: Option<Vec<Uuid>>,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
     path: Option<String>,
     #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
@@ -238,8 +243,9 @@ impl Job {
     }
 
     /// The succeeded jobs with one of `keys` as build key, at most
-    /// `per_key` for each key, newest first, each with its artifacts and
-    /// the release stores that hold them: what a new submit may reuse. One
+    /// `per_key` for each key, newest first, each with its artifacts, the
+    /// release stores that hold them, and the newest `per_key` submits
+    /// that reused it: what a new submit may reuse. One
     /// query for a whole tree, served by `jobs_reusable` (it reads only
     /// the newest `per_key` jobs of each key, however long the history).
     pub fn reuse_candidates(
@@ -250,6 +256,9 @@ impl Job {
         use diesel::sql_types::{Array, BigInt, Text};
         let rows: Vec<CandidateRow> = diesel::sql_query(
             "SELECT j.id AS job_id, j.uuid AS job_uuid, j.build_key, s.uuid AS submit_uuid, \
+                    (SELECT array_agg(r.uuid) FROM (SELECT rs.uuid FROM jobs rj \
+                       JOIN submits rs ON rs.id = rj.submit_id \
+                      WHERE rj.reused_job_id = j.id ORDER BY rj.id DESC LIMIT $2) r) AS reused_in, \
                     a.path, a.size, a.sha256, \
                     (SELECT array_agg(rs.name ORDER BY rs.name) FROM releases r \
                        JOIN release_stores rs ON rs.id = r.release_store_id \
@@ -273,6 +282,7 @@ impl Job {
                     uuid: row.job_uuid,
                     build_key: row.build_key,
                     submit_uuid: row.submit_uuid,
+                    reused_in: row.reused_in.unwrap_or_default(),
                     artifacts: Vec::new(),
                 });
             }
