@@ -13,7 +13,7 @@
 //!
 //! A running job is never a source: only succeeded jobs are candidates.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -197,16 +197,19 @@ pub async fn find_reuse(
             .await?
         }
     };
+    let mut by_key: HashMap<String, Vec<ReuseCandidate>> = HashMap::new();
+    for candidate in candidates {
+        by_key
+            .entry(candidate.build_key.clone())
+            .or_default()
+            .push(candidate);
+    }
     let per_job: Vec<(bool, Vec<ReuseCandidate>)> = jobs
         .iter()
         .zip(wanted)
-        .map(|(j, w)| {
-            let mine = candidates
-                .iter()
-                .filter(|c| w && c.build_key == j.build_key)
-                .cloned()
-                .collect();
-            (w, mine)
+        .map(|(j, w)| match w {
+            true => (w, by_key.get(&j.build_key).cloned().unwrap_or_default()),
+            false => (w, Vec::new()),
         })
         .collect();
     let stores = stores.clone();

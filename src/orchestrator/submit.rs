@@ -114,6 +114,7 @@ pub async fn submit(
     let slots = connect_endpoints(&config, &pool, &request).await?;
     let digest = common_image_digest(&request, &slots)?;
     let prepared = prepare_jobs(&config, &pool, &request, digest, SecretKey::Make).await?;
+    let log_dir = log_dir(&config, request.write_log, uuid).await?;
     let staging = StagingStore::new(&request.staging);
     let submit_dir = staging.submit_dir(uuid);
     let decisions = reuse::find_reuse(
@@ -133,21 +134,7 @@ pub async fn submit(
                 return Err(err);
             }
         };
-    let reused: Vec<Option<Vec<Recorded>>> = recorded
-        .reused_artifacts
-        .iter()
-        .map(|artifacts| {
-            artifacts.as_ref().map(|list| {
-                list.iter()
-                    .map(|a| Recorded {
-                        id: a.id,
-                        path: a.path.clone(),
-                        sha256: a.sha256.clone(),
-                    })
-                    .collect()
-            })
-        })
-        .collect();
+    let reused = reused_artifacts(&recorded);
     let jobs: Vec<JobSpec> = prepared
         .jobs
         .into_iter()
@@ -172,7 +159,7 @@ pub async fn submit(
         error_lines: config.build_error_lines,
         job_timeout: config.job_timeout,
         silence_timeout: config.job_silence_timeout,
-        log_dir: log_dir(&config, request.write_log, uuid).await?,
+        log_dir,
     });
     let report = super::run(ctx, jobs.clone(), reused, slots, request.options, cancel).await;
     let end = if report.interrupted {
@@ -465,6 +452,25 @@ async fn record_submit(
     })
     .await
     .context("recording the submit")?
+}
+
+/// The artifacts recorded for each reused job, as the run loop keeps them.
+fn reused_artifacts(recorded: &RecordedSubmit) -> Vec<Option<Vec<Recorded>>> {
+    recorded
+        .reused_artifacts
+        .iter()
+        .map(|artifacts| {
+            artifacts.as_ref().map(|list| {
+                list.iter()
+                    .map(|a| Recorded {
+                        id: a.id,
+                        path: a.path.clone(),
+                        sha256: a.sha256.clone(),
+                    })
+                    .collect()
+            })
+        })
+        .collect()
 }
 
 /// The input edges of each reused job, as (dependency, artifact position):

@@ -493,6 +493,9 @@ pub fn job_text(d: &JobDetail, sections: JobSections, names: &DisplayNames) -> S
     if let Some(reused) = &d.reused_job_uuid {
         pairs.push(("reused from", reused.to_string()));
     }
+    if let Some(reason) = &d.build_reason {
+        pairs.push(("built because", reason.clone()));
+    }
     let truncated = if d.log_truncated {
         " (cut: head and tail kept)"
     } else {

@@ -187,6 +187,14 @@ fn fields(explanation: &serde_json::Value) -> Vec<String> {
 fn containers_created_during(f: impl FnOnce() -> Outcome) -> (Outcome, Vec<String>) {
     let since = chrono::Utc::now().timestamp() - 1;
     let outcome = f();
+    let label = format!("org.kiln.submit={}", outcome.submit.uuid);
+    let ids = containers_created_since(since, &label, "{{.Actor.ID}}");
+    (outcome, ids)
+}
+
+/// What `format` prints of each container the engine made with `label`
+/// from `since` (Unix seconds) until now.
+fn containers_created_since(since: i64, label: &str, format: &str) -> Vec<String> {
     let until = chrono::Utc::now().timestamp() + 1;
     let out = Command::new("docker")
         .args([
@@ -197,17 +205,14 @@ fn containers_created_during(f: impl FnOnce() -> Outcome) -> (Outcome, Vec<Strin
             &until.to_string(),
         ])
         .args(["--filter", "type=container", "--filter", "event=create"])
-        .arg("--filter")
-        .arg(format!("label=org.kiln.submit={}", outcome.submit.uuid))
-        .args(["--format", "{{.Actor.ID}}"])
+        .args(["--filter", &format!("label={label}"), "--format", format])
         .output()
         .expect("running docker events");
     assert!(out.status.success(), "docker events failed");
-    let ids = String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out.stdout)
         .split_whitespace()
         .map(str::to_owned)
-        .collect();
-    (outcome, ids)
+        .collect()
 }
 
 fn staged(fx: &Fixture, submit: &Submit) -> BTreeMap<String, Vec<u8>> {
@@ -571,6 +576,14 @@ fn no_reuse_rebuild_and_dry_run() {
     let all = submit(&fx, &tree, &["--no-reuse"]);
     assert_eq!(all.built(), set(&["a", "b", "c", "d"]));
     assert_eq!(all.job("a").build_reason.as_deref(), Some("--no-reuse"));
+    let mut cmd = fx.db.kiln(&fx.sandbox);
+    cmd.args(["db", "job", &all.job("a").uuid.to_string()]);
+    let (out, stdout, stderr) = run(&mut cmd);
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("built because") && stdout.contains("--no-reuse"),
+        "{stdout}"
+    );
 
     let rebuilt = submit(&fx, &tree, &["--rebuild", "b"]);
     assert_eq!(rebuilt.built(), set(&["b", "c"]));
@@ -610,37 +623,20 @@ fn no_reuse_rebuild_and_dry_run() {
         "{stdout}"
     );
     assert!(stdout.contains("script"), "says what changed: {stdout}");
-    let out = Command::new("docker")
-        .args([
-            "events",
-            "--since",
-            &since.to_string(),
-            "--until",
-            &(chrono::Utc::now().timestamp() + 1).to_string(),
-        ])
-        .args([
-            "--filter",
-            "type=container",
-            "--filter",
-            "event=create",
-            "--filter",
-            "label=org.kiln.managed=true",
-        ])
-        .args(["--format", "{{index .Actor.Attributes \"org.kiln.job\"}}"])
-        .output()
-        .expect("docker events");
+    let created = containers_created_since(
+        since,
+        "org.kiln.managed=true",
+        "{{index .Actor.Attributes \"org.kiln.job\"}}",
+    );
     let mut conn = fx.db.connect();
     let ours: Vec<String> = records::submits(&mut conn)
         .iter()
         .flat_map(|s| records::jobs_of(&mut conn, s))
         .map(|j| j.job.uuid.to_string())
         .collect();
-    let created = String::from_utf8_lossy(&out.stdout);
     assert!(
-        !created
-            .split_whitespace()
-            .any(|j| ours.contains(&j.to_owned())),
-        "no container of this database's jobs was made during the dry run: {created}"
+        !created.iter().any(|j| ours.contains(j)),
+        "no container of this database's jobs was made during the dry run: {created:?}"
     );
 }
 

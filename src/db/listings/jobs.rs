@@ -237,6 +237,8 @@ pub struct JobDetail {
     pub build_key: String,
     /// For a reused job, the job that built the artifacts it took.
     pub reused_job_uuid: Option<Uuid>,
+    /// Why it was built rather than reused.
+    pub build_reason: Option<String>,
     pub log_bytes: i64,
     pub log_truncated: bool,
     pub script: String,
@@ -263,6 +265,7 @@ pub fn job_detail(conn: &mut Conn, id: i32) -> QueryResult<JobDetail> {
         i64,
         bool,
         String,
+        Option<String>,
     );
     let (
         container_id,
@@ -273,6 +276,7 @@ pub fn job_detail(conn: &mut Conn, id: i32) -> QueryResult<JobDetail> {
         log_bytes,
         log_truncated,
         script,
+        build_reason,
     ): Extra = jobs::table
         .find(id)
         .select((
@@ -284,6 +288,7 @@ pub fn job_detail(conn: &mut Conn, id: i32) -> QueryResult<JobDetail> {
             jobs::log_bytes,
             jobs::log_truncated,
             jobs::script,
+            jobs::build_reason,
         ))
         .first(conn)?;
     let reused_job_uuid = match reused_job_id {
@@ -329,6 +334,7 @@ pub fn job_detail(conn: &mut Conn, id: i32) -> QueryResult<JobDetail> {
         error_message,
         build_key,
         reused_job_uuid,
+        build_reason,
         log_bytes,
         log_truncated,
         script,
