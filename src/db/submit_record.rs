@@ -180,11 +180,14 @@ fn insert_jobs(
     image_id: super::models::ImageId,
     jobs: &[JobRecord],
 ) -> QueryResult<Vec<JobId>> {
-    let mut package_ids = Vec::with_capacity(jobs.len());
-    for job in jobs {
-        let (name, version) = (&job.package, &job.version);
-        package_ids.push(NewPackage { name, version }.get_or_create(conn)?.id);
-    }
+    let packages: Vec<NewPackage> = jobs
+        .iter()
+        .map(|job| NewPackage {
+            name: &job.package,
+            version: &job.version,
+        })
+        .collect();
+    let package_ids = NewPackage::get_or_create_all(conn, &packages)?;
     let new_jobs: Vec<NewJob> = jobs
         .iter()
         .zip(&package_ids)
@@ -245,31 +248,40 @@ fn insert_dependencies(
     JobDependency::insert_all(conn, &rows).map(drop)
 }
 
-/// The artifacts of every reused job, then their input edges (which point
-/// at artifacts of jobs before them).
+/// The artifacts of every reused job (one batched insert), then their
+/// input edges (which point at artifacts of jobs before them).
 fn insert_reused(
     conn: &mut PgConnection,
     jobs: &[JobRecord],
     ids: &[JobId],
 ) -> QueryResult<Vec<Option<Vec<Artifact>>>> {
-    let mut out: Vec<Option<Vec<Artifact>>> = Vec::with_capacity(jobs.len());
-    let mut edges = Vec::new();
-    for (job, &id) in jobs.iter().zip(ids) {
-        let Some(reused) = &job.reused else {
-            out.push(None);
-            continue;
-        };
-        let new: Vec<NewArtifact> = reused
-            .artifacts
-            .iter()
-            .map(|a| NewArtifact {
-                job_id: id,
+    let new: Vec<NewArtifact> = jobs
+        .iter()
+        .zip(ids)
+        .filter_map(|(job, &id)| job.reused.as_ref().map(|r| (r, id)))
+        .flat_map(|(reused, job_id)| {
+            reused.artifacts.iter().map(move |a| NewArtifact {
+                job_id,
                 path: &a.path,
                 size: a.size,
                 sha256: &a.sha256,
             })
-            .collect();
-        let stored = NewArtifact::insert_all(conn, &new)?;
+        })
+        .collect();
+    let mut stored = NewArtifact::insert_all(conn, &new)?.into_iter();
+    let out: Vec<Option<Vec<Artifact>>> = jobs
+        .iter()
+        .map(|job| {
+            job.reused
+                .as_ref()
+                .map(|r| stored.by_ref().take(r.artifacts.len()).collect())
+        })
+        .collect();
+    let mut edges = Vec::new();
+    for ((job, &id), artifacts) in jobs.iter().zip(ids).zip(&out) {
+        let (Some(reused), Some(_)) = (&job.reused, artifacts) else {
+            continue;
+        };
         for &(dep, position) in &reused.inputs {
             let artifact = out
                 .get(dep)
@@ -281,7 +293,6 @@ fn insert_reused(
                 artifact_id: artifact.id,
             });
         }
-        out.push(Some(stored));
     }
     JobInputArtifact::insert_all(conn, &edges)?;
     Ok(out)

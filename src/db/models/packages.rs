@@ -47,6 +47,42 @@ impl NewPackage<'_> {
     }
 }
 
+impl NewPackage<'_> {
+    /// The ids of these packages, in the same order, each inserted if it
+    /// is new: two statements however many there are.
+    pub fn get_or_create_all(
+        conn: &mut PgConnection,
+        packages: &[NewPackage<'_>],
+    ) -> QueryResult<Vec<PackageId>> {
+        use diesel::sql_types::{Array, Text};
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            id: PackageId,
+        }
+        let names: Vec<&str> = packages.iter().map(|p| p.name).collect();
+        let versions: Vec<&str> = packages.iter().map(|p| p.version).collect();
+        diesel::sql_query(
+            "INSERT INTO packages (name, version) \
+             SELECT * FROM unnest($1::text[], $2::text[]) ON CONFLICT DO NOTHING",
+        )
+        .bind::<Array<Text>, _>(&names)
+        .bind::<Array<Text>, _>(&versions)
+        .execute(conn)?;
+        let rows: Vec<Row> = diesel::sql_query(
+            "SELECT p.id FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS k(name, version, n) \
+             JOIN packages p ON p.name = k.name AND p.version = k.version ORDER BY k.n",
+        )
+        .bind::<Array<Text>, _>(&names)
+        .bind::<Array<Text>, _>(&versions)
+        .load(conn)?;
+        if rows.len() != packages.len() {
+            return Err(diesel::result::Error::NotFound);
+        }
+        Ok(rows.into_iter().map(|r| r.id).collect())
+    }
+}
+
 impl Package {
     pub fn find(conn: &mut PgConnection, id: PackageId) -> QueryResult<Package> {
         packages::table
