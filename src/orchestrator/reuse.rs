@@ -40,6 +40,13 @@ pub struct ReuseOptions {
     pub rebuild: BTreeSet<String>,
 }
 
+impl ReuseOptions {
+    /// Whether a job of `package` may be reused at all.
+    pub fn may_reuse(&self, package: &str) -> bool {
+        !self.disabled && !self.rebuild.contains(package)
+    }
+}
+
 /// Where earlier artifacts may be found.
 #[derive(Debug, Clone)]
 pub struct Stores {
@@ -178,15 +185,10 @@ pub async fn find_reuse(
     options: &ReuseOptions,
     place_into: Option<PathBuf>,
 ) -> Result<Vec<Decision>> {
-    let wanted: Vec<bool> = jobs
-        .iter()
-        .map(|j| !options.disabled && !options.rebuild.contains(&j.spec.package))
-        .collect();
     let keys: Vec<String> = jobs
         .iter()
-        .zip(&wanted)
-        .filter(|(_, w)| **w)
-        .map(|(j, _)| j.build_key.clone())
+        .filter(|j| options.may_reuse(&j.spec.package))
+        .map(|j| j.build_key.clone())
         .collect();
     let candidates = match keys.is_empty() {
         true => Vec::new(),
@@ -204,12 +206,13 @@ pub async fn find_reuse(
             .or_default()
             .push(candidate);
     }
-    let per_job: Vec<(bool, Vec<ReuseCandidate>)> = jobs
+    // `None` for a job not to be reused.
+    let per_job: Vec<Option<Vec<ReuseCandidate>>> = jobs
         .iter()
-        .zip(wanted)
-        .map(|(j, w)| match w {
-            true => (w, by_key.get(&j.build_key).cloned().unwrap_or_default()),
-            false => (w, Vec::new()),
+        .map(|j| {
+            options
+                .may_reuse(&j.spec.package)
+                .then(|| by_key.get(&j.build_key).cloned().unwrap_or_default())
         })
         .collect();
     let stores = stores.clone();
@@ -217,9 +220,9 @@ pub async fn find_reuse(
     let found = tokio::task::spawn_blocking(move || {
         per_job
             .par_iter()
-            .map(|(wanted, candidates)| match wanted {
-                false => Found::NotLooked,
-                true => look_at(candidates, &stores, dest.as_deref()),
+            .map(|candidates| match candidates {
+                None => Found::NotLooked,
+                Some(candidates) => look_at(candidates, &stores, dest.as_deref()),
             })
             .collect::<Vec<Found>>()
     })
