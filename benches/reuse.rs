@@ -28,7 +28,7 @@ use kiln::db::models::jobs::Job;
 use sha2::Digest;
 
 mod support;
-use support::{ensure_image, package, write, Bench, BenchDb, Package, Run};
+use support::{ensure_image, package, setup, write, Bench, Package, Run};
 
 const EXAMPLES_LIMIT: Duration = Duration::from_secs(1);
 const HISTORY_LIMIT: Duration = Duration::from_secs(3);
@@ -63,31 +63,6 @@ fn main() {
     if missed {
         std::process::exit(1);
     }
-}
-
-/// A benchmark's database and working directory, set up.
-fn setup(prefix: &str) -> (BenchDb, tempfile::TempDir, Bench) {
-    let db = BenchDb::create();
-    let work = tempfile::Builder::new()
-        .prefix(prefix)
-        .tempdir()
-        .expect("a temporary directory");
-    let bench = Bench {
-        kiln: env!("CARGO_BIN_EXE_kiln").into(),
-        db_url: db.url.clone(),
-        work: work.path().to_owned(),
-    };
-    let out = bench
-        .kiln()
-        .args(["db", "setup"])
-        .output()
-        .expect("kiln db setup");
-    assert!(
-        out.status.success(),
-        "kiln db setup: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (db, work, bench)
 }
 
 fn examples(checks: &mut Vec<(String, bool)>) {

@@ -31,7 +31,7 @@
 //! if a target is missed.
 
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -43,7 +43,7 @@ use kiln::db::schema::{artifacts, jobs, log_chunks, submits};
 use sha2::Digest;
 
 mod support;
-use support::{ensure_image, package, Bench, BenchDb, Package, Run, IMAGE};
+use support::{ensure_image, package, setup, Bench, BenchDb, Package, Run, IMAGE};
 
 const JOBS: usize = 50;
 const RUNS: usize = 3;
@@ -52,28 +52,8 @@ const RSS_LIMIT_KIB: u64 = 100 * 1024;
 const OVERHEAD_LIMIT: f64 = 1.3;
 
 fn main() {
-    let kiln = PathBuf::from(env!("CARGO_BIN_EXE_kiln"));
     ensure_image();
-    let db = BenchDb::create();
-    let work = tempfile::Builder::new()
-        .prefix("kiln-bench-submit-")
-        .tempdir()
-        .expect("a temporary directory");
-    let bench = Bench {
-        kiln,
-        db_url: db.url.clone(),
-        work: work.path().to_owned(),
-    };
-    let setup = bench
-        .kiln()
-        .args(["db", "setup"])
-        .output()
-        .expect("kiln db setup");
-    assert!(
-        setup.status.success(),
-        "kiln db setup: {}",
-        String::from_utf8_lossy(&setup.stderr)
-    );
+    let (db, _work, bench) = setup("kiln-bench-submit-");
 
     // `cargo bench --bench submit -- files long-line` runs only those
     // sections; cargo's own `--bench` flag is ignored.

@@ -240,3 +240,28 @@ impl Drop for BenchDb {
         }
     }
 }
+
+/// A benchmark's database and working directory, set up.
+pub fn setup(prefix: &str) -> (BenchDb, tempfile::TempDir, Bench) {
+    let db = BenchDb::create();
+    let work = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .expect("a temporary directory");
+    let bench = Bench {
+        kiln: env!("CARGO_BIN_EXE_kiln").into(),
+        db_url: db.url.clone(),
+        work: work.path().to_owned(),
+    };
+    let out = bench
+        .kiln()
+        .args(["db", "setup"])
+        .output()
+        .expect("kiln db setup");
+    assert!(
+        out.status.success(),
+        "kiln db setup: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (db, work, bench)
+}
