@@ -14,7 +14,7 @@ use crate::db::listings::{parse_limit, EnvPair, PackageSpec, TimeSpec, UuidPrefi
 /// butido's format) and its `config.toml`. Run it from anywhere inside the
 /// repository, or give `--repo`.
 #[derive(Debug, Parser)]
-#[command(name = "kiln", version, propagate_version = true, max_term_width = 100)]
+#[command(name = "kiln", version = crate::VERSION, propagate_version = true, max_term_width = 100)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,

@@ -35,6 +35,10 @@ pub mod secrets;
 pub mod store;
 pub mod ui;
 
+/// kiln's version and the git commit it was built from (set by `build.rs`),
+/// as `kiln --version` prints it and every submit records it.
+pub const VERSION: &str = env!("KILN_VERSION");
+
 #[cfg(test)]
 mod tests {
     /// Every module says what it owns in a `//!` paragraph (STYLE.md);

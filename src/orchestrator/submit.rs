@@ -431,7 +431,7 @@ async fn record_submit(
         commit: prepared.git.commit.clone(),
         repo_diff_sha256: prepared.git.diff_sha256.clone(),
         submitter: request.submitter.clone(),
-        kiln_version: env!("CARGO_PKG_VERSION").to_owned(),
+        kiln_version: crate::VERSION.to_owned(),
         tree: serde_json::to_value(plan.tree_record(packages)).context("serializing the tree")?,
         plan: serde_json::to_value(plan.plan_record(packages)).context("serializing the plan")?,
         owner: super::owner::current_owner(),

@@ -235,6 +235,26 @@ fn an_unchanged_resubmit_reuses_every_job_and_runs_no_container() {
     assert_eq!(first.built(), set(&["a", "b", "c", "d"]));
     assert_eq!(created.len(), 4, "the engine saw each job's container made");
     assert!(first.stdout.contains("4 jobs: 4 built"), "{}", first.stdout);
+    // The submit records the kiln that ran it, with the commit it was built from.
+    let (out, version, _) = run(fx.sandbox.kiln().arg("--version"));
+    assert!(out.status.success());
+    let commit = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("git rev-parse");
+    let commit = String::from_utf8_lossy(&commit.stdout).trim().to_owned();
+    assert_eq!(
+        version.trim(),
+        format!("kiln {}", first.submit.kiln_version)
+    );
+    assert!(
+        first
+            .submit
+            .kiln_version
+            .ends_with(&format!("(commit {commit})")),
+        "{version}"
+    );
 
     let (second, created) = containers_created_during(|| submit(&fx, &tree, &["-E", "X=1"]));
     assert_eq!(second.code, 0, "{}\n{}", second.stdout, second.stderr);
