@@ -546,15 +546,11 @@ pub struct SubmitArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// The format of what --dry-run prints (CSV and JSON hold the whole
-    /// build key and the reused job's UUID).
-    #[arg(
-        long,
-        short = 'o',
-        value_enum,
-        value_name = "FORMAT",
-        requires = "dry_run"
-    )]
+    /// `json`: at the end, print the submit as `kiln db submit UUID
+    /// --output json --artifacts` would (UUID, status, commit, each job
+    /// with its artifacts, staged paths and SHA-256), with the summary on
+    /// stderr. With --dry-run, also `csv`; both hold whole build keys.
+    #[arg(long, short = 'o', value_enum, value_name = "FORMAT")]
     pub output: Option<OutputFormat>,
 }
 
@@ -756,6 +752,15 @@ pub struct DbSubmitArgs {
     /// Also print the build plan (JSON).
     #[arg(long)]
     pub plan: bool,
+
+    /// Also list each job's artifacts with their SHA-256 and their path in
+    /// the staging directory (under `staging`, or --staging-dir).
+    #[arg(long)]
+    pub artifacts: bool,
+
+    /// The staging root the submit used, for --artifacts (default: `staging`).
+    #[arg(long, value_name = "DIR", requires = "artifacts")]
+    pub staging_dir: Option<std::path::PathBuf>,
 
     /// Output format (`table` is text; CSV is not offered for one record).
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]

@@ -24,8 +24,14 @@ pub fn submit(config: &Config, args: DbSubmitArgs) -> Result<Outcome> {
     reject_csv(args.output, "db submit")?;
     let mut conn = db::connect(config)?;
     let (id, uuid) = submits::resolve(&mut conn, &args.submit)?;
-    let detail =
-        submits::submit_detail(&mut conn, id).with_context(|| format!("reading submit {uuid}"))?;
+    let staging = args.artifacts.then(|| {
+        args.staging_dir
+            .as_ref()
+            .unwrap_or(&config.staging)
+            .as_path()
+    });
+    let detail = submits::submit_detail(&mut conn, id, staging)
+        .with_context(|| format!("reading submit {uuid}"))?;
     if args.output == OutputFormat::Json {
         return listing::print_json(&detail).map(|()| Outcome::Success);
     }

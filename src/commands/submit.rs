@@ -41,6 +41,11 @@ pub fn run(ctx: &Context, args: SubmitArgs) -> Result<Outcome> {
         .map(|&n| plan.node(n).package)
         .collect();
     let reuse = reuse_options(packages, &tree, &args)?;
+    if args.output == Some(OutputFormat::Csv) && !args.dry_run {
+        return Err(crate::input_error!(
+            "--output csv is for --dry-run; a submit prints `table` or `json`"
+        ));
+    }
     if !args.no_verify {
         verify_sources(&config, packages, &tree)?;
     }
@@ -71,6 +76,7 @@ pub fn run(ctx: &Context, args: SubmitArgs) -> Result<Outcome> {
         submitter: submitter(),
     };
     let error_lines = config.build_error_lines;
+    let output = args.output.unwrap_or(OutputFormat::Table);
     let config = Arc::new(config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -78,18 +84,27 @@ pub fn run(ctx: &Context, args: SubmitArgs) -> Result<Outcome> {
         .context("starting the async runtime")?;
     if args.dry_run {
         let planned = runtime.block_on(dry_run(config, pool, request))?;
-        crate::ui::submit::print_dry_run(&planned, args.output.unwrap_or(OutputFormat::Table))?;
+        crate::ui::submit::print_dry_run(&planned, output)?;
         return Ok(Outcome::Success);
     }
+    let staging_root = request.staging.clone();
     let summary = runtime.block_on(async {
         let cancel = CancellationToken::new();
         tokio::spawn(interrupt_handler(cancel.clone()));
-        submit(config, pool, request, cancel).await
+        submit(Arc::clone(&config), pool, request, cancel).await
     })?;
     // Every container is removed by now; database work still waiting for a
     // lost server must not hold the exit.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
-    crate::ui::submit::print_summary(&summary, error_lines)?;
+    match output {
+        OutputFormat::Json => {
+            crate::ui::submit::print_summary(&summary, error_lines, &mut std::io::stderr().lock())?;
+            print_submit_document(&config, summary.uuid, &staging_root)?;
+        }
+        _ => {
+            crate::ui::submit::print_summary(&summary, error_lines, &mut std::io::stdout().lock())?
+        }
+    }
     Ok(if summary.report.interrupted {
         Outcome::Interrupted
     } else if summary.succeeded() {
@@ -97,6 +112,20 @@ pub fn run(ctx: &Context, args: SubmitArgs) -> Result<Outcome> {
     } else {
         Outcome::Failed
     })
+}
+
+/// The submit as `kiln db submit UUID --output json --artifacts` prints it,
+/// read back from the database once it ended.
+fn print_submit_document(
+    config: &crate::config::Config,
+    uuid: uuid::Uuid,
+    staging: &std::path::Path,
+) -> Result<()> {
+    let mut conn = crate::db::connect(config)?;
+    let detail = crate::db::listings::submits::find(&mut conn, uuid)
+        .and_then(|id| crate::db::listings::submits::submit_detail(&mut conn, id, Some(staging)))
+        .with_context(|| format!("reading submit {uuid} back"))?;
+    crate::ui::tabular::print_json(&detail)
 }
 
 /// Ctrl-C once: cancel (no new jobs; running containers stopped and

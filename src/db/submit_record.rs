@@ -152,7 +152,13 @@ pub fn record_new_submit(
             })
             .collect::<QueryResult<Vec<_>>>()?;
         SubmitEnv::insert_all(conn, &links)?;
-        let ids = insert_jobs(conn, submit.id, image.id, &record.jobs)?;
+        let ids = insert_jobs(
+            conn,
+            submit.id,
+            image.id,
+            &record.image_digest,
+            &record.jobs,
+        )?;
         insert_dependencies(conn, &record.jobs, &ids)?;
         let mut env_links = Vec::new();
         for (job, &id) in record.jobs.iter().zip(&ids) {
@@ -178,6 +184,7 @@ fn insert_jobs(
     conn: &mut PgConnection,
     submit_id: SubmitId,
     image_id: super::models::ImageId,
+    image_digest: &str,
     jobs: &[JobRecord],
 ) -> QueryResult<Vec<JobId>> {
     let packages: Vec<NewPackage> = jobs
@@ -211,7 +218,8 @@ fn insert_jobs(
         .into_iter()
         .map(|j| j.id)
         .collect();
-    // A reused job ended when it was planned.
+    // A reused job ended when it was planned, on the image digest its
+    // build key holds.
     let reused: Vec<JobId> = jobs
         .iter()
         .zip(&ids)
@@ -220,7 +228,10 @@ fn insert_jobs(
         .collect();
     if !reused.is_empty() {
         diesel::update(jobs::table.filter(jobs::id.eq_any(&reused)))
-            .set(jobs::finished_at.eq(jobs::queued_at.nullable()))
+            .set((
+                jobs::finished_at.eq(jobs::queued_at.nullable()),
+                jobs::image_digest.eq(image_digest),
+            ))
             .execute(conn)?;
     }
     Ok(ids)

@@ -442,8 +442,33 @@ pub fn submit_text(d: &SubmitDetail, names: &DisplayNames) -> String {
     out.push_str("\njobs:\n");
     out.push_str(&table(
         JobRow::TABLE_COLUMNS,
-        d.jobs.iter().map(|j| j.table_cells(names)),
+        d.jobs.iter().map(|j| j.job.table_cells(names)),
     ));
+    let staged: Vec<Vec<String>> = d
+        .jobs
+        .iter()
+        .flat_map(|j| {
+            let job = short_uuid(&j.job.uuid);
+            j.artifacts.iter().flatten().map(move |a| {
+                vec![
+                    job.clone(),
+                    a.path.clone(),
+                    a.sha256.clone(),
+                    a.staged_path
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default(),
+                ]
+            })
+        })
+        .collect();
+    if d.jobs.iter().any(|j| j.artifacts.is_some()) {
+        out.push_str("\nartifacts:\n");
+        out.push_str(&table(
+            &["job", "path", "sha256", "staged at"],
+            staged.into_iter(),
+        ));
+    }
     out
 }
 

@@ -15,8 +15,12 @@ use crate::db::models::JobStatus;
 use crate::orchestrator::reuse::{short, BuildReason, Decision};
 use crate::orchestrator::submit::{DryRun, SubmitSummary};
 
-/// Prints the summary to stdout.
-pub fn print_summary(summary: &SubmitSummary, error_lines: usize) -> Result<()> {
+/// Prints the summary to `out` (stdout, or stderr when stdout carries JSON).
+pub fn print_summary(
+    summary: &SubmitSummary,
+    error_lines: usize,
+    out: &mut dyn Write,
+) -> Result<()> {
     let mut listing = Listing {
         columns: vec![
             "package",
@@ -59,7 +63,6 @@ pub fn print_summary(summary: &SubmitSummary, error_lines: usize) -> Result<()> 
                 .unwrap_or(Json::Null),
         ]);
     }
-    let mut out = std::io::stdout().lock();
     writeln!(out, "submit {}", summary.uuid)?;
     out.write_all(listing::render(OutputFormat::Table, &listing)?.as_bytes())?;
     // An earlier build had the key, but could not be reused: say why.

@@ -319,6 +319,58 @@ fn an_unchanged_resubmit_reuses_every_job_and_runs_no_container() {
     );
     let why = explain(&fx, &tree, second.job("c"));
     assert_eq!(why["verdict"], "reused");
+
+    // `--output json`: the submit as the database holds it, on stdout.
+    let third = submit(&fx, &tree, &["-E", "X=1", "--output", "json"]);
+    assert_eq!(third.code, 0, "{}", third.stderr);
+    assert!(
+        third.stderr.contains("4 jobs: 4 reused"),
+        "the summary goes to stderr"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&third.stdout).expect("one JSON document");
+    assert_eq!(doc["uuid"], third.submit.uuid.to_string());
+    assert_eq!(doc["status"], "succeeded");
+    assert_eq!(
+        doc["commit"],
+        records::submit_commit(&mut conn, &third.submit)
+    );
+    let jobs = doc["jobs"].as_array().expect("jobs");
+    assert_eq!(jobs.len(), 4);
+    for job in jobs {
+        let name = job["package_name"].as_str().expect("package_name");
+        let record = third.job(name);
+        assert_eq!(job["uuid"], record.uuid.to_string());
+        assert_eq!(job["status"], "reused");
+        assert_eq!(job["image_digest"].as_str(), record.image_digest.as_deref());
+        let artifacts = job["artifacts"].as_array().expect("artifacts");
+        let recorded = records::artifacts_of(&mut conn, record);
+        assert_eq!(artifacts.len(), recorded.len(), "{name}");
+        for (a, r) in artifacts.iter().zip(&recorded) {
+            assert_eq!(
+                (a["path"].as_str(), a["sha256"].as_str()),
+                (Some(r.path.as_str()), Some(r.sha256.as_str()))
+            );
+            let staged = std::fs::read(a["staged_path"].as_str().expect("staged_path"))
+                .expect("the staged file");
+            assert_eq!(hex::encode(sha2::Sha256::digest(&staged)), r.sha256);
+        }
+    }
+    // The same document afterwards.
+    let mut cmd = fx.db.kiln(&fx.sandbox);
+    cmd.args([
+        "db",
+        "submit",
+        &third.submit.uuid.to_string(),
+        "--output",
+        "json",
+        "--artifacts",
+    ])
+    .arg("--staging-dir")
+    .arg(fx.staging());
+    let (out, stdout, stderr) = run(&mut cmd);
+    assert!(out.status.success(), "{stderr}");
+    let again: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(again, doc);
 }
 
 fn artifact_ids(conn: &mut PgConnection, jobs: &[&Job]) -> BTreeSet<i32> {

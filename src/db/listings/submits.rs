@@ -360,11 +360,80 @@ pub struct SubmitDetail {
     /// The build plan.
     pub plan: serde_json::Value,
     /// Its jobs, in the order they were planned.
-    pub jobs: Vec<JobRow>,
+    pub jobs: Vec<JobEntry>,
 }
 
-/// `db submit UUID`.
-pub fn submit_detail(conn: &mut Conn, id: i32) -> QueryResult<SubmitDetail> {
+/// A job of a submit, with its artifacts when they were asked for.
+#[derive(Debug, Serialize)]
+pub struct JobEntry {
+    #[serde(flatten)]
+    pub job: JobRow,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifacts: Option<Vec<StagedArtifact>>,
+}
+
+/// An artifact of a submit's job, and where it is in the staging store.
+#[derive(Debug, Clone, Serialize)]
+pub struct StagedArtifact {
+    #[serde(skip)]
+    pub job_id: i32,
+    pub path: String,
+    pub size: i64,
+    pub sha256: String,
+    /// `<staging>/<submit uuid>/<path>`.
+    pub staged_path: Option<std::path::PathBuf>,
+}
+
+/// The artifacts of every job of a submit, by job id, each with its path
+/// under `dir` (the submit's staging directory).
+fn artifacts_of_submit(
+    conn: &mut Conn,
+    id: i32,
+    dir: &std::path::Path,
+) -> QueryResult<BTreeMap<i32, Vec<StagedArtifact>>> {
+    use crate::db::schema::{artifacts, jobs as job_rows};
+    let rows: Vec<(i32, String, i64, String)> = artifacts::table
+        .inner_join(job_rows::table)
+        .filter(job_rows::submit_id.eq(id))
+        .order((artifacts::job_id, artifacts::path))
+        .select((
+            artifacts::job_id,
+            artifacts::path,
+            artifacts::size,
+            artifacts::sha256,
+        ))
+        .load(conn)?;
+    let mut out: BTreeMap<i32, Vec<StagedArtifact>> = BTreeMap::new();
+    for (job_id, path, size, sha256) in rows {
+        let staged_path = crate::store::RelPath::new(&path)
+            .ok()
+            .map(|rel| rel.under(dir));
+        out.entry(job_id).or_default().push(StagedArtifact {
+            job_id,
+            path,
+            size,
+            sha256,
+            staged_path,
+        });
+    }
+    Ok(out)
+}
+
+/// The id of the submit with this UUID.
+pub fn find(conn: &mut Conn, uuid: Uuid) -> QueryResult<i32> {
+    submits::table
+        .filter(submits::uuid.eq(uuid))
+        .select(submits::id)
+        .first(conn)
+}
+
+/// `db submit UUID`; with `staging` (the staging root), each job's
+/// artifacts and their paths under it.
+pub fn submit_detail(
+    conn: &mut Conn,
+    id: i32,
+    staging: Option<&std::path::Path>,
+) -> QueryResult<SubmitDetail> {
     let submit = load_rows(conn, &[id])?
         .into_iter()
         .next()
@@ -385,7 +454,23 @@ pub fn submit_detail(conn: &mut Conn, id: i32) -> QueryResult<SubmitDetail> {
         .select(super::jobs::EnvVar::as_select())
         .load(conn)?;
     let job_counts = job_counts(conn, &[id])?.remove(&id).unwrap_or_default();
-    let jobs = jobs::jobs_of_submit(conn, id)?;
+    let mut artifacts = match staging {
+        Some(root) => Some(artifacts_of_submit(
+            conn,
+            id,
+            &root.join(submit.uuid.to_string()),
+        )?),
+        None => None,
+    };
+    let jobs = jobs::jobs_of_submit(conn, id)?
+        .into_iter()
+        .map(|job| JobEntry {
+            artifacts: artifacts
+                .as_mut()
+                .map(|all| all.remove(&job.id).unwrap_or_default()),
+            job,
+        })
+        .collect();
     Ok(SubmitDetail {
         submit,
         repo_diff_sha256,
