@@ -193,6 +193,10 @@ fn build_why(
     change: Option<&crate::db::listings::explain::EarlierChange>,
 ) -> String {
     match (reason, change) {
+        (BuildReason::NoEarlierBuild, Some(change)) if change.differences.is_empty() => format!(
+            "no succeeded build with this build key (job {} had it)",
+            short(&change.job)
+        ),
         (BuildReason::NoEarlierBuild, Some(change)) => {
             format!(
                 "changed since job {}: {}",
