@@ -118,9 +118,10 @@ impl fmt::Display for BuildReason {
     }
 }
 
-/// The first 8 digits of a UUID and an ellipsis, as people read job ids.
+/// A job id as messages show it: its short form
+/// ([`crate::ui::tabular::short_uuid`]) and an ellipsis.
 pub fn short(uuid: &Uuid) -> String {
-    format!("{}…", &uuid.to_string()[..8])
+    format!("{}…", crate::ui::tabular::short_uuid(uuid))
 }
 
 /// What the look at the earlier jobs of one job's key found.
