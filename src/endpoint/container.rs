@@ -219,13 +219,16 @@ impl Container<Created> {
     }
 
     /// Starts the container. Its output is attached before it starts, so the
-    /// [`LogStream`] misses nothing.
+    /// [`LogStream`] misses nothing. The attachment takes the live stream
+    /// only: with `logs`, the engine replays its log file after attaching,
+    /// and whatever the container wrote between its start and that replay
+    /// would arrive twice.
     pub async fn start(self) -> Result<(Container<Running>, LogStream), EndpointError> {
         let options = AttachContainerOptionsBuilder::new()
             .stdout(true)
             .stderr(true)
             .stream(true)
-            .logs(true)
+            .logs(false)
             .build();
         let attached = self
             .endpoint

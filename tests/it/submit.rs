@@ -1047,7 +1047,12 @@ echo done
         long.iter().all(|l| l.bytes.len() <= bound),
         "a piece longer than the bound"
     );
-    assert_eq!(long.len(), 1_000_000usize.div_ceil(bound));
+    assert_eq!(
+        long.len(),
+        1_000_000usize.div_ceil(bound),
+        "pieces of {:?} bytes",
+        long.iter().map(|l| (l.bytes.len(), l.cut)).collect::<Vec<_>>()
+    );
     assert!(long[..long.len() - 1].iter().all(|l| l.cut));
     let joined: Vec<u8> = long.iter().flat_map(|l| l.bytes.iter().copied()).collect();
     assert_eq!(joined, vec![b'x'; 1_000_000]);
