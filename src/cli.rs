@@ -193,6 +193,30 @@ pub enum Command {
     /// --no-reuse, --rebuild). For a reused job, it names the job it reused.
     #[command(after_help = EXPLAIN_EXAMPLES)]
     Explain(ExplainArgs),
+
+    /// Rebuild a recorded submit and prove what it got.
+    ///
+    /// Rebuilds SUBMIT from the database and the repository alone: the
+    /// commit it was built from (written into a temporary work tree; the
+    /// work tree kiln runs in is not touched), with the uncommitted changes
+    /// it had, the same package, version and image, and the same `-E`
+    /// variables. Nothing is reused. Secret variables are not recorded:
+    /// give their values again with -E. The image must still resolve to
+    /// the digest the original was built with (--allow-other-image builds
+    /// with another and reports it).
+    ///
+    /// Then every artifact of the rebuild is compared with the original's
+    /// by SHA-256, in a table (stdout; the build's summary goes to stderr).
+    /// A job whose artifacts differ although its build inputs are equal is
+    /// not deterministic; where the inputs differ, the fields that do are
+    /// named, as `kiln explain` does. The new submit records which one it
+    /// reproduces.
+    ///
+    /// Exit codes: 0 every artifact identical, 1 an artifact differs or is
+    /// on one side only (or the rebuild failed), 2 a usage or input error
+    /// (nothing was built), 130 interrupted.
+    #[command(after_help = REPRODUCE_EXAMPLES)]
+    Reproduce(ReproduceArgs),
 }
 
 const WHAT_DEPENDS_EXAMPLES: &str = "\
@@ -476,7 +500,53 @@ Examples:
   kiln submit world -I busybox --dry-run         what would be built, what reused, and why
   kiln submit world -I busybox --dry-run -o json the same, for tools
   kiln submit world -I busybox --rebuild zlib    build zlib (and what needs it) again
+  kiln submit world -I busybox --commit v1.2     build world as it was at tag v1.2
   kiln db jobs --submit <UUID>                   what the submit recorded";
+
+const REPRODUCE_EXAMPLES: &str = "\
+Examples:
+  kiln reproduce 3f2a                           rebuild submit 3f2a… and compare
+  kiln reproduce 3f2a -E TOKEN=\"$TOKEN\"         give a secret variable's value again
+  kiln reproduce 3f2a --output json > proof.json  the comparison, for CI
+  kiln reproduce 3f2a --allow-other-image       build even if the image has moved";
+
+/// `kiln reproduce SUBMIT`
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    /// The submit's UUID, or a unique prefix of it.
+    #[arg(value_name = "SUBMIT")]
+    pub submit: UuidPrefix,
+
+    /// The value of a secret variable of the original submit (repeatable);
+    /// other variables are taken from the record.
+    #[arg(short = 'E', long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+
+    /// Build with the image's current digest when it is not the one the
+    /// original was built with (the difference is reported).
+    #[arg(long)]
+    pub allow_other_image: bool,
+
+    /// Build only on this endpoint (repeatable; default: all configured endpoints).
+    #[arg(long = "endpoint", value_name = "NAME")]
+    pub endpoints: Vec<String>,
+
+    /// The parent directory of the rebuild's staging directory (default: `staging`).
+    #[arg(long, value_name = "DIR")]
+    pub staging_dir: Option<std::path::PathBuf>,
+
+    /// Do not verify the sources' hashes before building.
+    #[arg(long)]
+    pub no_verify: bool,
+
+    /// Print one plain line per state change instead of progress bars.
+    #[arg(long)]
+    pub hide_bars: bool,
+
+    /// The comparison as a table, CSV or JSON.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
 
 /// `kiln submit NAME [VERSION]`
 #[derive(Debug, Args)]
@@ -499,6 +569,12 @@ pub struct SubmitArgs {
     /// Build only on this endpoint (repeatable; default: all configured endpoints).
     #[arg(long = "endpoint", value_name = "NAME")]
     pub endpoints: Vec<String>,
+
+    /// Build the packages as they are at this commit (a hash, branch or
+    /// tag), written into a temporary work tree that is removed afterwards;
+    /// the work tree and the index are not touched.
+    #[arg(long, value_name = "REV")]
+    pub commit: Option<String>,
 
     /// Do not verify the sources' hashes before building.
     #[arg(long)]

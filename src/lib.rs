@@ -12,6 +12,7 @@
 //! - [`lint`]: checks of packages and their scripts, before a build or on request;
 //! - [`endpoint`]: Docker endpoints (the only user of bollard);
 //! - [`orchestrator`]: running a plan across endpoints;
+//! - [`proof`]: comparing a rebuilt submit with its original (no I/O);
 //! - [`store`]: staging and release stores, safe extraction, checksums;
 //! - [`log`]: the container log protocol (no I/O);
 //! - [`secrets`]: the values of secret variables and their masking (no I/O);
@@ -30,6 +31,7 @@ pub mod log;
 pub mod orchestrator;
 pub mod package;
 pub mod plan;
+pub mod proof;
 pub mod repo;
 pub mod secrets;
 pub mod store;

@@ -8,23 +8,88 @@ use tokio_util::sync::CancellationToken;
 
 use super::{select, Context};
 use crate::cli::{OutputFormat, SubmitArgs};
-use crate::config::EndpointConfig;
+use crate::config::{Config, EndpointConfig};
+use crate::db::models::SubmitId;
 use crate::error::Outcome;
 use crate::orchestrator::reuse::ReuseOptions;
-use crate::orchestrator::submit::{dry_run, submit, submitter, SubmitRequest};
+use crate::orchestrator::submit::{
+    dry_run, submit, submitter, ExpectedImage, SubmitRequest, SubmitSummary,
+};
 use crate::orchestrator::RunOptions;
 use crate::package::{PackageId, PackageSet, Target};
 use crate::plan::Plan;
+use crate::repo::git::{Checkout, CheckoutError};
 use crate::ui::progress::ProgressMode;
 
 pub fn run(ctx: &Context, args: SubmitArgs) -> Result<Outcome> {
-    let config = ctx.config()?;
+    let checkout = match &args.commit {
+        Some(rev) => Some(check_out(ctx, rev, None)?),
+        None => None,
+    };
+    let origin = Origin {
+        checkout: checkout.as_ref(),
+        ..Origin::default()
+    };
+    let Some((summary, staging, config)) = submit_tree(ctx, &args, &origin)? else {
+        return Ok(Outcome::Success);
+    };
+    match args.output {
+        Some(OutputFormat::Json) => {
+            print_summary(&summary, &config, &mut std::io::stderr().lock())?;
+            print_submit_document(&config, summary.uuid, &staging)?;
+        }
+        _ => print_summary(&summary, &config, &mut std::io::stdout().lock())?,
+    }
+    Ok(outcome_of(&summary))
+}
+
+/// Where a submit's tree comes from, and what the submit is for.
+#[derive(Default)]
+pub(super) struct Origin<'a> {
+    /// A checkout of another commit, built instead of the work tree.
+    pub checkout: Option<&'a Checkout>,
+    /// The image digest a reproduction must build with.
+    pub expected_image: Option<ExpectedImage>,
+    /// The submit a reproduction rebuilds.
+    pub reproduces: Option<SubmitId>,
+}
+
+/// Writes commit `rev` of the repository kiln runs in (with `changes`
+/// applied) into a temporary work tree.
+pub(super) fn check_out(ctx: &Context, rev: &str, changes: Option<&[u8]>) -> Result<Checkout> {
+    let Some(root) = ctx.repo_root()? else {
+        return Err(crate::input_error!(
+            "--commit {rev}: not inside a package repository: run kiln inside one or give --repo DIR"
+        ));
+    };
+    let checkout = Checkout::new(&root, rev, changes).map_err(|err| match err {
+        CheckoutError::Other(err) => err,
+        err => crate::input_error!("{err}"),
+    })?;
+    tracing::info!(
+        "building commit {} from a temporary work tree at {}",
+        checkout.state.commit,
+        checkout.path().display()
+    );
+    Ok(checkout)
+}
+
+/// Resolves, checks and submits the tree `args` ask for, from `origin`.
+/// `None` for a dry run (its plan is printed); else the summary, the
+/// staging root and the configuration.
+pub(super) fn submit_tree(
+    ctx: &Context,
+    args: &SubmitArgs,
+    origin: &Origin<'_>,
+) -> Result<Option<(SubmitSummary, std::path::PathBuf, Arc<Config>)>> {
+    let tree_dir = origin.checkout.map(Checkout::path);
+    let config = ctx.config_at(tree_dir)?;
     config.phases()?;
     config.images()?;
     let env = select::env_from_args(&args.env)?;
     let image = select::image(&config, &args.image)?;
     let endpoints = choose_endpoints(&config.docker.endpoints, &args.endpoints)?;
-    let repo = ctx.repository()?;
+    let repo = ctx.repository_at(tree_dir)?;
     let packages = repo.packages();
     let root = select::package(packages, &args.name, args.version.as_deref(), repo.root())?;
     let plan = Plan::new(
@@ -40,7 +105,7 @@ pub fn run(ctx: &Context, args: SubmitArgs) -> Result<Outcome> {
         .iter()
         .map(|&n| plan.node(n).package)
         .collect();
-    let reuse = reuse_options(packages, &tree, &args)?;
+    let reuse = reuse_options(packages, &tree, args)?;
     if args.output == Some(OutputFormat::Csv) && !args.dry_run {
         return Err(crate::input_error!(
             "--output csv is for --dry-run; a submit prints `table` or `json`"
@@ -52,18 +117,25 @@ pub fn run(ctx: &Context, args: SubmitArgs) -> Result<Outcome> {
     if !args.no_lint {
         lint_scripts(&config, packages, &tree)?;
     }
+    let git = match origin.checkout {
+        Some(checkout) => checkout.state.clone(),
+        None => crate::repo::git::state_of(repo.root())?,
+    };
     let staging = config.ensure_dir(args.staging_dir.as_ref().unwrap_or(&config.staging))?;
     let pool = prepare_database(&config)?;
 
     let request = SubmitRequest {
         packages,
         repo_root: repo.root().to_owned(),
+        git,
+        expected_image: origin.expected_image.clone(),
+        reproduces: origin.reproduces,
         plan: &plan,
         image,
         env,
         endpoints,
         staging,
-        shebang: args.shebang,
+        shebang: args.shebang.clone(),
         sources_verified: !args.no_verify,
         reuse,
         keep_containers: args.keep_containers,
@@ -75,8 +147,6 @@ pub fn run(ctx: &Context, args: SubmitArgs) -> Result<Outcome> {
         },
         submitter: submitter(),
     };
-    let error_lines = config.build_error_lines;
-    let output = args.output.unwrap_or(OutputFormat::Table);
     let config = Arc::new(config);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -84,8 +154,8 @@ pub fn run(ctx: &Context, args: SubmitArgs) -> Result<Outcome> {
         .context("starting the async runtime")?;
     if args.dry_run {
         let planned = runtime.block_on(dry_run(config, pool, request))?;
-        crate::ui::submit::print_dry_run(&planned, output)?;
-        return Ok(Outcome::Success);
+        crate::ui::submit::print_dry_run(&planned, args.output.unwrap_or(OutputFormat::Table))?;
+        return Ok(None);
     }
     let staging_root = request.staging.clone();
     let summary = runtime.block_on(async {
@@ -96,27 +166,32 @@ pub fn run(ctx: &Context, args: SubmitArgs) -> Result<Outcome> {
     // Every container is removed by now; database work still waiting for a
     // lost server must not hold the exit.
     runtime.shutdown_timeout(std::time::Duration::from_millis(500));
-    match output {
-        OutputFormat::Json => {
-            crate::ui::submit::print_summary(&summary, error_lines, &mut std::io::stderr().lock())?;
-            print_submit_document(&config, summary.uuid, &staging_root)?;
-        }
-        _ => {
-            crate::ui::submit::print_summary(&summary, error_lines, &mut std::io::stdout().lock())?
-        }
-    }
-    Ok(if summary.report.interrupted {
+    Ok(Some((summary, staging_root, config)))
+}
+
+/// Prints how every job of a submit ended.
+pub(super) fn print_summary(
+    summary: &SubmitSummary,
+    config: &Config,
+    out: &mut dyn std::io::Write,
+) -> Result<()> {
+    crate::ui::submit::print_summary(summary, config.build_error_lines, out)
+}
+
+/// The exit of a submit: interrupted, every job succeeded, or not.
+pub(super) fn outcome_of(summary: &SubmitSummary) -> Outcome {
+    if summary.report.interrupted {
         Outcome::Interrupted
     } else if summary.succeeded() {
         Outcome::Success
     } else {
         Outcome::Failed
-    })
+    }
 }
 
 /// The submit as `kiln db submit UUID --output json --artifacts` prints it,
 /// read back from the database once it ended.
-fn print_submit_document(
+pub(super) fn print_submit_document(
     config: &crate::config::Config,
     uuid: uuid::Uuid,
     staging: &std::path::Path,

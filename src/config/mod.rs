@@ -37,6 +37,10 @@ pub use validate::{COMPATIBILITY, DEFAULT_DOCKER_SOCKET, DEFAULT_LOG_LIMIT, LOCA
 pub struct LoadOptions {
     /// The package repository's top directory; its `config.toml` is the first layer.
     pub repo_root: Option<PathBuf>,
+    /// A work tree of another commit of that repository (`--commit`): its
+    /// `config.toml` is read instead, and the paths it sets stay relative
+    /// to `repo_root` (the checkout is temporary).
+    pub repo_checkout: Option<PathBuf>,
     /// `--config FILE`: replaces the user's file.
     pub user_file: Option<PathBuf>,
     /// `--database-url`.
@@ -235,7 +239,11 @@ impl Config {
         ];
         for (path, layer, required) in candidates {
             let Some(path) = path else { continue };
-            let text = match read_file(&path)? {
+            let read_from = match (&options.repo_checkout, layer) {
+                (Some(checkout), Layer::RepoFile) => checkout.join("config.toml"),
+                _ => path.clone(),
+            };
+            let text = match read_file(&read_from)? {
                 Some(text) => text,
                 None if required => {
                     return Err(ConfigError::Read {

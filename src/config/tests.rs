@@ -112,6 +112,7 @@ impl Home {
             repo_root: Some(self.repo()),
             user_file: None,
             database_url: url.map(Into::into),
+            repo_checkout: None,
         };
         Config::load_with(&options, &self.env(extra))
     }
@@ -607,6 +608,7 @@ fn explicit_user_file_must_exist() {
         repo_root: None,
         user_file: Some(home.path().join("missing.toml")),
         database_url: None,
+        repo_checkout: None,
     };
     let err = Config::load_with(&options, &home.env(&[])).expect_err("missing --config file");
     assert!(matches!(err, ConfigError::Read { .. }), "{err}");
@@ -622,6 +624,27 @@ fn relative_paths_follow_their_source() {
     assert_eq!(c.source_cache, home.path().join("home/src"));
     // Variables are relative to the current directory (the test home).
     assert_eq!(c.log_dir, home.path().join("lg"));
+}
+
+#[test]
+fn a_checkout_of_another_commit_gives_its_config_with_paths_relative_to_the_repository() {
+    let home = Home::new();
+    let required = "available_phases = [\"b\"]\ndocker.images = [\"i\"]\n";
+    home.write_repo(&format!("{required}staging = \"now\"\n"));
+    let checkout = home.path().join("checkout");
+    std::fs::create_dir(&checkout).expect("checkout directory");
+    std::fs::write(
+        checkout.join("config.toml"),
+        format!("{required}staging = \"then\"\n"),
+    )
+    .expect("writing");
+    let options = LoadOptions {
+        repo_root: Some(home.repo()),
+        repo_checkout: Some(checkout),
+        ..LoadOptions::default()
+    };
+    let c = Config::load_with(&options, &home.env(&[])).expect("loads");
+    assert_eq!(c.staging, home.repo().join("then"));
 }
 
 #[test]

@@ -152,6 +152,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    submit_changes (submit_id) {
+        submit_id -> Int4,
+        size -> Int8,
+        patch -> Bytea,
+    }
+}
+
+diesel::table! {
     submit_envs (submit_id, env_id) {
         submit_id -> Int4,
         env_id -> Int4,
@@ -179,6 +187,7 @@ diesel::table! {
         owner_machine -> Nullable<Text>,
         owner_pid -> Nullable<Int4>,
         owner_started -> Nullable<Int8>,
+        reproduces_submit_id -> Nullable<Int4>,
     }
 }
 
@@ -195,6 +204,7 @@ diesel::joinable!(jobs -> submits (submit_id));
 diesel::joinable!(log_chunks -> jobs (job_id));
 diesel::joinable!(releases -> artifacts (artifact_id));
 diesel::joinable!(releases -> release_stores (release_store_id));
+diesel::joinable!(submit_changes -> submits (submit_id));
 diesel::joinable!(submit_envs -> env_vars (env_id));
 diesel::joinable!(submit_envs -> submits (submit_id));
 diesel::joinable!(submits -> git_hashes (repo_hash_id));
@@ -217,6 +227,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     packages,
     release_stores,
     releases,
+    submit_changes,
     submit_envs,
     submits,
 );

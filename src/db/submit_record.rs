@@ -23,6 +23,7 @@ use super::models::job_input_artifacts::JobInputArtifact;
 use super::models::jobs::{EarlierArtifact, JobStatus, NewJob};
 use super::models::liveness::{self, Owner};
 use super::models::packages::NewPackage;
+use super::models::submit_changes::SubmitChanges;
 use super::models::submit_envs::SubmitEnv;
 use super::models::submits::NewSubmit;
 use super::models::{EnvVarId, JobId, SubmitId};
@@ -38,8 +39,10 @@ pub struct SubmitRecord {
     /// The package asked for: name and version.
     pub package: (String, String),
     pub commit: String,
-    /// SHA-256 of the uncommitted changes, when the work tree had some.
-    pub repo_diff_sha256: Option<String>,
+    /// The uncommitted changes, when the work tree had some.
+    pub changes: Option<crate::repo::git::Changes>,
+    /// The earlier submit this one reproduces.
+    pub reproduces: Option<SubmitId>,
     /// Who submitted, and from which host.
     pub submitter: (String, String),
     pub kiln_version: String,
@@ -122,8 +125,9 @@ pub fn record_new_submit(
             requested_package_id: requested.id,
             requested_image_id: image.id,
             repo_hash_id: hash.id,
-            repo_dirty: record.repo_diff_sha256.is_some(),
-            repo_diff_sha256: record.repo_diff_sha256.as_deref(),
+            repo_dirty: record.changes.is_some(),
+            repo_diff_sha256: record.changes.as_ref().map(|c| c.sha256.as_str()),
+            reproduces_submit_id: record.reproduces,
             submitter_user: &record.submitter.0,
             submitter_host: &record.submitter.1,
             kiln_version: &record.kiln_version,
@@ -139,6 +143,9 @@ pub fn record_new_submit(
             return Err(diesel::result::Error::RollbackTransaction);
         }
         liveness::renew(conn, submit.id, record.lease)?;
+        if let Some(changes) = &record.changes {
+            SubmitChanges::insert(conn, submit.id, &changes.patch)?;
+        }
         let holder = liveness::backend_pid(conn)?;
         let mut env_ids = EnvIds::default();
         let links = record

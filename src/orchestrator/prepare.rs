@@ -336,6 +336,7 @@ mod tests {
             repo_root: Some(dir.path().to_owned()),
             user_file: None,
             database_url: None,
+            repo_checkout: None,
         };
         let env = Environment::from_pairs(Vec::<(String, String)>::new(), dir.path());
         let config = Config::load_with(&options, &env).expect("a valid configuration");
@@ -391,7 +392,7 @@ mod tests {
         let git = GitState {
             commit: "c".repeat(40),
             author: "A <a@b>".into(),
-            diff_sha256: None,
+            changes: None,
         };
         let environments = job_environments(config, &set, &plan, &cli, &git);
         let secrets = submit_secrets(config, &set, &plan, &cli, &environments).expect("secrets");

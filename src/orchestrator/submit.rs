@@ -45,7 +45,16 @@ use crate::store::StagingStore;
 /// What the user asked for, parsed and resolved.
 pub struct SubmitRequest<'a> {
     pub packages: &'a PackageSet,
+    /// The top of the tree the packages were read from: the work tree, or
+    /// a checkout of another commit.
     pub repo_root: PathBuf,
+    /// The commit (and uncommitted changes) of that tree.
+    pub git: GitState,
+    /// The image digest the submit must build with, when it reproduces an
+    /// earlier one.
+    pub expected_image: Option<ExpectedImage>,
+    /// The earlier submit this one reproduces.
+    pub reproduces: Option<SubmitId>,
     pub plan: &'a Plan,
     pub image: ImageConfig,
     /// The `-E` variables.
@@ -63,11 +72,18 @@ pub struct SubmitRequest<'a> {
     pub submitter: (String, String),
 }
 
+/// The image digest a reproduction must build with.
+#[derive(Debug, Clone)]
+pub struct ExpectedImage {
+    pub digest: String,
+    /// `--allow-other-image`: another digest is reported, not refused.
+    pub allow_other: bool,
+}
+
 /// The jobs of a submit, prepared, with what their preparation learned.
 struct Prepared {
     jobs: Vec<PreparedJob>,
     secrets: Secrets,
-    git: GitState,
     image_digest: String,
 }
 
@@ -113,6 +129,7 @@ pub async fn submit(
     reap_lost(&pool).await?;
     let slots = connect_endpoints(&config, &pool, &request).await?;
     let digest = common_image_digest(&request, &slots)?;
+    check_expected_image(&request, &digest)?;
     let prepared = prepare_jobs(&config, &pool, &request, digest, SecretKey::Make).await?;
     let log_dir = log_dir(&config, request.write_log, uuid).await?;
     let staging = StagingStore::new(&request.staging);
@@ -287,6 +304,23 @@ fn common_image_digest(request: &SubmitRequest<'_>, slots: &[EndpointSlot]) -> R
     Ok(first.image_digest.clone())
 }
 
+/// A reproduction builds with the image its original was built with,
+/// unless told to accept another.
+fn check_expected_image(request: &SubmitRequest<'_>, digest: &str) -> Result<()> {
+    match &request.expected_image {
+        Some(expected) if expected.digest != digest && !expected.allow_other => {
+            Err(crate::input_error!(
+                "image {} is {digest} now, but the submit being reproduced was built with {}: \
+                 make the image name point at {} again, or give --allow-other-image to build with {digest}",
+                request.image.name,
+                expected.digest,
+                expected.digest
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The image's digest on the first endpoint, for a dry run: nothing about
 /// the endpoint is recorded and nothing on it is changed.
 async fn image_digest_unrecorded(request: &SubmitRequest<'_>) -> Result<String> {
@@ -328,13 +362,8 @@ async fn prepare_jobs(
     key: SecretKey,
 ) -> Result<Prepared> {
     let (packages, plan) = (request.packages, request.plan);
-    let git = {
-        let root = request.repo_root.clone();
-        tokio::task::spawn_blocking(move || crate::repo::git::state_of(&root))
-            .await
-            .context("reading the repository's git state")??
-    };
-    let environments = prepare::job_environments(config, packages, plan, &request.env, &git);
+    let git = &request.git;
+    let environments = prepare::job_environments(config, packages, plan, &request.env, git);
     let secrets = prepare::submit_secrets(config, packages, plan, &request.env, &environments)?;
     let hasher = secret_hasher(pool, key).await?;
     let files = prepare::input_files(
@@ -359,7 +388,7 @@ async fn prepare_jobs(
         repo_root: &request.repo_root,
         renderer: &renderer,
         cli_env: &request.env,
-        git: &git,
+        git,
         image_digest: &image_digest,
         files: &files,
         secrets: &secrets,
@@ -371,7 +400,6 @@ async fn prepare_jobs(
     Ok(Prepared {
         jobs,
         secrets,
-        git,
         image_digest,
     })
 }
@@ -428,8 +456,9 @@ async fn record_submit(
         image: request.image.name.clone(),
         image_digest: prepared.image_digest.clone(),
         package: (root.name.to_string(), root.version.to_string()),
-        commit: prepared.git.commit.clone(),
-        repo_diff_sha256: prepared.git.diff_sha256.clone(),
+        commit: request.git.commit.clone(),
+        changes: request.git.changes.clone(),
+        reproduces: request.reproduces,
         submitter: request.submitter.clone(),
         kiln_version: crate::VERSION.to_owned(),
         tree: serde_json::to_value(plan.tree_record(packages)).context("serializing the tree")?,

@@ -414,9 +414,17 @@ pub fn submit_text(d: &SubmitDetail, names: &DisplayNames) -> String {
         .map(|(status, n)| format!("{n} {status}"))
         .collect();
     let total: i64 = d.job_counts.values().sum();
-    let repo = match &d.repo_diff_sha256 {
-        Some(diff) => format!("{} with uncommitted changes (diff sha256 {diff})", s.commit),
-        None => s.commit.clone(),
+    let repo = match (&d.repo_diff_sha256, d.changes_size) {
+        (Some(diff), Some(size)) => format!(
+            "{} with uncommitted changes (stored: {}, sha256 {diff})",
+            s.commit,
+            human_size(size)
+        ),
+        (Some(diff), None) => format!(
+            "{} with uncommitted changes (not stored; sha256 {diff})",
+            s.commit
+        ),
+        _ => format!("{} (clean)", s.commit),
     };
     let mut out = fields(&[
         ("submit", s.uuid.to_string()),
@@ -437,6 +445,9 @@ pub fn submit_text(d: &SubmitDetail, names: &DisplayNames) -> String {
         ("kiln", d.kiln_version.clone()),
         ("jobs", format!("{total} ({})", counts.join(", "))),
     ]);
+    if let Some(original) = d.reproduces {
+        out.push_str(&fields(&[("reproduces", original.to_string())]));
+    }
     out.push_str("\nenvironment:\n");
     out.push_str(&env_lines(&d.env));
     out.push_str("\njobs:\n");

@@ -435,6 +435,7 @@ fn models_record_a_submit_from_plan_to_release() {
         owner_machine: None,
         owner_pid: None,
         owner_started: None,
+        reproduces_submit_id: None,
     }
     .insert(c)
     .expect("submit");
@@ -475,6 +476,7 @@ fn models_record_a_submit_from_plan_to_release() {
             owner_machine: None,
             owner_pid: None,
             owner_started: None,
+            reproduces_submit_id: None,
         }
     };
     assert!(dirty_without_hash.insert(c).is_err());
@@ -768,6 +770,7 @@ fn insert_all_takes_more_rows_than_one_statement_holds() {
         owner_machine: None,
         owner_pid: None,
         owner_started: None,
+        reproduces_submit_id: None,
     }
     .insert(c)
     .expect("submit");

@@ -365,6 +365,7 @@ fn running_submit(conn: &mut PgConnection, lease_secs: i64, owner: Option<&Owner
         owner_machine: owner.map(|o| o.machine.as_str()),
         owner_pid: owner.map(|o| o.pid),
         owner_started: owner.map(|o| o.started),
+        reproduces_submit_id: None,
     }
     .insert(conn)
     .expect("submit");

@@ -149,7 +149,7 @@ pub(crate) fn git_repo(sandbox: &Sandbox, name: &str, files: &[(&str, &str)]) ->
 }
 
 /// `git rev-parse HEAD` in `dir`.
-fn head_commit(dir: &Path) -> String {
+pub(crate) fn head_commit(dir: &Path) -> String {
     let out = Command::new("git")
         .args(["rev-parse", "HEAD"])
         .current_dir(dir)
@@ -1051,7 +1051,9 @@ echo done
         long.len(),
         1_000_000usize.div_ceil(bound),
         "pieces of {:?} bytes",
-        long.iter().map(|l| (l.bytes.len(), l.cut)).collect::<Vec<_>>()
+        long.iter()
+            .map(|l| (l.bytes.len(), l.cut))
+            .collect::<Vec<_>>()
     );
     assert!(long[..long.len() - 1].iter().all(|l| l.cut));
     let joined: Vec<u8> = long.iter().flat_map(|l| l.bytes.iter().copied()).collect();

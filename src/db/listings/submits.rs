@@ -16,7 +16,7 @@ use super::{
     HexPrefix, IdSet, Limit, Order, PackageSpec, PageKey, SubmitStatus, TimeWindow, UuidPrefix,
 };
 use crate::db::schema::{
-    env_vars, git_hashes, images, jobs as jobs_t, packages, submit_envs, submits,
+    env_vars, git_hashes, images, jobs as jobs_t, packages, submit_changes, submit_envs, submits,
 };
 
 /// What `db submits` filters on; every field is optional and all must match.
@@ -350,6 +350,11 @@ pub struct SubmitDetail {
     #[serde(flatten)]
     pub submit: SubmitRow,
     pub repo_diff_sha256: Option<String>,
+    /// The size of the stored uncommitted changes, uncompressed, in bytes
+    /// (`None` for a clean tree, or changes recorded only by their hash).
+    pub changes_size: Option<i64>,
+    /// The submit this one rebuilt (`kiln reproduce`).
+    pub reproduces: Option<Uuid>,
     pub kiln_version: String,
     /// The command-line environment recorded for the submit.
     pub env: Vec<super::jobs::EnvVar>,
@@ -438,15 +443,36 @@ pub fn submit_detail(
         .into_iter()
         .next()
         .ok_or(diesel::result::Error::NotFound)?;
-    let (repo_diff_sha256, kiln_version, tree, plan) = submits::table
+    let (repo_diff_sha256, kiln_version, tree, plan, reproduces_id) = submits::table
         .find(id)
         .select((
             submits::repo_diff_sha256,
             submits::kiln_version,
             submits::tree,
             submits::plan,
+            submits::reproduces_submit_id,
         ))
-        .first(conn)?;
+        .first::<(
+            Option<String>,
+            String,
+            serde_json::Value,
+            serde_json::Value,
+            Option<i32>,
+        )>(conn)?;
+    let changes_size = submit_changes::table
+        .find(id)
+        .select(submit_changes::size)
+        .first(conn)
+        .optional()?;
+    let reproduces = match reproduces_id {
+        Some(original) => Some(
+            submits::table
+                .find(original)
+                .select(submits::uuid)
+                .first(conn)?,
+        ),
+        None => None,
+    };
     let env = submit_envs::table
         .inner_join(env_vars::table)
         .filter(submit_envs::submit_id.eq(id))
@@ -474,6 +500,8 @@ pub fn submit_detail(
     Ok(SubmitDetail {
         submit,
         repo_diff_sha256,
+        changes_size,
+        reproduces,
         kiln_version,
         env,
         job_counts,

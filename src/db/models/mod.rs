@@ -35,6 +35,7 @@ pub mod log_chunks;
 pub mod packages;
 pub mod release_stores;
 pub mod releases;
+pub mod submit_changes;
 pub mod submit_envs;
 pub mod submits;
 

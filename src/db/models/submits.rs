@@ -72,6 +72,8 @@ pub struct Submit {
     pub owner_machine: Option<String>,
     pub owner_pid: Option<i32>,
     pub owner_started: Option<i64>,
+    /// The earlier submit this one rebuilt (`kiln reproduce`).
+    pub reproduces_submit_id: Option<SubmitId>,
 }
 
 /// A new submit; it starts `running`, now.
@@ -85,7 +87,8 @@ pub struct NewSubmit<'a> {
     /// Whether the work tree had uncommitted changes; true exactly when
     /// `repo_diff_sha256` is set (the database checks it).
     pub repo_dirty: bool,
-    /// SHA-256 (hex) of `git diff HEAD` when the work tree was dirty.
+    /// SHA-256 (hex) of the stored patch of uncommitted changes
+    /// (`submit_changes`) when the work tree was dirty.
     pub repo_diff_sha256: Option<&'a str>,
     pub submitter_user: &'a str,
     pub submitter_host: &'a str,
@@ -99,6 +102,7 @@ pub struct NewSubmit<'a> {
     pub owner_machine: Option<&'a str>,
     pub owner_pid: Option<i32>,
     pub owner_started: Option<i64>,
+    pub reproduces_submit_id: Option<SubmitId>,
 }
 
 impl NewSubmit<'_> {
