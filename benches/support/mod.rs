@@ -116,48 +116,63 @@ impl Bench {
                 "--staging-dir",
             ])
             .arg(self.staging())
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let start = Instant::now();
-        let mut child = cmd.spawn().expect("starting kiln");
-        let pid = child.id();
-        let mut stdout = child.stdout.take().expect("stdout");
-        let mut stderr = child.stderr.take().expect("stderr");
-        let out_reader = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stdout.read_to_string(&mut s);
-            s
-        });
-        let err_reader = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = stderr.read_to_string(&mut s);
-            s
-        });
-        let mut peak = 0;
-        let status = loop {
-            if let Some(kib) = vm_hwm_kib(pid) {
-                peak = peak.max(kib);
-            }
-            if let Some(status) = child.try_wait().expect("waiting for kiln") {
-                break status;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        let wall = start.elapsed();
-        let stdout = out_reader.join().unwrap_or_default();
-        let stderr = err_reader.join().unwrap_or_default();
+            .args(args);
+        let (status, run) = timed(cmd);
         assert!(
             status.success(),
-            "kiln submit {name} failed ({status}):\n{stdout}\n{stderr}"
+            "kiln submit {name} failed ({status}):\n{}",
+            run.stdout
         );
+        run
+    }
+}
+
+/// Runs a command to its end: its exit status, wall time, peak resident
+/// memory and stdout (stderr is read and dropped, unless it failed: then
+/// it is appended to stdout).
+pub fn timed(mut cmd: Command) -> (std::process::ExitStatus, Run) {
+    cmd.stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let start = Instant::now();
+    let mut child = cmd.spawn().expect("starting kiln");
+    let pid = child.id();
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err_reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let mut peak = 0;
+    let status = loop {
+        if let Some(kib) = vm_hwm_kib(pid) {
+            peak = peak.max(kib);
+        }
+        if let Some(status) = child.try_wait().expect("waiting for kiln") {
+            break status;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    let wall = start.elapsed();
+    let mut stdout = out_reader.join().unwrap_or_default();
+    let stderr = err_reader.join().unwrap_or_default();
+    if !status.success() {
+        stdout.push_str(&stderr);
+    }
+    (
+        status,
         Run {
             wall,
             peak_rss_kib: peak,
             stdout,
-        }
-    }
+        },
+    )
 }
 
 /// A package of a benchmark repository: name, script, dependencies.

@@ -15,7 +15,6 @@ use crate::db::listings::reproduce::{self, Original};
 use crate::db::listings::submits;
 use crate::error::Outcome;
 use crate::orchestrator::submit::ExpectedImage;
-use crate::secrets::MASKED;
 use crate::ui::reproduce::Report;
 
 pub fn run(ctx: &Context, args: ReproduceArgs) -> Result<Outcome> {
@@ -86,7 +85,7 @@ fn environment(original: &Original, given: &[String]) -> Result<BTreeMap<String,
     let mut env = BTreeMap::new();
     let mut missing = Vec::new();
     for (name, value) in &original.env {
-        if !value.contains(MASKED) {
+        if !hides_a_secret(value) {
             if given.contains_key(name) {
                 return Err(crate::input_error!(
                     "-E {name}: submit {} recorded {name}={}; a reproduction builds with the recorded value",
@@ -106,7 +105,7 @@ fn environment(original: &Original, given: &[String]) -> Result<BTreeMap<String,
     }
     if !missing.is_empty() {
         return Err(crate::input_error!(
-            "submit {} had secret variables whose values are not recorded: give them again with {}",
+            "submit {} had variables whose values hide a secret, which is not recorded: give them again with {}",
             original.uuid,
             missing
                 .iter()
@@ -122,6 +121,13 @@ fn environment(original: &Original, given: &[String]) -> Result<BTreeMap<String,
         ));
     }
     Ok(env)
+}
+
+/// Whether a recorded value was masked, whole or in part: it held a
+/// secret's value, which the database does not keep.
+fn hides_a_secret(value: &str) -> bool {
+    let mask = crate::log::scrub::MASK;
+    value.as_bytes().windows(mask.len()).any(|w| w == mask)
 }
 
 /// The patch of the original's uncommitted changes, checked against its

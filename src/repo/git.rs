@@ -111,7 +111,11 @@ fn work_tree_changes(repo: &git2::Repository, head: &git2::Commit<'_>) -> Result
 /// tree and index alone. The directory is removed when this is dropped.
 #[derive(Debug)]
 pub struct Checkout {
-    dir: tempfile::TempDir,
+    /// Held for its removal on drop.
+    _dir: tempfile::TempDir,
+    /// Where the directory asked for is in the checkout (the package
+    /// repository may be a subdirectory of the git work tree).
+    root: PathBuf,
     /// The state a submit from this tree records: the commit, and the
     /// changes when some were applied.
     pub state: GitState,
@@ -135,9 +139,10 @@ pub enum CheckoutError {
 }
 
 impl Checkout {
-    /// The top of the temporary work tree.
+    /// The directory the checkout was asked for (`repo_dir` of
+    /// [`Checkout::new`]), in the temporary work tree.
     pub fn path(&self) -> &Path {
-        self.dir.path()
+        &self.root
     }
 
     /// Writes `rev` of the repository containing `repo_dir` (and `changes`,
@@ -186,8 +191,27 @@ impl Checkout {
             author: author_of(&commit),
             changes: changes.map(|patch| Changes::new(patch.to_vec())),
         };
-        Ok(Self { dir, state })
+        let root = dir.path().join(within_work_tree(&repo, repo_dir)?);
+        Ok(Self {
+            _dir: dir,
+            root,
+            state,
+        })
     }
+}
+
+/// Where `dir` is in the repository's work tree (empty at its top).
+fn within_work_tree(repo: &git2::Repository, dir: &Path) -> Result<PathBuf> {
+    let workdir = repo
+        .workdir()
+        .with_context(|| format!("the repository at {} has no work tree", dir.display()))?;
+    let canonical =
+        |p: &Path| std::fs::canonicalize(p).with_context(|| format!("resolving {}", p.display()));
+    let (dir, workdir) = (canonical(dir)?, canonical(workdir)?);
+    Ok(dir
+        .strip_prefix(&workdir)
+        .map(Path::to_owned)
+        .unwrap_or_default())
 }
 
 /// The index of `tree` with `patch` applied (its new files are written to
@@ -305,6 +329,21 @@ mod tests {
         let kept = checkout.path().to_owned();
         drop(checkout);
         assert!(!kept.exists(), "the checkout is removed");
+    }
+
+    #[test]
+    fn a_subdirectory_of_the_work_tree_is_found_in_the_checkout() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = git2::Repository::init(dir.path()).expect("init");
+        std::fs::create_dir_all(dir.path().join("packages/a")).expect("mkdir");
+        std::fs::write(dir.path().join("packages/a/pkg.toml"), "x\n").expect("write");
+        commit_all(&repo, "first");
+        let checkout = Checkout::new(&dir.path().join("packages"), "HEAD", None).expect("checkout");
+        assert!(checkout.path().ends_with("packages"));
+        assert_eq!(
+            files(checkout.path()),
+            [(PathBuf::from("a/pkg.toml"), b"x\n".to_vec())]
+        );
     }
 
     #[test]

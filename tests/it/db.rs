@@ -52,6 +52,7 @@ const TABLES: &[&str] = &[
     "packages",
     "release_stores",
     "releases",
+    "submit_changes",
     "submit_envs",
     "submits",
 ];
