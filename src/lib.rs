@@ -19,6 +19,7 @@
 //! - [`db`]: the database (the only user of diesel);
 //! - [`ui`]: everything the user reads on the terminal.
 
+pub mod actor;
 pub mod cli;
 pub mod commands;
 pub mod config;

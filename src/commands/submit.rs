@@ -12,9 +12,7 @@ use crate::config::{Config, EndpointConfig};
 use crate::db::models::SubmitId;
 use crate::error::Outcome;
 use crate::orchestrator::reuse::ReuseOptions;
-use crate::orchestrator::submit::{
-    dry_run, submit, submitter, ExpectedImage, SubmitRequest, SubmitSummary,
-};
+use crate::orchestrator::submit::{dry_run, submit, ExpectedImage, SubmitRequest, SubmitSummary};
 use crate::orchestrator::RunOptions;
 use crate::package::{PackageId, PackageSet, Target};
 use crate::plan::Plan;
@@ -145,7 +143,10 @@ pub(super) fn submit_tree(
             progress: ProgressMode::detect(args.hide_bars),
             progress_format: config.progress_format.clone(),
         },
-        submitter: submitter(),
+        submitter: {
+            let actor = crate::actor::current();
+            (actor.user.clone(), actor.host.clone())
+        },
     };
     let config = Arc::new(config);
     let runtime = tokio::runtime::Builder::new_multi_thread()

@@ -96,8 +96,10 @@ impl Location {
     /// Opens one connection (starting the embedded server if need be).
     pub fn connect(&self) -> Result<PgConnection> {
         let url = self.prepare()?;
-        PgConnection::establish(url.expose())
-            .with_context(|| format!("connecting to the database at {}", self.describe()))
+        let mut conn = PgConnection::establish(url.expose())
+            .with_context(|| format!("connecting to the database at {}", self.describe()))?;
+        identify(&mut conn).context("naming kiln in its database session")?;
+        Ok(conn)
     }
 
     /// A connection pool of at most [`POOL_MAX_SIZE`] connections that waits
@@ -115,6 +117,7 @@ impl Location {
             .connection_timeout(timeout)
             .test_on_check_out(true)
             .error_handler(Box::new(QuietErrors))
+            .connection_customizer(Box::new(Identified))
             .build(manager)
             .with_context(|| {
                 format!(
@@ -296,6 +299,25 @@ struct QuietErrors;
 impl diesel::r2d2::HandleError<diesel::r2d2::Error> for QuietErrors {
     fn handle_error(&self, error: diesel::r2d2::Error) {
         tracing::debug!("database connection pool: {error}");
+    }
+}
+
+/// Names this kiln process in a database session (`kiln.actor`), for the
+/// audit columns the database sets on the rows it changes.
+fn identify(conn: &mut PgConnection) -> diesel::QueryResult<()> {
+    diesel::sql_query("SELECT set_config('kiln.actor', $1, false)")
+        .bind::<diesel::sql_types::Text, _>(crate::actor::session_actor())
+        .execute(conn)
+        .map(drop)
+}
+
+/// Every connection of a pool is named ([`identify`]) when it is opened.
+#[derive(Debug)]
+struct Identified;
+
+impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for Identified {
+    fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
+        identify(conn).map_err(diesel::r2d2::Error::QueryError)
     }
 }
 

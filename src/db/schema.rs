@@ -22,6 +22,8 @@ diesel::table! {
         last_seen_at -> Nullable<Timestamptz>,
         healthy -> Nullable<Bool>,
         last_error -> Nullable<Text>,
+        set_at -> Timestamptz,
+        set_by -> Text,
     }
 }
 
@@ -111,6 +113,8 @@ diesel::table! {
         log_bytes -> Int8,
         log_truncated -> Bool,
         build_reason -> Nullable<Text>,
+        set_at -> Timestamptz,
+        set_by -> Text,
     }
 }
 
@@ -148,6 +152,15 @@ diesel::table! {
         release_store_id -> Int4,
         released_at -> Timestamptz,
         released_by -> Text,
+        package_id -> Int4,
+        path -> Text,
+        released_host -> Text,
+        removed_at -> Nullable<Timestamptz>,
+        removed_by -> Nullable<Text>,
+        removed_host -> Nullable<Text>,
+        removal -> Nullable<Text>,
+        set_at -> Timestamptz,
+        set_by -> Text,
     }
 }
 
@@ -188,6 +201,8 @@ diesel::table! {
         owner_pid -> Nullable<Int4>,
         owner_started -> Nullable<Int8>,
         reproduces_submit_id -> Nullable<Int4>,
+        set_at -> Timestamptz,
+        set_by -> Text,
     }
 }
 
@@ -203,6 +218,7 @@ diesel::joinable!(jobs -> packages (package_id));
 diesel::joinable!(jobs -> submits (submit_id));
 diesel::joinable!(log_chunks -> jobs (job_id));
 diesel::joinable!(releases -> artifacts (artifact_id));
+diesel::joinable!(releases -> packages (package_id));
 diesel::joinable!(releases -> release_stores (release_store_id));
 diesel::joinable!(submit_changes -> submits (submit_id));
 diesel::joinable!(submit_envs -> env_vars (env_id));

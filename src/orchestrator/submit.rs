@@ -730,18 +730,3 @@ async fn secret_hasher(pool: &Pool, key: SecretKey) -> Result<SecretHasher> {
     .await?;
     Ok(SecretHasher::new(&key))
 }
-
-/// Who submits, and from where (reads the user database: blocking).
-pub fn submitter() -> (String, String) {
-    let user = nix::unistd::User::from_uid(nix::unistd::geteuid())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .or_else(|| std::env::var("USER").ok())
-        .unwrap_or_else(|| "unknown".to_owned());
-    let host = nix::unistd::gethostname()
-        .ok()
-        .and_then(|h| h.into_string().ok())
-        .unwrap_or_else(|| "unknown".to_owned());
-    (user, host)
-}

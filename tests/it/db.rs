@@ -382,7 +382,7 @@ fn models_record_a_submit_from_plan_to_release() {
     use kiln::db::models::job_input_artifacts::JobInputArtifact;
     use kiln::db::models::jobs::{FinalJobStatus, Job, JobEnd, JobStart, LogState, NewJob};
     use kiln::db::models::log_chunks::{LogChunk, NewLogChunk};
-    use kiln::db::models::releases::{NewRelease, Recorded};
+    use kiln::db::models::releases::{NewRelease, Release, Removal, Removing};
     use kiln::db::models::submit_envs::SubmitEnv;
     use kiln::db::models::submits::{NewSubmit, Submit, SubmitEnd};
     use kiln::db::models::{JobStatus, SubmitStatus};
@@ -690,15 +690,36 @@ fn models_record_a_submit_from_plan_to_release() {
     let release = NewRelease {
         artifact_id: artifact.id,
         release_store_id: store.id,
+        package_id: pkg.id,
+        path: &artifact.path,
         released_by: "ann",
+        released_host: "build-1",
     };
-    let Recorded::New(first_release) = release.record(c).expect("release") else {
-        panic!("not new")
+    let first_release = release.insert(c).expect("release");
+    assert_eq!(
+        Release::current_at(c, store.id, &artifact.path).expect("current"),
+        Some(first_release.clone())
+    );
+    release
+        .insert(c)
+        .expect_err("an artifact is current in a store once");
+    let removing = Removing {
+        by: "bob",
+        host: "build-2",
+        removal: Removal::Removed,
     };
     assert_eq!(
-        release.record(c).expect("again"),
-        Recorded::Existing(first_release)
+        Release::mark_removed(c, &[first_release.id], removing).expect("remove"),
+        1
     );
+    let removed = Release::find(c, first_release.id).expect("kept");
+    assert_eq!(removed.removal, Some(Removal::Removed));
+    assert_eq!(removed.removed_by.as_deref(), Some("bob"));
+    assert!(Release::current_at(c, store.id, &artifact.path)
+        .expect("current")
+        .is_none());
+    let again = release.insert(c).expect("released again after removal");
+    assert_ne!(again.id, first_release.id);
 
     let ended = Submit::finish(c, submit.id, SubmitEnd::Failed, std::time::Instant::now())
         .expect("finish")
