@@ -58,6 +58,18 @@ pub enum Command {
     #[command(subcommand)]
     Db(DbCommand),
 
+    /// Release a submit's artifacts into a release store, remove releases,
+    /// list them.
+    ///
+    /// A release copies staged artifacts into `<releases_root>/<STORE>/`,
+    /// keeping their paths, each checked against its recorded SHA-256
+    /// before it is moved into place, and records who released what,
+    /// when, from which host. Nothing is ever overwritten silently and no
+    /// record is deleted: `release rm` and `release new --update` record
+    /// the removal.
+    #[command(subcommand, after_help = RELEASE_EXAMPLES)]
+    Release(ReleaseCommand),
+
     /// Show the dependency tree of a package.
     ///
     /// Loads the package repository, resolves the dependencies of NAME for
@@ -719,6 +731,113 @@ pub struct ConfigShowArgs {
     pub output: OutputFormat,
 }
 
+const RELEASE_EXAMPLES: &str = "\
+Examples:
+  kiln release new 3f2a --to stable              release every artifact of submit 3f2a…
+  kiln release new 3f2a zlib 1.3.1 --to stable   only those of zlib 1.3.1
+  kiln release new 3f2a --to stable --update     replace files released earlier at the same paths
+  kiln release rm --from stable zlib 1.3.1       remove zlib 1.3.1 from stable (recorded)
+  kiln release list --store stable --all         every release of stable, removed ones too";
+
+/// `kiln release ...`
+#[derive(Debug, Subcommand)]
+pub enum ReleaseCommand {
+    /// Copy a submit's artifacts into a release store.
+    ///
+    /// Releases every artifact of SUBMIT (of its succeeded and reused
+    /// jobs), or those of package NAME (and VERSION), from the submit's
+    /// staging directory into `<releases_root>/<STORE>/`, at the same
+    /// relative paths. Each file is copied to a temporary file beside its
+    /// place, its SHA-256 checked against the recorded one (a staged file
+    /// that changed since it was built is refused, named), then renamed
+    /// into place. A file already released with the same content is left
+    /// as it is and said so; another file at a released path is refused,
+    /// unless --update, which replaces it and records the earlier release
+    /// as replaced.
+    ///
+    /// On a terminal, it lists what it will do and asks first, unless
+    /// --non-interactive.
+    ///
+    /// Exit codes: 0 released (or already released), 1 a file was refused
+    /// (changed since it was built, or a different file at its path), 2 a
+    /// usage or input error (nothing released).
+    New(ReleaseNewArgs),
+
+    /// Remove the released files of a package version from a store.
+    ///
+    /// Deletes the files of NAME VERSION's current releases in STORE and
+    /// records each removal (when, by whom, from which host); the release
+    /// rows stay, so `release list --all` still shows them.
+    #[command(visible_alias = "remove")]
+    Rm(ReleaseRmArgs),
+
+    /// List releases, newest first (current ones; --all for removed too).
+    ///
+    /// The same listing as `kiln db releases`.
+    #[command(visible_alias = "ls")]
+    List(DbReleasesArgs),
+}
+
+/// `kiln release new SUBMIT [NAME [VERSION]] --to STORE`
+#[derive(Debug, Args)]
+pub struct ReleaseNewArgs {
+    /// The submit's UUID, or a unique prefix of it.
+    #[arg(value_name = "SUBMIT")]
+    pub submit: UuidPrefix,
+
+    /// Only the artifacts of this package.
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+
+    /// Only the artifacts of this version of NAME.
+    #[arg(id = "package_version", value_name = "VERSION", requires = "name")]
+    pub version: Option<String>,
+
+    /// The release store (one of `release_stores`).
+    #[arg(long, value_name = "STORE")]
+    pub to: String,
+
+    /// Replace a different file released earlier at the same path.
+    #[arg(long)]
+    pub update: bool,
+
+    /// Do not ask before releasing.
+    #[arg(long, visible_alias = "noninteractive")]
+    pub non_interactive: bool,
+
+    /// Print only errors.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    /// The parent directory of the submit's staging directory (default: `staging`).
+    #[arg(long, value_name = "DIR")]
+    pub staging_dir: Option<std::path::PathBuf>,
+}
+
+/// `kiln release rm --from STORE NAME VERSION`
+#[derive(Debug, Args)]
+pub struct ReleaseRmArgs {
+    /// The release store.
+    #[arg(long, value_name = "STORE")]
+    pub from: String,
+
+    /// The package.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+
+    /// Its version.
+    #[arg(id = "package_version", value_name = "VERSION")]
+    pub version: String,
+
+    /// Do not ask before removing.
+    #[arg(long, visible_alias = "noninteractive")]
+    pub non_interactive: bool,
+
+    /// Print only errors.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
 /// `kiln db ...`
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
@@ -954,6 +1073,10 @@ pub struct DbReleasesArgs {
     /// Only releases of this package's artifacts (NAME or NAME@VERSION).
     #[arg(long, short = 'p', value_name = "NAME[@VERSION]")]
     pub package: Option<PackageSpec>,
+
+    /// Also releases that were removed or replaced.
+    #[arg(long)]
+    pub all: bool,
 
     #[command(flatten)]
     pub time: TimeFilter,

@@ -20,7 +20,11 @@ top="{{join this.name "-" this.version}}"
 mv "$WORK/MANIFEST" "$top/MANIFEST"
 
 artifact="/outputs/$top.tar.gz"
-tar -czf "$artifact" "$top"
+# Reproducible bytes: the same files give the same artifact (fixed times,
+# names in sorted order), so that `kiln reproduce` can prove a rebuild.
+find "$top" -exec touch -h -d "1970-01-01 00:00:00" {} +
+# (The staged names hold no blanks: they may be listed as words.)
+tar -czf "$artifact" --no-recursion $(find "$top" | LC_ALL=C sort)
 if ! tar -tzf "$artifact" | grep -qx "$top/MANIFEST"; then
     {{state "ERR" "the artifact holds no MANIFEST"}}
     exit 1

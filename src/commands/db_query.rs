@@ -190,7 +190,7 @@ fn artifacts_listing(
     Ok((rows, args.list))
 }
 
-fn releases_listing(
+pub(super) fn releases_listing(
     config: &Config,
     conn: &mut db::listings::Conn,
     args: DbReleasesArgs,
@@ -199,6 +199,7 @@ fn releases_listing(
         store: args.store,
         package: args.package,
         window: window(&args.time),
+        all: args.all,
     };
     let rows = artifacts::list_releases(conn, &filter, limit(config, &args.list))
         .context("listing releases")?;

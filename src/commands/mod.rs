@@ -17,6 +17,7 @@ mod env_of;
 mod explain;
 mod find_pkg;
 mod lint;
+mod release;
 mod reproduce;
 mod select;
 mod source;
@@ -33,6 +34,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Config(cmd) => config::run(&ctx, cmd),
         Command::Db(cmd) => db::run(&ctx, cmd),
+        Command::Release(cmd) => release::run(&ctx, cmd),
         Command::TreeOf(args) => tree_of::run(&ctx, args),
         Command::Submit(args) => submit::run(&ctx, args),
         Command::WhatDepends(args) => what_depends::run(&ctx, args),

@@ -317,17 +317,16 @@ impl Config {
         Ok(&self.docker.images)
     }
 
-    /// The directory of a release store, which must be listed in `release_stores`.
-    pub fn release_store_dir(&self, name: &str) -> Result<PathBuf, ConfigError> {
+    /// A release store, which must be listed in `release_stores`.
+    pub fn release_store(&self, name: &str) -> Result<crate::store::ReleaseStore, ConfigError> {
         if !self.release_stores.iter().any(|s| s == name) {
             return Err(ConfigError::UnknownReleaseStore {
                 name: name.to_owned(),
                 known: self.release_stores.join(", "),
             });
         }
-        let store = crate::store::ReleaseStore::new(name, &self.releases_root)
-            .map_err(|e| ConfigError::Other(e.to_string()))?;
-        Ok(store.root().to_owned())
+        crate::store::ReleaseStore::new(name, &self.releases_root)
+            .map_err(|e| ConfigError::Other(e.to_string()))
     }
 
     /// Creates `path` (and its parents) if it does not exist, and returns

@@ -680,10 +680,10 @@ fn ensure_dir_creates_and_names_the_key() {
     let err = c.ensure_dir(c.staging.join("x")).expect_err("under a file");
     assert!(err.to_string().contains("configured by `staging`"), "{err}");
     assert_eq!(
-        c.release_store_dir("default").expect("default store"),
+        c.release_store("default").expect("default store").root(),
         c.releases_root.join("default")
     );
-    assert!(c.release_store_dir("nope").is_err());
+    assert!(c.release_store("nope").is_err());
 }
 
 #[test]

@@ -20,6 +20,7 @@ pub mod embedded;
 pub mod lease;
 pub mod listings;
 pub mod models;
+pub mod releasing;
 pub mod schema;
 pub mod submit_record;
 

@@ -31,7 +31,7 @@ use std::path::{Path, PathBuf};
 pub use checksum::{sha256_file, Sha256Digest};
 pub use extract::{Artifact, Extraction, RefusalReason, Refused, StagingStore};
 pub use paths::PathError;
-pub use release::{Release, ReleaseStore};
+pub use release::{AtPath, Copied, ReleaseStore};
 
 /// A failure of the store itself (disk, archive), as opposed to an entry that
 /// was refused, which is reported in [`Extraction::refused`].
@@ -56,6 +56,15 @@ pub enum StoreError {
         path: PathBuf,
         existing: Sha256Digest,
         new: Sha256Digest,
+    },
+    #[error(
+        "{} has changed since it was built: its SHA-256 is {found}, the recorded one {recorded}",
+        path.display()
+    )]
+    ArtifactChanged {
+        path: PathBuf,
+        recorded: Sha256Digest,
+        found: Sha256Digest,
     },
     #[error("`{}` is not a relative path inside a store", crate::error::escape_controls(.0))]
     InvalidPath(String),

@@ -1,8 +1,11 @@
 //! Release stores: directories under `releases_root` where artifacts are
-//! copied for keeps. A release is atomic (a temporary file in the target
-//! directory, synced, then moved into place without replacing anything) and
-//! never overwrites a different file: releasing the same content twice is a
-//! no-op, releasing different content to a taken path is an error.
+//! copied for keeps. Releasing is two steps, so that a set of artifacts
+//! goes into place together or not at all: each file is first copied to a
+//! temporary file beside its place and checked against the SHA-256 it was
+//! recorded with ([`ReleaseStore::copy_checked`]); once every copy is
+//! checked, each is moved into place ([`Copied::place`]), never over a
+//! different file unless asked to. Releasing the same content twice
+//! changes nothing.
 
 use std::path::{Path, PathBuf};
 
@@ -17,22 +20,23 @@ pub struct ReleaseStore {
     root: PathBuf,
 }
 
-/// What a release did.
+/// What is at a path of a store now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ReleaseOutcome {
-    /// The file was copied into the store.
-    Copied,
-    /// The same content was already there.
-    AlreadyPresent,
+pub enum AtPath {
+    Nothing,
+    /// A file with this content.
+    File(Sha256Digest),
 }
 
-/// A released file.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Release {
-    pub path: PathBuf,
+/// An artifact copied beside its place in a store and checked, not yet in
+/// place. Dropped without [`Copied::place`], the copy is removed.
+#[derive(Debug)]
+pub struct Copied {
+    store: String,
+    temp: tempfile::TempPath,
+    dest: PathBuf,
     pub size: u64,
     pub sha256: Sha256Digest,
-    pub outcome: ReleaseOutcome,
 }
 
 impl ReleaseStore {
@@ -52,25 +56,27 @@ impl ReleaseStore {
         &self.root
     }
 
-    /// Copies `artifact` (a file on disk, usually in the staging store) to
-    /// `path` inside this store, in a blocking task.
-    pub async fn release(
-        &self,
-        artifact: impl Into<PathBuf>,
-        path: &RelPath,
-    ) -> Result<Release, StoreError> {
-        let store = self.clone();
-        let artifact = artifact.into();
-        let path = path.clone();
-        tokio::task::spawn_blocking(move || store.release_blocking(&artifact, &path)).await?
+    /// What is at `path` in the store: nothing, or a file and its SHA-256
+    /// (read in full). Blocking.
+    pub fn at(&self, path: &RelPath) -> Result<AtPath, StoreError> {
+        let dest = path.under(&self.root);
+        match std::fs::symlink_metadata(&dest) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(AtPath::Nothing),
+            Err(e) => Err(StoreError::io("inspecting", &dest)(e)),
+            Ok(_) => Ok(AtPath::File(sha256_file_blocking(&dest)?.1)),
+        }
     }
 
-    fn release_blocking(&self, artifact: &Path, path: &RelPath) -> Result<Release, StoreError> {
+    /// Copies `artifact` to a temporary file beside the place of `path`,
+    /// and checks that the copy has the SHA-256 the artifact was recorded
+    /// with. Blocking.
+    pub fn copy_checked(
+        &self,
+        artifact: &Path,
+        path: &RelPath,
+        expected: &Sha256Digest,
+    ) -> Result<Copied, StoreError> {
         let dest = path.under(&self.root);
-        if std::fs::symlink_metadata(&dest).is_ok() {
-            let (size, sha256) = sha256_file_blocking(artifact)?;
-            return self.compare_existing(&dest, size, sha256);
-        }
         let parent = dest.parent().unwrap_or(&self.root);
         std::fs::create_dir_all(parent)
             .map_err(StoreError::io("creating release directory", parent))?;
@@ -92,6 +98,13 @@ impl ReleaseStore {
                 source,
             },
         })?;
+        if sha256 != *expected {
+            return Err(StoreError::ArtifactChanged {
+                path: artifact.to_owned(),
+                recorded: *expected,
+                found: sha256,
+            });
+        }
         let mode = source
             .metadata()
             .map(|m| m.permissions())
@@ -102,42 +115,58 @@ impl ReleaseStore {
         tmp.as_file()
             .sync_all()
             .map_err(StoreError::io("syncing", tmp.path()))?;
-        match tmp.persist_noclobber(&dest) {
-            Ok(_) => Ok(Release {
-                path: dest,
-                size,
-                sha256,
-                outcome: ReleaseOutcome::Copied,
-            }),
-            // Someone released the same path meanwhile.
-            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
-                self.compare_existing(&dest, size, sha256)
-            }
-            Err(e) => Err(StoreError::io("moving into place", &dest)(e.error)),
-        }
+        Ok(Copied {
+            store: self.name.clone(),
+            temp: tmp.into_temp_path(),
+            dest,
+            size,
+            sha256,
+        })
     }
 
-    fn compare_existing(
-        &self,
-        dest: &Path,
-        size: u64,
-        sha256: Sha256Digest,
-    ) -> Result<Release, StoreError> {
-        let (existing_size, existing) = sha256_file_blocking(dest)?;
-        if existing_size == size && existing == sha256 {
-            Ok(Release {
-                path: dest.to_owned(),
-                size,
-                sha256,
-                outcome: ReleaseOutcome::AlreadyPresent,
-            })
-        } else {
-            Err(StoreError::ReleaseConflict {
-                store: self.name.clone(),
-                path: dest.to_owned(),
-                existing,
-                new: sha256,
-            })
+    /// Removes the file at `path`; `false` when there was none. Blocking.
+    pub fn remove(&self, path: &RelPath) -> Result<bool, StoreError> {
+        let dest = path.under(&self.root);
+        match std::fs::remove_file(&dest) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(StoreError::io("removing", &dest)(e)),
+        }
+    }
+}
+
+impl Copied {
+    /// Where the file goes.
+    pub fn dest(&self) -> &Path {
+        &self.dest
+    }
+
+    /// Moves the copy into place. A file already there with the same
+    /// content is kept (`Ok(false)`); a different one is an error unless
+    /// `replace`. Blocking.
+    pub fn place(self, replace: bool) -> Result<bool, StoreError> {
+        if replace {
+            self.temp
+                .persist(&self.dest)
+                .map_err(|e| StoreError::io("moving into place", &self.dest)(e.error))?;
+            return Ok(true);
+        }
+        match self.temp.persist_noclobber(&self.dest) {
+            Ok(()) => Ok(true),
+            Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => {
+                let (_, existing) = sha256_file_blocking(&self.dest)?;
+                if existing == self.sha256 {
+                    Ok(false)
+                } else {
+                    Err(StoreError::ReleaseConflict {
+                        store: self.store,
+                        path: self.dest,
+                        existing,
+                        new: self.sha256,
+                    })
+                }
+            }
+            Err(e) => Err(StoreError::io("moving into place", &self.dest)(e.error)),
         }
     }
 }
@@ -146,8 +175,13 @@ impl ReleaseStore {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn releases_copy_once_and_never_overwrite() {
+    fn sha(bytes: &[u8]) -> Sha256Digest {
+        use sha2::Digest as _;
+        Sha256Digest::from_bytes(sha2::Sha256::digest(bytes).into())
+    }
+
+    #[test]
+    fn releases_are_checked_placed_once_and_never_overwritten() {
         let dir = tempfile::tempdir().expect("tempdir");
         let staged = dir.path().join("staged.pkg");
         std::fs::write(&staged, b"package bytes").expect("writing");
@@ -155,46 +189,62 @@ mod tests {
         std::fs::write(&other, b"different bytes").expect("writing");
         let store = ReleaseStore::new("stable", &dir.path().join("releases")).expect("a store");
         let rel = RelPath::new("x86_64/staged.pkg").expect("path");
+        assert_eq!(store.at(&rel).expect("at"), AtPath::Nothing);
 
-        let first = store.release(&staged, &rel).await.expect("first release");
-        assert_eq!(first.outcome, ReleaseOutcome::Copied);
+        let copy = store
+            .copy_checked(&staged, &rel, &sha(b"package bytes"))
+            .expect("copied");
+        assert_eq!(copy.size, 13);
+        let dest = copy.dest().to_owned();
+        assert_eq!(dest, dir.path().join("releases/stable/x86_64/staged.pkg"));
+        assert!(!dest.exists(), "not in place before it is placed");
+        assert!(copy.place(false).expect("placed"));
+        assert_eq!(std::fs::read(&dest).expect("reading"), b"package bytes");
         assert_eq!(
-            first.path,
-            dir.path().join("releases/stable/x86_64/staged.pkg")
+            store.at(&rel).expect("at"),
+            AtPath::File(sha(b"package bytes"))
         );
-        assert_eq!(
-            std::fs::read(&first.path).expect("reading"),
-            b"package bytes"
-        );
-        assert_eq!(first.size, 13);
 
-        let again = store.release(&staged, &rel).await.expect("second release");
-        assert_eq!(again.outcome, ReleaseOutcome::AlreadyPresent);
-        assert_eq!(again.sha256, first.sha256);
+        let again = store
+            .copy_checked(&staged, &rel, &sha(b"package bytes"))
+            .expect("copied");
+        assert!(!again.place(false).expect("the same content"), "a no-op");
 
-        let conflict = store.release(&other, &rel).await;
+        let conflict = store
+            .copy_checked(&other, &rel, &sha(b"different bytes"))
+            .expect("copied")
+            .place(false);
         assert!(
             matches!(conflict, Err(StoreError::ReleaseConflict { .. })),
             "{conflict:?}"
         );
-        assert_eq!(
-            std::fs::read(&first.path).expect("reading"),
-            b"package bytes"
-        );
+        assert_eq!(std::fs::read(&dest).expect("reading"), b"package bytes");
+        let replaced = store
+            .copy_checked(&other, &rel, &sha(b"different bytes"))
+            .expect("copied")
+            .place(true);
+        assert!(replaced.expect("replaced"));
+        assert_eq!(std::fs::read(&dest).expect("reading"), b"different bytes");
 
-        // No temporary files are left behind.
+        // A staged file that changed since it was recorded is refused.
+        let changed = store.copy_checked(&staged, &rel, &sha(b"what was built"));
+        assert!(
+            matches!(changed, Err(StoreError::ArtifactChanged { .. })),
+            "{changed:?}"
+        );
+        assert_eq!(std::fs::read(&dest).expect("reading"), b"different bytes");
+
+        // A copy dropped without being placed leaves nothing behind.
+        drop(store.copy_checked(&staged, &rel, &sha(b"package bytes")));
         let names: Vec<_> = std::fs::read_dir(dir.path().join("releases/stable/x86_64"))
             .expect("listing")
             .map(|e| e.expect("entry").file_name())
             .collect();
         assert_eq!(names, ["staged.pkg"]);
 
-        let missing = store
-            .release(
-                dir.path().join("missing"),
-                &RelPath::new("m").expect("path"),
-            )
-            .await;
+        assert!(store.remove(&rel).expect("removed"));
+        assert!(!store.remove(&rel).expect("nothing to remove"));
+        let missing = store.copy_checked(&dir.path().join("missing"), &rel, &sha(b""));
         assert!(matches!(missing, Err(StoreError::Io { .. })), "{missing:?}");
     }
 

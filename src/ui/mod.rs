@@ -8,6 +8,7 @@ pub mod listing;
 pub mod packages;
 pub mod progress;
 pub mod records;
+pub mod release;
 pub mod reproduce;
 pub mod sources;
 pub mod submit;

@@ -179,15 +179,19 @@ impl Tabular for ReleaseRow {
         "released_at",
         "store",
         "released_by",
+        "released_host",
         "path",
         "size",
         "sha256",
         "package_name",
         "package_version",
         "job_uuid",
+        "removed_at",
+        "removed_by",
+        "removal",
     ];
     const TABLE_COLUMNS: &'static [&'static str] = &[
-        "RELEASED", "STORE", "BY", "PATH", "PACKAGE", "SHA256", "JOB",
+        "RELEASED", "STORE", "BY", "PATH", "PACKAGE", "SHA256", "JOB", "STATE",
     ];
 
     fn csv_cells(&self) -> Vec<String> {
@@ -195,24 +199,33 @@ impl Tabular for ReleaseRow {
             rfc3339(&self.released_at),
             self.store.clone(),
             self.released_by.clone(),
+            self.released_host.clone(),
             self.path.clone(),
             self.size.to_string(),
             self.sha256.clone(),
             self.package_name.clone(),
             self.package_version.clone(),
             self.job_uuid.to_string(),
+            rfc3339_opt(&self.removed_at),
+            opt(&self.removed_by),
+            opt(&self.removal),
         ]
     }
 
     fn table_cells(&self, _: &DisplayNames) -> Vec<String> {
+        let state = match (&self.removal, &self.removed_at) {
+            (Some(removal), Some(at)) => format!("{removal} {}", short_time(at)),
+            _ => "current".to_owned(),
+        };
         vec![
             short_time(&self.released_at),
             self.store.clone(),
-            self.released_by.clone(),
+            format!("{}@{}", self.released_by, self.released_host),
             self.path.clone(),
             format!("{}@{}", self.package_name, self.package_version),
             self.sha256[..self.sha256.len().min(12)].to_owned(),
             short_uuid(&self.job_uuid),
+            state,
         ]
     }
 }

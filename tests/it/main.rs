@@ -13,6 +13,7 @@ mod errors;
 mod find_pkg;
 mod lint;
 mod liveness;
+mod release;
 mod reproduce;
 mod reuse;
 mod secrets;

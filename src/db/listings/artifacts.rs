@@ -13,6 +13,7 @@ use super::{
     filter_in, in_page_order, lookups, matches_nothing, newest_page, Conn, HexPrefix, IdSet, Limit,
     PackageSpec, PageKey, TimeWindow,
 };
+use crate::db::models::releases::Removal;
 use crate::db::schema::{artifacts, jobs, packages, release_stores, releases};
 
 /// Whether artifacts were copied into a release store.
@@ -98,7 +99,11 @@ pub fn list_artifacts(
             let of = filter_in!(of, jobs::package_id, ids);
             q = q.filter(artifacts::job_id.eq_any(of));
         }
-        let released = exists(releases::table.filter(releases::artifact_id.eq(artifacts::id)));
+        let released = exists(
+            releases::table
+                .filter(releases::artifact_id.eq(artifacts::id))
+                .filter(releases::removed_at.is_null()),
+        );
         match filter.released {
             Some(Released::Yes) => q = q.filter(released),
             Some(Released::No) => q = q.filter(diesel::dsl::not(released)),
@@ -147,12 +152,13 @@ pub fn artifacts_of_job(conn: &mut Conn, job_id: i32) -> QueryResult<Vec<Artifac
     with_stores(conn, rows)
 }
 
-/// Adds the names of the stores each artifact was released into.
+/// Adds the names of the stores each artifact is released into now.
 fn with_stores(conn: &mut Conn, rows: Vec<ArtifactRow>) -> QueryResult<Vec<ArtifactItem>> {
     let ids: Vec<i32> = rows.iter().map(|r| r.id).collect();
     let stores: Vec<(i32, String)> = releases::table
         .inner_join(release_stores::table)
         .filter(releases::artifact_id.eq_any(ids))
+        .filter(releases::removed_at.is_null())
         .order((releases::released_at, releases::id))
         .select((releases::artifact_id, release_stores::name))
         .load(conn)?;
@@ -177,6 +183,8 @@ pub struct ReleaseFilter {
     pub package: Option<PackageSpec>,
     /// `--newer-than`/`--older-than` on the time of release.
     pub window: TimeWindow,
+    /// `--all`: removed and replaced releases too, not only current ones.
+    pub all: bool,
 }
 
 /// One artifact released into one store.
@@ -189,7 +197,7 @@ pub struct ReleaseRow {
     #[diesel(select_expression = release_stores::name)]
     pub store: String,
     pub released_by: String,
-    #[diesel(select_expression = artifacts::path)]
+    pub released_host: String,
     pub path: String,
     #[diesel(select_expression = artifacts::size)]
     pub size: i64,
@@ -201,6 +209,10 @@ pub struct ReleaseRow {
     pub package_version: String,
     #[diesel(select_expression = jobs::uuid)]
     pub job_uuid: Uuid,
+    /// When it stopped being current, by whom, and why (`removed`, `replaced`).
+    pub removed_at: Option<DateTime<Utc>>,
+    pub removed_by: Option<String>,
+    pub removal: Option<Removal>,
 }
 
 /// `db releases`: the newest releases that match a filter.
@@ -230,15 +242,10 @@ pub fn list_releases(
             q = filter_in!(q, releases::release_store_id, ids.as_slice());
         }
         if let Some(ids) = package_ids {
-            let of = jobs::table.select(jobs::id).into_boxed();
-            let of = filter_in!(of, jobs::package_id, ids);
-            q = q.filter(
-                releases::artifact_id.eq_any(
-                    artifacts::table
-                        .filter(artifacts::job_id.eq_any(of))
-                        .select(artifacts::id),
-                ),
-            );
+            q = filter_in!(q, releases::package_id, ids);
+        }
+        if !filter.all {
+            q = q.filter(releases::removed_at.is_null());
         }
         if let Some(after) = filter.window.after {
             q = q.filter(releases::released_at.gt(after));
@@ -264,7 +271,8 @@ pub fn list_releases(
     }
     let rows = releases::table
         .inner_join(release_stores::table)
-        .inner_join(artifacts::table.inner_join(jobs::table.inner_join(packages::table)))
+        .inner_join(packages::table)
+        .inner_join(artifacts::table.inner_join(jobs::table))
         .filter(releases::id.eq_any(&page))
         .select(ReleaseRow::as_select())
         .load(conn)?;

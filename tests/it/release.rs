@@ -1,0 +1,244 @@
+//! `kiln release new|rm|list` through the real binary: a submit's
+//! artifacts released into a store (files checked against the staged ones
+//! by SHA-256, rows with user and host), released again (a no-op), a
+//! different file at a released path (refused, then replaced with
+//! `--update`), a removal (files gone, rows kept and marked), and a staged
+//! file changed since it was built (refused, nothing placed).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use diesel::prelude::*;
+use kiln::db::models::releases::{Release, Removal};
+use kiln::db::models::submits::Submit;
+use kiln::db::schema::releases;
+use sha2::Digest;
+
+use crate::submit::{config_toml, files_under, git_repo, Fixture};
+use crate::support::{records, run};
+
+fn package(name: &str, deps: &str) -> String {
+    format!(
+        "name = \"{name}\"\nversion = \"1\"\n{deps}[phases.build]\nscript = '''\nmkdir -p /outputs/{name}\necho \"{name} $X\" > /outputs/{name}/{name}-1.pkg\necho doc > /outputs/{name}/{name}.doc\n'''\n"
+    )
+}
+
+struct Setup {
+    fx: Fixture,
+    repo: PathBuf,
+    releases: PathBuf,
+}
+
+fn setup() -> Option<Setup> {
+    let fx = Fixture::new()?;
+    let releases = fx.sandbox.path().join("releases");
+    let config = format!(
+        "releases_root = \"{}\"\nrelease_stores = [\"stable\", \"testing\"]\n{}",
+        releases.display(),
+        config_toml(&fx.image, "")
+    );
+    let a = package("a", "");
+    let b = package("b", "[dependencies]\nbuild = [\"a =1\"]\n");
+    let repo = git_repo(
+        &fx.sandbox,
+        "repo",
+        &[
+            ("config.toml", &config),
+            ("a/pkg.toml", &a),
+            ("b/pkg.toml", &b),
+        ],
+    );
+    Some(Setup { fx, repo, releases })
+}
+
+impl Setup {
+    fn submit(&self, x: &str) -> Submit {
+        let (code, stdout, stderr) = self.fx.submit(
+            &self.repo,
+            &["b", "-I", "busybox", "-E", &format!("X={x}"), "--no-reuse"],
+        );
+        assert_eq!(code, 0, "{stdout}\n{stderr}");
+        records::submits(&mut self.fx.db.connect())
+            .pop()
+            .expect("a submit")
+    }
+
+    fn kiln(&self, args: &[&str]) -> (i32, String, String) {
+        let mut cmd = self.fx.db.kiln(&self.fx.sandbox);
+        cmd.arg("--repo").arg(&self.repo).args(args);
+        let (out, stdout, stderr) = run(&mut cmd);
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        (out.status.code().expect("exited"), stdout, stderr)
+    }
+
+    fn release(&self, submit: &Submit, extra: &[&str]) -> (i32, String, String) {
+        let uuid = submit.uuid.to_string();
+        let mut args = vec!["release", "new", &uuid];
+        args.extend_from_slice(extra);
+        args.extend(["--non-interactive", "--staging-dir"]);
+        let staging = self.fx.staging().display().to_string();
+        let mut all: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        all.push(staging);
+        let all: Vec<&str> = all.iter().map(String::as_str).collect();
+        self.kiln(&all)
+    }
+
+    fn staged(&self, submit: &Submit) -> PathBuf {
+        self.fx.staging().join(submit.uuid.to_string())
+    }
+
+    fn rows(&self) -> Vec<Release> {
+        releases::table
+            .order(releases::id)
+            .select(Release::as_select())
+            .load(&mut self.fx.db.connect())
+            .expect("releases")
+    }
+}
+
+/// Every file under `dir` with its SHA-256.
+fn hashes(dir: &Path) -> BTreeMap<String, String> {
+    files_under(dir)
+        .into_iter()
+        .map(|f| {
+            let bytes = std::fs::read(dir.join(&f)).expect("reading");
+            (f, hex::encode(sha2::Sha256::digest(bytes)))
+        })
+        .collect()
+}
+
+#[test]
+fn a_submit_is_released_once_updated_and_removed_with_its_history_kept() {
+    let Some(s) = setup() else { return };
+    let first = s.submit("1");
+    let stable = s.releases.join("stable");
+
+    let (code, _, stderr) = s.release(&first, &["--to", "stable"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(
+        hashes(&stable),
+        hashes(&s.staged(&first)),
+        "the files as staged"
+    );
+    assert_eq!(hashes(&stable).len(), 4);
+    let rows = s.rows();
+    assert_eq!(rows.len(), 4);
+    let me = kiln::actor::current();
+    assert!(rows
+        .iter()
+        .all(|r| r.released_by == me.user && r.released_host == me.host));
+    assert!(rows.iter().all(|r| r.removed_at.is_none()));
+
+    // Again: nothing to do, and said so.
+    let (code, _, stderr) = s.release(&first, &["--to", "stable"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("4 already released"), "{stderr}");
+    assert_eq!(s.rows(), rows);
+
+    // Another build puts different content at the same paths.
+    let second = s.submit("2");
+    let (code, _, stderr) = s.release(&second, &["--to", "stable"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("a different file is released there"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("b-1.pkg"), "{stderr}");
+    assert_eq!(
+        hashes(&stable),
+        hashes(&s.staged(&first)),
+        "nothing changed"
+    );
+    assert_eq!(s.rows(), rows);
+
+    let (code, _, stderr) = s.release(&second, &["--to", "stable", "--update"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(hashes(&stable), hashes(&s.staged(&second)));
+    let after = s.rows();
+    // The .doc files are the same in both builds: released already.
+    let replaced: Vec<&Release> = after
+        .iter()
+        .filter(|r| r.removal == Some(Removal::Replaced))
+        .collect();
+    assert_eq!(replaced.len(), 2, "{after:#?}");
+    assert!(replaced.iter().all(|r| r.path.ends_with(".pkg")));
+    assert_eq!(after.iter().filter(|r| r.removed_at.is_none()).count(), 4);
+
+    // Remove b: its files go, its rows stay, marked.
+    let (code, _, stderr) = s.kiln(&[
+        "release",
+        "rm",
+        "--from",
+        "stable",
+        "b",
+        "1",
+        "--non-interactive",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let left: Vec<String> = hashes(&stable).into_keys().collect();
+    assert_eq!(left, ["a/a-1.pkg", "a/a.doc"]);
+    let removed: Vec<Release> = s
+        .rows()
+        .into_iter()
+        .filter(|r| r.removal == Some(Removal::Removed))
+        .collect();
+    assert_eq!(removed.len(), 2);
+    assert!(removed
+        .iter()
+        .all(|r| r.path.starts_with("b/") && r.removed_by.as_deref() == Some(me.user.as_str())));
+
+    let list = |all: bool| -> Vec<serde_json::Value> {
+        let mut args = vec!["release", "list", "--store", "stable", "-o", "json"];
+        if all {
+            args.push("--all");
+        }
+        let (code, stdout, stderr) = s.kiln(&args);
+        assert_eq!(code, 0, "{stderr}");
+        serde_json::from_str(&stdout).expect("JSON")
+    };
+    assert_eq!(list(false).len(), 2, "a's current releases");
+    let all = list(true);
+    assert_eq!(all.len(), 6);
+    assert_eq!(all.iter().filter(|r| r["removal"] == "removed").count(), 2);
+    let (code, _, stderr) = s.kiln(&[
+        "release",
+        "rm",
+        "--from",
+        "stable",
+        "b",
+        "1",
+        "--non-interactive",
+    ]);
+    assert_eq!(code, 2, "nothing left to remove: {stderr}");
+}
+
+#[test]
+fn a_staged_file_changed_since_it_was_built_is_refused() {
+    let Some(s) = setup() else { return };
+    let submit = s.submit("1");
+    let tampered = s.staged(&submit).join("b/b-1.pkg");
+    std::fs::write(&tampered, "not what was built\n").expect("tampering");
+
+    let (code, _, stderr) = s.release(&submit, &["--to", "testing"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains(&tampered.display().to_string()), "{stderr}");
+    assert!(stderr.contains("changed since it was built"), "{stderr}");
+    assert!(
+        files_under(&s.releases.join("testing")).is_empty(),
+        "nothing placed, no temporary file left"
+    );
+    assert!(s.rows().is_empty(), "nothing recorded");
+
+    // One package of the submit: only its artifacts.
+    let (code, _, stderr) = s.release(&submit, &["a", "1", "--to", "testing"]);
+    assert_eq!(code, 0, "{stderr}");
+    let released: Vec<String> = hashes(&s.releases.join("testing")).into_keys().collect();
+    assert_eq!(released, ["a/a-1.pkg", "a/a.doc"]);
+
+    let (code, _, stderr) = s.release(&submit, &["--to", "nightly"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("nightly") && stderr.contains("stable, testing"),
+        "{stderr}"
+    );
+}
