@@ -17,6 +17,7 @@ mod env_of;
 mod explain;
 mod find_pkg;
 mod lint;
+mod provenance;
 mod select;
 mod source;
 mod submit;
@@ -42,5 +43,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Lint(args) => lint::run(&ctx, args),
         Command::Source(cmd) => source::run(&ctx, cmd),
         Command::Explain(args) => explain::run(&ctx, args),
+        Command::Provenance(args) => provenance::run(&ctx, args),
     }
 }

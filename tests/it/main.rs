@@ -13,6 +13,7 @@ mod errors;
 mod find_pkg;
 mod lint;
 mod liveness;
+mod provenance;
 mod reuse;
 mod secrets;
 mod source;
