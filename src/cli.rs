@@ -229,6 +229,32 @@ pub enum Command {
     /// (nothing was built), 130 interrupted.
     #[command(after_help = REPRODUCE_EXAMPLES)]
     Reproduce(ReproduceArgs),
+    /// Print the provenance of built artifacts: an in-toto Statement with a
+    /// SLSA Provenance v1 predicate.
+    ///
+    /// The document (JSON, on standard output) says which files a build made
+    /// and what went into them, from the database's records alone: its
+    /// `subject` lists the artifacts by path (relative to the submit's
+    /// staging directory) and SHA-256; its `predicate` lists what was asked
+    /// for (package, version, image, the command line's variables), what
+    /// each job took in (the repository's commit, the image's digest, every
+    /// source, patch and input artifact by digest), and when, where and by
+    /// which kiln each job ran. Secret variables are named, never valued.
+    ///
+    /// Give a submit (every artifact of its jobs that succeeded or were
+    /// reused), a job, or one artifact: a submit or job by its UUID or a
+    /// unique start of it, an artifact by its path as `kiln db artifacts`
+    /// lists it, alone when one artifact has that path, else as
+    /// SUBMIT-UUID/PATH (its place under the staging root). A reused job's
+    /// provenance is that of the build it reused, and says so.
+    ///
+    /// kiln does not sign the document: sign it with a tool of your choice
+    /// (it is the statement that a DSSE envelope carries). The user guide
+    /// ("Provenance") describes every field. Exit codes: 0 printed, 1 the
+    /// database failed, 2 nothing recorded has that name, or it has no
+    /// artifacts.
+    #[command(after_help = PROVENANCE_EXAMPLES)]
+    Provenance(ProvenanceArgs),
 }
 
 const WHAT_DEPENDS_EXAMPLES: &str = "\
@@ -663,6 +689,28 @@ pub struct ExplainArgs {
     /// Output format (`table` is text; CSV is not offered).
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+}
+
+const PROVENANCE_EXAMPLES: &str = "\
+Examples:
+  kiln provenance 3f2a > world.intoto.json    every artifact of submit (or job) 3f2a…
+  kiln provenance 3f2a/zlib-1.3.1.tar.gz      one artifact, by its place under the staging root
+  kiln provenance zlib-1.3.1.tar.gz           the one artifact with this path
+
+Check the staged files against the document (each subject's SHA-256):
+  jq -r '.subject[] | \"\\(.digest.sha256)  \\(.name)\"' world.intoto.json \\
+    | (cd staging/SUBMIT-UUID && sha256sum --check)
+
+See what went into them:
+  jq '.predicate.buildDefinition.resolvedDependencies' world.intoto.json";
+
+/// `kiln provenance SUBMIT|JOB|ARTIFACT`
+#[derive(Debug, Args)]
+pub struct ProvenanceArgs {
+    /// A submit or job (its UUID, or a unique start of it), or an artifact
+    /// (its path, or SUBMIT-UUID/PATH).
+    #[arg(value_name = "SUBMIT|JOB|ARTIFACT")]
+    pub target: String,
 }
 
 const TREE_OF_EXAMPLES: &str = "\

@@ -16,6 +16,7 @@
 //! - [`store`]: staging and release stores, safe extraction, checksums;
 //! - [`log`]: the container log protocol (no I/O);
 //! - [`secrets`]: the values of secret variables and their masking (no I/O);
+//! - [`provenance`]: in-toto/SLSA provenance documents from the records (no I/O);
 //! - [`db`]: the database (the only user of diesel);
 //! - [`ui`]: everything the user reads on the terminal.
 
@@ -33,6 +34,7 @@ pub mod orchestrator;
 pub mod package;
 pub mod plan;
 pub mod proof;
+pub mod provenance;
 pub mod repo;
 pub mod secrets;
 pub mod store;

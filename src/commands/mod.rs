@@ -17,6 +17,7 @@ mod env_of;
 mod explain;
 mod find_pkg;
 mod lint;
+mod provenance;
 mod release;
 mod reproduce;
 mod select;
@@ -46,5 +47,6 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Source(cmd) => source::run(&ctx, cmd),
         Command::Explain(args) => explain::run(&ctx, args),
         Command::Reproduce(args) => reproduce::run(&ctx, args),
+        Command::Provenance(args) => provenance::run(&ctx, args),
     }
 }

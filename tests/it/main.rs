@@ -13,6 +13,7 @@ mod errors;
 mod find_pkg;
 mod lint;
 mod liveness;
+mod provenance;
 mod release;
 mod reproduce;
 mod reuse;

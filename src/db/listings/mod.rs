@@ -25,6 +25,7 @@ pub mod explain;
 pub mod filters;
 pub mod jobs;
 pub mod lookups;
+pub mod provenance;
 pub mod reproduce;
 pub mod stats;
 pub mod submits;
