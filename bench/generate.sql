@@ -100,8 +100,10 @@ INSERT INTO job_input_artifacts (job_id, artifact_id)
 SELECT j + 1, 2 * j FROM generate_series(1, :submits * 10 - 1) AS j WHERE j % 10 <> 0;
 
 -- 1% of artifacts released.
-INSERT INTO releases (artifact_id, release_store_id, released_at, released_by)
-SELECT a.id, (a.id / 100) % 2 + 1, j.queued_at + interval '1 hour', 'user' || (a.id % 30)
+INSERT INTO releases (artifact_id, release_store_id, released_at, released_by,
+                      package_id, path, released_host)
+SELECT a.id, (a.id / 100) % 2 + 1, j.queued_at + interval '1 hour', 'user' || (a.id % 30),
+       j.package_id, a.path, 'host' || (a.id % 3)
   FROM artifacts a JOIN jobs j ON j.id = a.job_id
  WHERE a.id % 100 = 0;
 

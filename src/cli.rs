@@ -206,6 +206,19 @@ pub enum Command {
     #[command(after_help = EXPLAIN_EXAMPLES)]
     Explain(ExplainArgs),
 
+    /// Find built artifacts of packages, in staging and in release stores.
+    ///
+    /// Lists the artifacts of every package whose name matches REGEX (a
+    /// PostgreSQL regular expression, matched anywhere in the name: anchor
+    /// it, `^zlib$`, for one name), of VERSION when given, built by a job
+    /// that succeeded (or was reused) with every -E variable at that value
+    /// and in the -I image, newest first. Each artifact is shown where its
+    /// file is now with its recorded SHA-256: its submit's staging
+    /// directory, and each release store it is released into. Files that
+    /// are gone or changed are left out (with a note).
+    #[command(after_help = FIND_ARTIFACT_EXAMPLES)]
+    FindArtifact(FindArtifactArgs),
+
     /// Rebuild a recorded submit and prove what it got.
     ///
     /// Rebuilds SUBMIT from the database and the repository alone: the
@@ -540,6 +553,44 @@ Examples:
   kiln submit world -I busybox --rebuild zlib    build zlib (and what needs it) again
   kiln submit world -I busybox --commit v1.2     build world as it was at tag v1.2
   kiln db jobs --submit <UUID>                   what the submit recorded";
+
+const FIND_ARTIFACT_EXAMPLES: &str = "\
+Examples:
+  kiln find-artifact '^zlib$'                     every zlib artifact, newest first
+  kiln find-artifact '^zlib$' 1.3.1 -I busybox    of zlib 1.3.1 built in busybox
+  kiln find-artifact openssl -E FIPS=1 --paths    paths only, for scripts
+  kiln find-artifact '^curl$' -o json             with SHA-256, job and submit, for tools";
+
+/// `kiln find-artifact REGEX [VERSION]`
+#[derive(Debug, Args)]
+pub struct FindArtifactArgs {
+    /// A regular expression the package's name must match.
+    #[arg(value_name = "REGEX")]
+    pub regex: String,
+
+    /// Only this version (exactly; `=1.2` is taken as `1.2`).
+    #[arg(id = "package_version", value_name = "VERSION")]
+    pub version: Option<String>,
+
+    /// Only artifacts of jobs that had this variable with this value (repeatable).
+    #[arg(short = 'E', long = "env", value_name = "NAME=VALUE")]
+    pub env: Vec<String>,
+
+    /// Only artifacts built in this image (its name or short name).
+    #[arg(short = 'I', long, value_name = "IMAGE")]
+    pub image: Option<String>,
+
+    /// The staging root the submits' directories are in (default: `staging`).
+    #[arg(long, value_name = "DIR")]
+    pub staging_dir: Option<std::path::PathBuf>,
+
+    /// Print only the paths of the files found, one per line.
+    #[arg(long, conflicts_with = "output")]
+    pub paths: bool,
+
+    #[command(flatten)]
+    pub list: ListOptions,
+}
 
 const REPRODUCE_EXAMPLES: &str = "\
 Examples:

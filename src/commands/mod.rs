@@ -15,6 +15,7 @@ mod db_show;
 mod dependencies_of;
 mod env_of;
 mod explain;
+mod find_artifact;
 mod find_pkg;
 mod lint;
 mod provenance;
@@ -46,6 +47,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Lint(args) => lint::run(&ctx, args),
         Command::Source(cmd) => source::run(&ctx, cmd),
         Command::Explain(args) => explain::run(&ctx, args),
+        Command::FindArtifact(args) => find_artifact::run(&ctx, args),
         Command::Reproduce(args) => reproduce::run(&ctx, args),
         Command::Provenance(args) => provenance::run(&ctx, args),
     }

@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod explain;
+pub mod find_artifact;
 pub mod lint;
 pub mod listing;
 pub mod packages;

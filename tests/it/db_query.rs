@@ -102,10 +102,14 @@ fn seed(db: &TestDb) {
             (5, 3, 'zlib-1.3-alpine.tar.gz', 100000, '{a5}');
         INSERT INTO job_input_artifacts (job_id, artifact_id) VALUES (2, 1), (2, 2);
         INSERT INTO release_stores (id, name) VALUES (1, 'default'), (2, 'stable');
-        INSERT INTO releases (artifact_id, release_store_id, released_at, released_by) VALUES
+        INSERT INTO releases (artifact_id, release_store_id, released_at, released_by,
+                              package_id, path, released_host)
+        SELECT v.artifact, v.store, v.at, v.by, j.package_id, a.path, 'build-1'
+          FROM (VALUES
             (1, 1, now() - interval '2 days', 'alice'),
             (1, 2, now() - interval '1 day', 'alice'),
-            (4, 1, now() - interval '1 hour', 'bob');
+            (4, 1, now() - interval '1 hour', 'bob')) AS v (artifact, store, at, by)
+          JOIN artifacts a ON a.id = v.artifact JOIN jobs j ON j.id = a.job_id;
         INSERT INTO log_chunks (job_id, seq, first_line, line_count, raw_bytes, data) VALUES
             (1, 0, 0, 1, 11, {c10}),
             (1, 1, 1, 1, 9, {c11}),

@@ -242,3 +242,78 @@ fn a_staged_file_changed_since_it_was_built_is_refused() {
         "{stderr}"
     );
 }
+
+#[test]
+fn find_artifact_lists_the_files_that_are_there_in_staging_and_stores() {
+    let Some(s) = setup() else { return };
+    let first = s.submit("1");
+    let second = s.submit("2");
+    let (code, _, stderr) = s.release(&first, &["--to", "stable"]);
+    assert_eq!(code, 0, "{stderr}");
+    let find = |args: &[&str]| -> Vec<serde_json::Value> {
+        let mut all = vec!["find-artifact"];
+        all.extend_from_slice(args);
+        let staging = s.fx.staging().display().to_string();
+        all.extend(["--staging-dir", &staging, "-o", "json"]);
+        let (code, stdout, stderr) = s.kiln(&all);
+        assert_eq!(code, 0, "{stderr}");
+        serde_json::from_str(&stdout).expect("JSON")
+    };
+    let paths = |rows: &[serde_json::Value]| -> Vec<String> {
+        rows.iter()
+            .map(|r| r["path"].as_str().expect("path").to_owned())
+            .collect()
+    };
+    let a_pkg = |submit: &Submit| s.staged(submit).join("a/a-1.pkg").display().to_string();
+    let in_stable = s.releases.join("stable/a/a-1.pkg").display().to_string();
+
+    // Newest first: the second build's file, then the first's, in staging
+    // and in the store.
+    let rows = find(&["^a$", "1"]);
+    let pkgs: Vec<String> = paths(&rows)
+        .into_iter()
+        .filter(|p| p.ends_with(".pkg"))
+        .collect();
+    assert_eq!(pkgs, [a_pkg(&second), a_pkg(&first), in_stable.clone()]);
+    assert!(rows
+        .iter()
+        .all(|r| r["package"] == "a" && r["version"] == "1"));
+
+    // -E selects the build with that value; -I with an image not used finds nothing.
+    let rows = find(&["^a$", "-E", "X=1"]);
+    assert!(
+        paths(&rows)
+            .iter()
+            .all(|p| !p.contains(&second.uuid.to_string())),
+        "{rows:?}"
+    );
+    assert!(paths(&rows).contains(&in_stable));
+    assert!(find(&["^a$", "-I", "missing"]).is_empty());
+
+    // A deleted staged file is skipped; the released copy is still found.
+    std::fs::remove_file(a_pkg(&first)).expect("rm");
+    let pkgs: Vec<String> = paths(&find(&["^a$", "-E", "X=1"]))
+        .into_iter()
+        .filter(|p| p.ends_with(".pkg"))
+        .collect();
+    assert_eq!(pkgs, [in_stable]);
+
+    // Paths alone, for scripts.
+    let (code, stdout, _) = s.kiln(&[
+        "find-artifact",
+        "^b$",
+        "--paths",
+        "--staging-dir",
+        &s.fx.staging().display().to_string(),
+    ]);
+    assert_eq!(code, 0);
+    assert!(stdout.lines().all(|l| Path::new(l).is_file()), "{stdout}");
+    assert_eq!(stdout.lines().count(), 6, "{stdout}");
+
+    let (code, _, stderr) = s.kiln(&["find-artifact", "a(", "-o", "json"]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("not a valid regular expression"),
+        "{stderr}"
+    );
+}

@@ -560,8 +560,9 @@ fn missing_or_changed_artifacts_are_rebuilt_and_the_summary_says_why() {
         .execute(&mut conn)
         .expect("a store");
     diesel::sql_query(
-        "INSERT INTO releases (artifact_id, release_store_id, released_by) \
-         SELECT a.id, s.id, 'test' FROM artifacts a, release_stores s WHERE a.job_id = $1",
+        "INSERT INTO releases (artifact_id, release_store_id, released_by, package_id, path, released_host) \
+         SELECT a.id, s.id, 'test', j.package_id, a.path, 'test-host' \
+           FROM artifacts a JOIN jobs j ON j.id = a.job_id, release_stores s WHERE a.job_id = $1",
     )
     .bind::<diesel::sql_types::Integer, _>(first.job("d").id.0)
     .execute(&mut conn)

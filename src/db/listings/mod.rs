@@ -23,6 +23,7 @@ use diesel::prelude::*;
 pub mod artifacts;
 pub mod explain;
 pub mod filters;
+pub mod find_artifact;
 pub mod jobs;
 pub mod lookups;
 pub mod provenance;
