@@ -175,6 +175,25 @@ pub fn timed(mut cmd: Command) -> (std::process::ExitStatus, Run) {
     )
 }
 
+/// How many regular files are under `dir`, and their bytes.
+pub fn files_and_bytes(dir: &Path) -> (usize, u64) {
+    let mut count = (0, 0);
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("listing a directory") {
+            let entry = entry.expect("a directory entry");
+            let meta = entry.metadata().expect("a file's metadata");
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else if meta.is_file() {
+                count.0 += 1;
+                count.1 += meta.len();
+            }
+        }
+    }
+    count
+}
+
 /// A package of a benchmark repository: name, script, dependencies.
 pub type Package = (String, String, Vec<String>);
 

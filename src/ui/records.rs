@@ -461,6 +461,14 @@ pub fn submit_text(d: &SubmitDetail, names: &DisplayNames) -> String {
     if let Some(original) = d.reproduces {
         out.push_str(&fields(&[("reproduces", original.to_string())]));
     }
+    out.push_str(&fields(&[(
+        "status set",
+        format!(
+            "{} by {}",
+            rfc3339(&d.status_set_at),
+            table_cell(&d.status_set_by)
+        ),
+    )]));
     out.push_str("\nenvironment:\n");
     out.push_str(&env_lines(&d.env));
     out.push_str("\njobs:\n");
@@ -538,6 +546,14 @@ pub fn job_text(d: &JobDetail, sections: JobSections, names: &DisplayNames) -> S
     if let Some(msg) = &d.error_message {
         pairs.push(("error", msg.clone()));
     }
+    pairs.push((
+        "status set",
+        format!(
+            "{} by {}",
+            rfc3339(&d.status_set_at),
+            table_cell(&d.status_set_by)
+        ),
+    ));
     pairs.push(("build key", d.build_key.clone()));
     if let Some(reused) = &d.reused_job_uuid {
         pairs.push(("reused from", reused.to_string()));

@@ -128,6 +128,43 @@ fn a_submit_is_released_once_updated_and_removed_with_its_history_kept() {
         .iter()
         .all(|r| r.released_by == me.user && r.released_host == me.host));
     assert!(rows.iter().all(|r| r.removed_at.is_none()));
+    // The audit columns name the kiln that changed each row; a change made
+    // by someone else (here the test's own session) names them instead.
+    let audit = |table: &str| -> Vec<String> {
+        #[derive(diesel::QueryableByName)]
+        struct SetBy {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            set_by: String,
+        }
+        diesel::sql_query(format!("SELECT set_by FROM {table} ORDER BY id"))
+            .load::<SetBy>(&mut s.fx.db.connect())
+            .expect("audit columns")
+            .into_iter()
+            .map(|r| r.set_by)
+            .collect()
+    };
+    let by_kiln = format!("{}@{} pid ", me.user, me.host);
+    for table in ["releases", "submits", "jobs"] {
+        let set_by = audit(table);
+        assert!(
+            !set_by.is_empty()
+                && set_by
+                    .iter()
+                    .all(|b| b.starts_with("kiln ") && b.contains(&by_kiln)),
+            "{table}: {set_by:?}"
+        );
+    }
+    diesel::sql_query("UPDATE submits SET status = status")
+        .execute(&mut s.fx.db.connect())
+        .expect("an update by hand");
+    assert!(
+        audit("submits").iter().all(|b| !b.starts_with("kiln ")),
+        "{:?}",
+        audit("submits")
+    );
+    let (code, shown, _) = s.kiln(&["db", "submit", &first.uuid.to_string()]);
+    assert_eq!(code, 0);
+    assert!(shown.contains("status set"), "{shown}");
 
     // Again: nothing to do, and said so.
     let (code, _, stderr) = s.release(&first, &["--to", "stable"]);

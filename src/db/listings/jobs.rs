@@ -241,6 +241,9 @@ pub struct JobDetail {
     pub build_reason: Option<String>,
     pub log_bytes: i64,
     pub log_truncated: bool,
+    /// When its status was last set, and by whom (the audit columns).
+    pub status_set_at: DateTime<Utc>,
+    pub status_set_by: String,
     pub script: String,
     pub env: Vec<EnvVar>,
     pub dependencies: Vec<Dependency>,
@@ -295,6 +298,10 @@ pub fn job_detail(conn: &mut Conn, id: i32) -> QueryResult<JobDetail> {
         Some(other) => Some(jobs::table.find(other).select(jobs::uuid).first(conn)?),
         None => None,
     };
+    let (status_set_at, status_set_by) = jobs::table
+        .find(id)
+        .select((jobs::set_at, jobs::set_by))
+        .first(conn)?;
     let env = job_envs::table
         .inner_join(env_vars::table)
         .filter(job_envs::job_id.eq(id))
@@ -337,6 +344,8 @@ pub fn job_detail(conn: &mut Conn, id: i32) -> QueryResult<JobDetail> {
         build_reason,
         log_bytes,
         log_truncated,
+        status_set_at,
+        status_set_by,
         script,
         env,
         dependencies,

@@ -355,6 +355,9 @@ pub struct SubmitDetail {
     pub changes_size: Option<i64>,
     /// The submit this one rebuilt (`kiln reproduce`).
     pub reproduces: Option<Uuid>,
+    /// When its status was last set, and by whom (the audit columns).
+    pub status_set_at: DateTime<Utc>,
+    pub status_set_by: String,
     pub kiln_version: String,
     /// The command-line environment recorded for the submit.
     pub env: Vec<super::jobs::EnvVar>,
@@ -459,6 +462,10 @@ pub fn submit_detail(
             serde_json::Value,
             Option<i32>,
         )>(conn)?;
+    let (status_set_at, status_set_by) = submits::table
+        .find(id)
+        .select((submits::set_at, submits::set_by))
+        .first(conn)?;
     let changes_size = submit_changes::table
         .find(id)
         .select(submit_changes::size)
@@ -502,6 +509,8 @@ pub fn submit_detail(
         repo_diff_sha256,
         changes_size,
         reproduces,
+        status_set_at,
+        status_set_by,
         kiln_version,
         env,
         job_counts,
