@@ -47,7 +47,8 @@ db_url() { # NAME -> URL of that database on the admin server
 
 sql() { # DB SQL...
     local db=$1; shift
-    psql "$(db_url "$db")" -v ON_ERROR_STOP=1 -Atq "$@"
+    # kiln's tables are in its schema (`database_schema`, default `kiln`).
+    PGOPTIONS="-c search_path=kiln,public" psql "$(db_url "$db")" -v ON_ERROR_STOP=1 -Atq "$@"
 }
 
 make_chunk() { # KIND RAW_BYTES -> an INSERT of one stored log chunk into bench_chunk

@@ -258,8 +258,14 @@ impl BenchDb {
         }
     }
 
+    /// A connection set up as kiln sets up its own (kiln's schema first on
+    /// the search path).
     pub fn connect(&self) -> PgConnection {
-        PgConnection::establish(&self.url).expect("connecting to the benchmark database")
+        let mut conn =
+            PgConnection::establish(&self.url).expect("connecting to the benchmark database");
+        kiln::db::prepare_session(&mut conn, kiln::config::DEFAULT_DATABASE_SCHEMA)
+            .expect("setting up the session");
+        conn
     }
 }
 

@@ -36,7 +36,7 @@ pub fn run(ctx: &Context, cmd: DbCommand) -> Result<Outcome> {
 
 fn setup(location: &Location) -> Result<Outcome> {
     let mut conn = location.connect()?;
-    let applied = db::run_pending_migrations(&mut conn)
+    let applied = db::run_pending_migrations(&mut conn, location.schema())
         .with_context(|| format!("setting up the database at {}", location.describe()))?;
     let after = db::migration_status(&mut conn)?;
     ui::db::print_setup(&applied, &after);
@@ -60,6 +60,7 @@ fn cli(location: &Location) -> Result<Outcome> {
     if let Some(password) = &invocation.password {
         cmd.env("PGPASSWORD", password.expose());
     }
+    cmd.env("PGOPTIONS", &invocation.options);
     let status = cmd
         .status()
         .with_context(|| format!("running {}", psql.display()))?;
@@ -95,8 +96,8 @@ fn find_psql(location: &Location) -> Result<std::path::PathBuf> {
 }
 
 fn stop(location: &Location) -> Result<Outcome> {
-    match location {
-        Location::Embedded(server) => {
+    match location.server() {
+        db::Server::Embedded(server) => {
             let outcome = server.stop().with_context(|| {
                 format!(
                     "stopping kiln's embedded database in {}",
@@ -105,7 +106,7 @@ fn stop(location: &Location) -> Result<Outcome> {
             })?;
             ui::db::print_stop(server.dir(), outcome);
         }
-        Location::External { .. } => ui::db::print_stop_external(&location.describe()),
+        db::Server::External { .. } => ui::db::print_stop_external(&location.describe()),
     }
     Ok(Outcome::Success)
 }

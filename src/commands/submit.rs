@@ -273,7 +273,7 @@ fn prepare_database(config: &crate::config::Config) -> Result<crate::db::Pool> {
     let location = crate::db::Location::from_config(config)?;
     let mut conn = location.connect()?;
     if location.embedded().is_some() {
-        crate::db::run_pending_migrations(&mut conn)?;
+        crate::db::run_pending_migrations(&mut conn, location.schema())?;
     } else {
         let status = crate::db::migration_status(&mut conn)?;
         if !status.pending.is_empty() {

@@ -30,7 +30,10 @@ pub use database::{mask_url_password, DatabaseTarget, Secret};
 pub use error::{ConfigError, Problem, Problems};
 pub use show::ShownEntry;
 pub use source::{Environment, Layer, Source, ENV_PREFIX, NON_CONFIG_VARS};
-pub use validate::{COMPATIBILITY, DEFAULT_DOCKER_SOCKET, DEFAULT_LOG_LIMIT, LOCAL_ENDPOINT};
+pub use validate::{
+    is_schema_name, COMPATIBILITY, DEFAULT_DATABASE_SCHEMA, DEFAULT_DOCKER_SOCKET,
+    DEFAULT_LOG_LIMIT, LOCAL_ENDPOINT,
+};
 
 /// Where configuration comes from, besides the fixed locations.
 #[derive(Debug, Clone, Default)]
@@ -168,6 +171,8 @@ pub struct Config {
     /// before it stops its jobs.
     pub database_outage_timeout: Duration,
     pub database_default_query_limit: usize,
+    /// The PostgreSQL schema kiln's tables are in (`database_schema`).
+    pub database_schema: String,
     /// Empty only without a repository file; see [`Config::phases`].
     pub available_phases: Vec<String>,
     pub docker: DockerConfig,

@@ -77,6 +77,7 @@ pub(crate) fn entries(c: &Config) -> Vec<ShownEntry> {
         "database_default_query_limit",
         c.database_default_query_limit.into(),
     );
+    push("database_schema", c.database_schema.clone().into());
     push("available_phases", c.available_phases.clone().into());
     let images: Vec<Json> = c
         .docker

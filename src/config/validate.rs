@@ -32,6 +32,21 @@ pub const LOCAL_ENDPOINT: &str = "local";
 /// Default of `log_limit`: 64 MiB.
 pub const DEFAULT_LOG_LIMIT: u64 = 64 << 20;
 
+/// Whether `name` is a schema name kiln takes (`database_schema`): a
+/// lower-case letter or `_`, then lower-case letters, digits or `_`, at
+/// most 63 bytes, not starting with `pg_`: a name PostgreSQL takes unquoted.
+pub fn is_schema_name(name: &str) -> bool {
+    name.len() <= 63
+        && name.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && !name.starts_with("pg_")
+}
+
+/// The PostgreSQL schema kiln's tables live in unless `database_schema` says otherwise.
+pub const DEFAULT_DATABASE_SCHEMA: &str = "kiln";
+
 /// The most log lines `build_error_lines` may ask to keep for each job.
 pub const MAX_ERROR_LINES: i64 = 100_000;
 
@@ -63,6 +78,7 @@ pub(crate) const ROOT_KEYS: &[&str] = &[
     "database_connection_timeout",
     "database_outage_timeout",
     "database_default_query_limit",
+    "database_schema",
     "available_phases",
     "docker",
     "containers",
@@ -165,6 +181,9 @@ pub(crate) fn validate(mut root: Table, ctx: Context<'_>) -> Result<Config, Vec<
     let database_default_query_limit = c
         .integer(t, "", "database_default_query_limit", 1, u32::MAX.into())
         .map_or(10, to_usize);
+    let database_schema = c
+        .schema_name(t, "database_schema")
+        .unwrap_or_else(|| DEFAULT_DATABASE_SCHEMA.to_owned());
     let available_phases = c.phases(t, ctx.repo_file);
     let docker = c.docker(t, ctx.repo_file);
     let containers = c.containers(t);
@@ -203,6 +222,7 @@ pub(crate) fn validate(mut root: Table, ctx: Context<'_>) -> Result<Config, Vec<
         database_connection_timeout,
         database_outage_timeout,
         database_default_query_limit,
+        database_schema,
         available_phases,
         docker,
         containers,
@@ -403,6 +423,26 @@ impl Checker<'_> {
     fn string(&mut self, t: &mut Table, prefix: &str, key: &str) -> Option<String> {
         let (path, item) = self.take(t, prefix, key)?;
         self.string_of(item, &path)
+    }
+
+    /// A PostgreSQL schema name kiln can use unquoted: a lower-case letter
+    /// or `_`, then lower-case letters, digits or `_`, at most 63 bytes.
+    fn schema_name(&mut self, t: &mut Table, key: &str) -> Option<String> {
+        let (path, item) = self.take(t, "", key)?;
+        let source = item.source.clone();
+        let s = self.string_of(item, &path)?;
+        if !is_schema_name(&s) {
+            self.problem(
+                &source,
+                &path,
+                format!(
+                    "`{}` is not a schema name kiln takes: a lower-case letter or `_`, then lower-case letters, digits or `_` (at most 63, not starting with `pg_`)",
+                    crate::error::escape_controls(&s)
+                ),
+            );
+            return None;
+        }
+        Some(s)
     }
 
     fn nonempty_string(&mut self, t: &mut Table, prefix: &str, key: &str) -> Option<String> {

@@ -44,9 +44,16 @@ pub const POOL_MAX_SIZE: u32 = 8;
 /// (the bytes of "kilnmigr").
 const MIGRATION_LOCK_KEY: i64 = 0x6b69_6c6e_6d69_6772;
 
-/// Where the configured database is.
+/// Where the configured database is, and the schema kiln's tables are in.
 #[derive(Debug, Clone)]
-pub enum Location {
+pub struct Location {
+    server: Server,
+    schema: String,
+}
+
+/// The server of a [`Location`].
+#[derive(Debug, Clone)]
+pub enum Server {
     /// A server given by a `postgres://` URL (or libpq connection string).
     External { url: Secret },
     /// kiln's own server, started on demand.
@@ -56,21 +63,43 @@ pub enum Location {
 impl Location {
     /// The configured database.
     pub fn from_config(config: &Config) -> Result<Self> {
-        Ok(match &config.database {
-            DatabaseTarget::External { url } => Location::External { url: url.clone() },
-            DatabaseTarget::Embedded { dir } => Location::Embedded(EmbeddedServer::new(
+        let server = match &config.database {
+            DatabaseTarget::External { url } => Server::External { url: url.clone() },
+            DatabaseTarget::Embedded { dir } => Server::Embedded(EmbeddedServer::new(
                 dir,
                 config.database_connection_timeout,
             )?),
+        };
+        Ok(Self {
+            server,
+            schema: config.database_schema.clone(),
         })
+    }
+
+    /// The database at `url`, kiln's tables in `schema` (a name as
+    /// `database_schema` takes it).
+    pub fn external(url: Secret, schema: &str) -> Self {
+        Self {
+            server: Server::External { url },
+            schema: schema.to_owned(),
+        }
+    }
+
+    pub fn server(&self) -> &Server {
+        &self.server
+    }
+
+    /// The schema kiln's tables are in.
+    pub fn schema(&self) -> &str {
+        &self.schema
     }
 
     /// Where the database is, for people: the URL with its password masked,
     /// or the embedded server's directory and socket.
     pub fn describe(&self) -> String {
-        match self {
-            Location::External { url } => mask_password(url.expose()),
-            Location::Embedded(server) => format!(
+        match &self.server {
+            Server::External { url } => mask_password(url.expose()),
+            Server::Embedded(server) => format!(
                 "kiln's embedded server in {} (socket in {})",
                 server.dir().display(),
                 server.socket_dir().display()
@@ -80,9 +109,9 @@ impl Location {
 
     /// The connection string, after starting the embedded server if need be.
     pub fn prepare(&self) -> Result<Secret> {
-        match self {
-            Location::External { url } => Ok(url.clone()),
-            Location::Embedded(server) => {
+        match &self.server {
+            Server::External { url } => Ok(url.clone()),
+            Server::Embedded(server) => {
                 server.ensure_running().with_context(|| {
                     format!(
                         "starting kiln's embedded database in {}",
@@ -99,7 +128,7 @@ impl Location {
         let url = self.prepare()?;
         let mut conn = PgConnection::establish(url.expose())
             .with_context(|| format!("connecting to the database at {}", self.describe()))?;
-        identify(&mut conn).context("naming kiln in its database session")?;
+        prepare_session(&mut conn, &self.schema).context("setting up kiln's database session")?;
         Ok(conn)
     }
 
@@ -118,7 +147,9 @@ impl Location {
             .connection_timeout(timeout)
             .test_on_check_out(true)
             .error_handler(Box::new(QuietErrors))
-            .connection_customizer(Box::new(Identified))
+            .connection_customizer(Box::new(Session {
+                schema: self.schema.clone(),
+            }))
             .build(manager)
             .with_context(|| {
                 format!(
@@ -136,6 +167,8 @@ impl Location {
 pub struct PsqlInvocation {
     pub args: Vec<String>,
     pub password: Option<Secret>,
+    /// For `PGOPTIONS`: kiln's schema first on the search path.
+    pub options: String,
 }
 
 impl Location {
@@ -147,14 +180,15 @@ impl Location {
         Ok(PsqlInvocation {
             args: vec!["--dbname".to_owned(), rest],
             password: password.map(Secret::new),
+            options: format!("-c search_path={}", search_path(&self.schema)),
         })
     }
 
     /// The embedded server, if this is one.
     pub fn embedded(&self) -> Option<&EmbeddedServer> {
-        match self {
-            Location::Embedded(server) => Some(server),
-            Location::External { .. } => None,
+        match &self.server {
+            Server::Embedded(server) => Some(server),
+            Server::External { .. } => None,
         }
     }
 }
@@ -303,41 +337,57 @@ impl diesel::r2d2::HandleError<diesel::r2d2::Error> for QuietErrors {
     }
 }
 
-/// Names this kiln process in a database session (`kiln.actor`), for the
-/// audit columns the database sets on the rows it changes.
-fn identify(conn: &mut PgConnection) -> diesel::QueryResult<()> {
-    diesel::sql_query("SELECT set_config('kiln.actor', $1, false)")
-        .bind::<diesel::sql_types::Text, _>(crate::actor::session_actor())
-        .execute(conn)
-        .map(drop)
+/// The search path of kiln's sessions: its schema, then `public` (where
+/// the tables of kilns before `database_schema` are until they are moved,
+/// see [`run_pending_migrations`]).
+fn search_path(schema: &str) -> String {
+    format!("{schema},public")
 }
 
-/// Every connection of a pool is named ([`identify`]) when it is opened.
-#[derive(Debug)]
-struct Identified;
+/// Sets up a database session for kiln: its schema first on the search
+/// path (`schema` is a name as `database_schema` takes it), and this kiln
+/// process named (`kiln.actor`) for the audit columns the database sets
+/// on the rows it changes.
+pub fn prepare_session(conn: &mut PgConnection, schema: &str) -> diesel::QueryResult<()> {
+    diesel::sql_query(
+        "SELECT set_config('search_path', $1, false), set_config('kiln.actor', $2, false)",
+    )
+    .bind::<diesel::sql_types::Text, _>(search_path(schema))
+    .bind::<diesel::sql_types::Text, _>(crate::actor::session_actor())
+    .execute(conn)
+    .map(drop)
+}
 
-impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for Identified {
+/// Every connection of a pool is set up ([`prepare_session`]) when it is
+/// opened.
+#[derive(Debug)]
+struct Session {
+    schema: String,
+}
+
+impl diesel::r2d2::CustomizeConnection<PgConnection, diesel::r2d2::Error> for Session {
     fn on_acquire(&self, conn: &mut PgConnection) -> Result<(), diesel::r2d2::Error> {
-        identify(conn).map_err(diesel::r2d2::Error::QueryError)
+        prepare_session(conn, &self.schema).map_err(diesel::r2d2::Error::QueryError)
     }
 }
 
 /// Applies every pending migration and returns the names of those applied
 /// (none when the schema was up to date). Several kiln processes may call
 /// it at once: a session lock makes them take turns.
-pub fn run_pending_migrations(conn: &mut PgConnection) -> Result<Vec<String>> {
+pub fn run_pending_migrations(conn: &mut PgConnection, schema: &str) -> Result<Vec<String>> {
     diesel::sql_query(format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))
         .execute(conn)
         .context("waiting for other kiln processes to finish migrating")?;
-    let applied = conn
-        .run_pending_migrations(MIGRATIONS)
-        .map(|versions| {
-            versions
-                .into_iter()
-                .map(|v| v.to_string())
-                .collect::<Vec<_>>()
-        })
-        .map_err(|e| anyhow::anyhow!("applying migrations: {e}"));
+    let applied = into_schema(conn, schema).and_then(|()| {
+        conn.run_pending_migrations(MIGRATIONS)
+            .map(|versions| {
+                versions
+                    .into_iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+            })
+            .map_err(|e| anyhow::anyhow!("applying migrations: {e}"))
+    });
     let unlocked = diesel::sql_query(format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"))
         .execute(conn)
         .context("releasing the migration lock");
@@ -345,6 +395,44 @@ pub fn run_pending_migrations(conn: &mut PgConnection) -> Result<Vec<String>> {
     unlocked?;
     Ok(applied.iter().map(|v| migration_name(v)).collect())
 }
+
+/// Makes kiln's schema (`schema`, a name as `database_schema` takes it),
+/// and, in a database set up before kiln had one (its tables in `public`),
+/// moves the record of applied migrations there, so that the migrations
+/// find it; migration `2026-12-07-000003_schema` moves the tables.
+fn into_schema(conn: &mut PgConnection, schema: &str) -> Result<()> {
+    if !crate::config::is_schema_name(schema) {
+        anyhow::bail!("`{schema}` is not a schema name kiln takes");
+    }
+    // A name checked above: safe to write into the statement.
+    diesel::sql_query(format!(
+        "DO $$
+         DECLARE
+             kilns boolean := false;
+         BEGIN
+             IF NOT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = '{schema}') THEN
+                 CREATE SCHEMA {schema};
+             END IF;
+             IF '{schema}' <> 'public'
+                AND to_regclass('public.__diesel_schema_migrations') IS NOT NULL
+                AND to_regclass('{schema}.__diesel_schema_migrations') IS NULL
+             THEN
+                 EXECUTE 'SELECT EXISTS (SELECT 1 FROM public.__diesel_schema_migrations
+                                          WHERE version = $1)'
+                    INTO kilns USING '{FIRST_MIGRATION}';
+                 IF kilns THEN
+                     ALTER TABLE public.__diesel_schema_migrations SET SCHEMA {schema};
+                 END IF;
+             END IF;
+         END $$"
+    ))
+    .execute(conn)
+    .with_context(|| format!("preparing kiln's schema `{schema}`"))?;
+    Ok(())
+}
+
+/// The version of kiln's first migration, as diesel records it.
+const FIRST_MIGRATION: &str = "20261122000001";
 
 /// The migrations applied to a database and those still to apply.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

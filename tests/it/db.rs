@@ -85,6 +85,103 @@ fn setup_creates_the_schema_and_a_second_run_changes_nothing() {
     );
 }
 
+/// The schemas holding each of kiln's tables.
+fn schemas_of_tables(conn: &mut diesel::PgConnection) -> BTreeSet<(String, String)> {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        schema: String,
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    diesel::sql_query(
+        "SELECT table_schema::text AS schema, table_name::text AS name \
+           FROM information_schema.tables \
+          WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema')",
+    )
+    .load::<Row>(conn)
+    .expect("listing tables")
+    .into_iter()
+    .map(|r| (r.schema, r.name))
+    .collect()
+}
+
+/// A database set up by a kiln from before `database_schema` (its tables
+/// in `public`) is moved into kiln's schema by `db setup`, rows and all;
+/// another application's table in `public` is left alone.
+#[test]
+fn an_older_database_moves_into_kiln_s_schema() {
+    use diesel::connection::SimpleConnection as _;
+    use diesel::migration::MigrationSource as _;
+    use diesel::Connection as _;
+    use diesel_migrations::MigrationHarness as _;
+    let Some(db) = TestDb::new() else { return };
+    let sandbox = Sandbox::new();
+    let mut old = diesel::PgConnection::establish(&db.url).expect("connecting");
+    let all =
+        diesel::migration::MigrationSource::<diesel::pg::Pg>::migrations(&kiln::db::MIGRATIONS)
+            .expect("migrations");
+    for _ in 0..all.len() - 1 {
+        old.run_next_migration(kiln::db::MIGRATIONS)
+            .expect("a migration of the old layout");
+    }
+    old.batch_execute(
+        "INSERT INTO packages (name, version) VALUES ('zlib', '1.3'); \
+         CREATE TABLE public.other_app (id int)",
+    )
+    .expect("rows of the old layout");
+    assert!(schemas_of_tables(&mut old).contains(&("public".into(), "jobs".into())));
+
+    let (out, stdout, stderr) = run(db.kiln(&sandbox).args(["db", "setup"]));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let tables = schemas_of_tables(&mut old);
+    let in_public: BTreeSet<&str> = tables
+        .iter()
+        .filter(|(schema, _)| schema == "public")
+        .map(|(_, name)| name.as_str())
+        .collect();
+    assert_eq!(in_public, BTreeSet::from(["other_app"]), "{tables:?}");
+    let in_kiln: BTreeSet<&str> = tables
+        .iter()
+        .filter(|(schema, _)| schema == "kiln")
+        .map(|(_, name)| name.as_str())
+        .collect();
+    assert_eq!(in_kiln, TABLES.iter().copied().collect::<BTreeSet<_>>());
+    let (out, stdout, _) = run(db.kiln(&sandbox).args(["db", "status"]));
+    assert!(out.status.success());
+    assert!(stdout.contains(", 0 pending"), "{stdout}");
+    let (out, stdout, stderr) = run(db.kiln(&sandbox).args(["db", "packages", "-o", "csv"]));
+    assert!(out.status.success(), "{stderr}");
+    assert!(
+        stdout.contains("zlib"),
+        "the rows moved with their tables: {stdout}"
+    );
+}
+
+/// `database_schema` names the schema kiln's tables are made in.
+#[test]
+fn the_schema_is_configurable() {
+    let Some(db) = TestDb::new() else { return };
+    let sandbox = Sandbox::new();
+    let (out, stdout, stderr) = run(db
+        .kiln(&sandbox)
+        .env("KILN_DATABASE_SCHEMA", "builds")
+        .args(["db", "setup"]));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let mut conn = diesel::PgConnection::establish(&db.url).expect("connecting");
+    let schemas: BTreeSet<String> = schemas_of_tables(&mut conn)
+        .into_iter()
+        .map(|(schema, _)| schema)
+        .collect();
+    assert_eq!(schemas, BTreeSet::from(["builds".to_owned()]));
+    let (out, _, stderr) = run(db
+        .kiln(&sandbox)
+        .env("KILN_DATABASE_SCHEMA", "Bad-Name")
+        .args(["db", "status"]));
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("database_schema"), "{stderr}");
+}
+
 #[test]
 fn two_setups_at_once_apply_the_migrations_once() {
     let Some(db) = TestDb::new() else { return };
@@ -263,7 +360,9 @@ fn the_migration_is_reversible() {
         "down.sql left tables behind"
     );
 
-    let applied = kiln::db::run_pending_migrations(&mut conn).expect("applying again");
+    let applied =
+        kiln::db::run_pending_migrations(&mut conn, kiln::config::DEFAULT_DATABASE_SCHEMA)
+            .expect("applying again");
     assert_eq!(applied, migrations());
     let (columns, objects) = schema_snapshot(&mut conn);
     let without_runs = |objects: &[crate::support::db::SchemaObject]| -> Vec<(String, String)> {
@@ -290,6 +389,8 @@ fn get_or_create_gives_two_racing_writers_the_same_rows() {
             let url = url.clone();
             std::thread::spawn(move || {
                 let mut conn = diesel::PgConnection::establish(&url).expect("connecting");
+                kiln::db::prepare_session(&mut conn, kiln::config::DEFAULT_DATABASE_SCHEMA)
+                    .expect("setting up the session");
                 barrier.wait();
                 let mut ids = Vec::new();
                 for i in 0..ROWS {
@@ -1293,9 +1394,10 @@ fn embedded_server_of_an_ordinary_user_runs_as_that_user() {
 fn run_moves_database_work_off_the_async_workers() {
     let Some(db) = TestDb::new() else { return };
     let db = db.migrated();
-    let location = kiln::db::Location::External {
-        url: kiln::config::Secret::new(db.url.clone()),
-    };
+    let location = kiln::db::Location::external(
+        kiln::config::Secret::new(db.url.clone()),
+        kiln::config::DEFAULT_DATABASE_SCHEMA,
+    );
     let pool = location
         .pool(std::time::Duration::from_secs(5))
         .expect("a pool");

@@ -90,7 +90,7 @@ fn database_text(fx: &Fixture) -> String {
     let mut conn = fx.db.connect();
     let tables: Vec<Text> = diesel::sql_query(
         "SELECT table_name::text AS text FROM information_schema.tables \
-         WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY 1",
+         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1",
     )
     .load(&mut conn)
     .expect("listing the tables");

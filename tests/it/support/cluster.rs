@@ -69,8 +69,13 @@ impl PrivateCluster {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
 
+    /// A connection set up as kiln sets up its own.
     pub fn connect(&self) -> PgConnection {
-        PgConnection::establish(&self.url()).expect("connecting to the private cluster")
+        let mut conn =
+            PgConnection::establish(&self.url()).expect("connecting to the private cluster");
+        kiln::db::prepare_session(&mut conn, kiln::config::DEFAULT_DATABASE_SCHEMA)
+            .expect("setting up the session");
+        conn
     }
 
     /// Stops the server at once, as a crash would: every session is gone.

@@ -57,8 +57,13 @@ impl TestDb {
         })
     }
 
+    /// A connection set up as kiln sets up its own (kiln's schema first on
+    /// the search path).
     pub fn connect(&self) -> PgConnection {
-        PgConnection::establish(&self.url).expect("connecting to the test database")
+        let mut conn = PgConnection::establish(&self.url).expect("connecting to the test database");
+        kiln::db::prepare_session(&mut conn, kiln::config::DEFAULT_DATABASE_SCHEMA)
+            .expect("setting up the session");
+        conn
     }
 
     /// `kiln` in `sandbox`, pointed at this database.
@@ -71,7 +76,8 @@ impl TestDb {
     /// The database with its schema applied through the library.
     pub fn migrated(self) -> Self {
         let mut conn = self.connect();
-        kiln::db::run_pending_migrations(&mut conn).expect("applying migrations");
+        kiln::db::run_pending_migrations(&mut conn, kiln::config::DEFAULT_DATABASE_SCHEMA)
+            .expect("applying migrations");
         self
     }
 }
@@ -110,14 +116,14 @@ pub struct LiveColumn {
     pub column_default: String,
 }
 
-/// Every column of every table in `public`.
+/// Every column of every table in kiln's schema.
 pub fn live_columns(conn: &mut PgConnection) -> Vec<LiveColumn> {
     diesel::sql_query(
         "SELECT c.table_name::text, c.column_name::text, c.udt_name::text, c.is_nullable::text, \
                 COALESCE(c.column_default, '')::text AS column_default \
          FROM information_schema.columns c \
          JOIN information_schema.tables t USING (table_schema, table_name) \
-         WHERE c.table_schema = 'public' AND t.table_type = 'BASE TABLE' \
+         WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE' \
          ORDER BY 1, 2",
     )
     .load(conn)
@@ -139,10 +145,10 @@ pub struct SchemaObject {
 pub fn schema_snapshot(conn: &mut PgConnection) -> (Vec<LiveColumn>, Vec<SchemaObject>) {
     let objects = diesel::sql_query(
         "SELECT 'index' AS kind, indexname::text AS name, indexdef::text AS definition \
-           FROM pg_indexes WHERE schemaname = 'public' \
+           FROM pg_indexes WHERE schemaname = current_schema() \
          UNION ALL \
          SELECT 'constraint', conrelid::regclass::text || '.' || conname, pg_get_constraintdef(oid) \
-           FROM pg_constraint WHERE connamespace = 'public'::regnamespace \
+           FROM pg_constraint WHERE connamespace = current_schema()::regnamespace \
          UNION ALL \
          SELECT 'migration', version::text, run_on::text FROM __diesel_schema_migrations \
          ORDER BY 1, 2",

@@ -62,9 +62,12 @@ impl TestDb {
         })
     }
 
-    /// A connection to the test's database.
+    /// A connection to the test's database, set up as kiln sets up its own.
     pub fn connect(&self) -> PgConnection {
-        PgConnection::establish(&self.url).expect("connecting to the test database")
+        let mut conn = PgConnection::establish(&self.url).expect("connecting to the test database");
+        kiln::db::prepare_session(&mut conn, kiln::config::DEFAULT_DATABASE_SCHEMA)
+            .expect("setting up the session");
+        conn
     }
 
     /// Runs SQL statements (separated by `;`) in the test's database.
