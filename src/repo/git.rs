@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 /// What a submit records of the repository it was built from.
@@ -108,7 +109,9 @@ fn work_tree_changes(repo: &git2::Repository, head: &git2::Commit<'_>) -> Result
 
 /// A commit of a repository written out into a temporary directory (with
 /// recorded uncommitted changes applied), leaving the repository's own work
-/// tree and index alone. The directory is removed when this is dropped.
+/// tree and index alone. The files are written from the commit's tree as
+/// git stores them (no checkout filters: line endings and `ident` are not
+/// converted). The directory is removed when this is dropped.
 #[derive(Debug)]
 pub struct Checkout {
     /// Held for its removal on drop.
@@ -172,20 +175,13 @@ impl Checkout {
             .prefix("kiln-checkout-")
             .tempdir()
             .context("making a temporary directory for the checkout")?;
-        let mut checkout = git2::build::CheckoutBuilder::new();
-        checkout
-            .target_dir(dir.path())
-            .update_index(false)
-            .force()
-            .recreate_missing(true);
-        repo.checkout_index(Some(&mut index), Some(&mut checkout))
-            .with_context(|| {
-                format!(
-                    "writing commit {} into {}",
-                    commit.id(),
-                    dir.path().display()
-                )
-            })?;
+        write_files(&repo, &index, dir.path()).with_context(|| {
+            format!(
+                "writing commit {} into {}",
+                commit.id(),
+                dir.path().display()
+            )
+        })?;
         let state = GitState {
             commit: commit.id().to_string(),
             author: author_of(&commit),
@@ -197,6 +193,72 @@ impl Checkout {
             root,
             state,
         })
+    }
+}
+
+/// Writes every file of `index` under `dir` (which is empty): regular
+/// files with their executable bit, symbolic links, and an empty directory
+/// for a submodule; in parallel, each thread reading blobs through a
+/// repository handle of its own.
+fn write_files(repo: &git2::Repository, index: &git2::Index, dir: &Path) -> Result<()> {
+    let entries: Vec<(PathBuf, u32, git2::Oid)> = index
+        .iter()
+        .map(|e| Ok((entry_path(&e.path)?, e.mode, e.id)))
+        .collect::<Result<_>>()?;
+    let parents: std::collections::BTreeSet<&Path> =
+        entries.iter().filter_map(|(p, _, _)| p.parent()).collect();
+    for parent in parents {
+        std::fs::create_dir_all(dir.join(parent))
+            .with_context(|| format!("creating {}", dir.join(parent).display()))?;
+    }
+    let git_dir = repo.path().to_owned();
+    entries.par_iter().try_for_each_init(
+        || git2::Repository::open(&git_dir),
+        |opened, (path, mode, oid)| -> Result<()> {
+            let repo = opened
+                .as_ref()
+                .map_err(|e| anyhow::anyhow!("opening the repository: {e}"))?;
+            write_entry(repo, &dir.join(path), *mode, *oid)
+                .with_context(|| format!("writing {}", path.display()))
+        },
+    )
+}
+
+/// A path of the index as a relative path of plain components.
+fn entry_path(bytes: &[u8]) -> Result<PathBuf> {
+    use std::os::unix::ffi::OsStrExt as _;
+    let path = Path::new(std::ffi::OsStr::from_bytes(bytes));
+    let plain = path
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)));
+    anyhow::ensure!(
+        plain && !bytes.is_empty(),
+        "the commit holds a path that is not a plain relative path: {}",
+        String::from_utf8_lossy(bytes)
+    );
+    Ok(path.to_owned())
+}
+
+fn write_entry(repo: &git2::Repository, dest: &Path, mode: u32, oid: git2::Oid) -> Result<()> {
+    use std::os::unix::ffi::OsStrExt as _;
+    use std::os::unix::fs::PermissionsExt as _;
+    const KIND: u32 = 0o170000;
+    match mode & KIND {
+        0o160000 => Ok(std::fs::create_dir_all(dest)?),
+        0o120000 => {
+            let blob = repo.find_blob(oid)?;
+            let target = Path::new(std::ffi::OsStr::from_bytes(blob.content()));
+            Ok(std::os::unix::fs::symlink(target, dest)?)
+        }
+        _ => {
+            let blob = repo.find_blob(oid)?;
+            std::fs::write(dest, blob.content())?;
+            let perms = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
+            Ok(std::fs::set_permissions(
+                dest,
+                std::fs::Permissions::from_mode(perms),
+            )?)
+        }
     }
 }
 
@@ -343,6 +405,32 @@ mod tests {
         assert_eq!(
             files(checkout.path()),
             [(PathBuf::from("a/pkg.toml"), b"x\n".to_vec())]
+        );
+    }
+
+    #[test]
+    fn links_and_executable_files_are_written_as_committed() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let repo = git2::Repository::init(dir.path()).expect("init");
+        std::fs::create_dir(dir.path().join("bin")).expect("mkdir");
+        std::fs::write(dir.path().join("bin/run"), "#!/bin/sh\n").expect("write");
+        std::fs::set_permissions(
+            dir.path().join("bin/run"),
+            std::fs::Permissions::from_mode(0o755),
+        )
+        .expect("chmod");
+        std::os::unix::fs::symlink("bin/run", dir.path().join("run")).expect("symlink");
+        commit_all(&repo, "first");
+        let checkout = Checkout::new(dir.path(), "HEAD", None).expect("checkout");
+        let run = checkout.path().join("bin/run");
+        assert_eq!(
+            std::fs::metadata(&run).expect("stat").permissions().mode() & 0o111,
+            0o111
+        );
+        assert_eq!(
+            std::fs::read_link(checkout.path().join("run")).expect("a link"),
+            PathBuf::from("bin/run")
         );
     }
 

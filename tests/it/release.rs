@@ -154,8 +154,9 @@ fn a_submit_is_released_once_updated_and_removed_with_its_history_kept() {
             "{table}: {set_by:?}"
         );
     }
-    diesel::sql_query("UPDATE submits SET status = status")
-        .execute(&mut s.fx.db.connect())
+    let mut by_hand = diesel::PgConnection::establish(&s.fx.db.url).expect("connecting");
+    diesel::sql_query("UPDATE kiln.submits SET status = status")
+        .execute(&mut by_hand)
         .expect("an update by hand");
     assert!(
         audit("submits").iter().all(|b| !b.starts_with("kiln ")),
