@@ -161,7 +161,7 @@ impl Checkout {
                 repo: repo.workdir().unwrap_or(repo.path()).to_owned(),
             })?;
         let tree = commit.tree().context("reading the commit's tree")?;
-        let mut index = match changes {
+        let index = match changes {
             Some(patch) => apply_changes(&repo, &commit, &tree, patch)?,
             None => {
                 let mut index = git2::Index::new().context("making an index in memory")?;
@@ -205,11 +205,20 @@ fn write_files(repo: &git2::Repository, index: &git2::Index, dir: &Path) -> Resu
         .iter()
         .map(|e| Ok((entry_path(&e.path)?, e.mode, e.id)))
         .collect::<Result<_>>()?;
-    let parents: std::collections::BTreeSet<&Path> =
-        entries.iter().filter_map(|(p, _, _)| p.parent()).collect();
+    // Every directory once, each after its parent (a parent sorts first).
+    let parents: std::collections::BTreeSet<&Path> = entries
+        .iter()
+        .flat_map(|(p, _, _)| p.ancestors().skip(1))
+        .filter(|p| !p.as_os_str().is_empty())
+        .collect();
     for parent in parents {
-        std::fs::create_dir_all(dir.join(parent))
-            .with_context(|| format!("creating {}", dir.join(parent).display()))?;
+        let path = dir.join(parent);
+        match std::fs::create_dir(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(e).with_context(|| format!("creating {}", path.display()));
+            }
+            _ => {}
+        }
     }
     let git_dir = repo.path().to_owned();
     entries.par_iter().try_for_each_init(
@@ -241,7 +250,6 @@ fn entry_path(bytes: &[u8]) -> Result<PathBuf> {
 
 fn write_entry(repo: &git2::Repository, dest: &Path, mode: u32, oid: git2::Oid) -> Result<()> {
     use std::os::unix::ffi::OsStrExt as _;
-    use std::os::unix::fs::PermissionsExt as _;
     const KIND: u32 = 0o170000;
     match mode & KIND {
         0o160000 => Ok(std::fs::create_dir_all(dest)?),
@@ -251,13 +259,16 @@ fn write_entry(repo: &git2::Repository, dest: &Path, mode: u32, oid: git2::Oid) 
             Ok(std::os::unix::fs::symlink(target, dest)?)
         }
         _ => {
+            use std::io::Write as _;
+            use std::os::unix::fs::OpenOptionsExt as _;
             let blob = repo.find_blob(oid)?;
-            std::fs::write(dest, blob.content())?;
             let perms = if mode & 0o111 != 0 { 0o755 } else { 0o644 };
-            Ok(std::fs::set_permissions(
-                dest,
-                std::fs::Permissions::from_mode(perms),
-            )?)
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(perms)
+                .open(dest)?;
+            Ok(file.write_all(blob.content())?)
         }
     }
 }
