@@ -54,7 +54,7 @@ fn main() {
     let mb_per_s = (FILES * FILE_BYTES) as f64 / 1e6 / run.wall.as_secs_f64();
     println!(
         "release: {FILES} artifacts, {} MiB in {:.2} s: {mb_per_s:.0} MB/s, peak RSS {} KiB",
-        FILES * FILE_BYTES >> 20,
+        (FILES * FILE_BYTES) >> 20,
         run.wall.as_secs_f64(),
         run.peak_rss_kib
     );

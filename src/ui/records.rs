@@ -498,7 +498,7 @@ pub fn submit_text(d: &SubmitDetail, names: &DisplayNames) -> String {
         out.push_str("\nartifacts:\n");
         out.push_str(&table(
             &["job", "path", "sha256", "staged at"],
-            staged.into_iter(),
+            staged,
         ));
     }
     out

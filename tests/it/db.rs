@@ -112,7 +112,6 @@ fn schemas_of_tables(conn: &mut diesel::PgConnection) -> BTreeSet<(String, Strin
 #[test]
 fn an_older_database_moves_into_kiln_s_schema() {
     use diesel::connection::SimpleConnection as _;
-    use diesel::migration::MigrationSource as _;
     use diesel::Connection as _;
     use diesel_migrations::MigrationHarness as _;
     let Some(db) = TestDb::new() else { return };

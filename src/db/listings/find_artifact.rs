@@ -59,6 +59,21 @@ pub fn regex_problem(conn: &mut Conn, regex: &str) -> QueryResult<Option<String>
     }
 }
 
+/// A row of the search: artifact id, path, SHA-256, size, package, version,
+/// image, job, submit, when the job finished.
+type Row = (
+    i32,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    String,
+    Uuid,
+    Uuid,
+    Option<DateTime<Utc>>,
+);
+
 /// The matching artifacts of succeeded and reused jobs, newest job first.
 pub fn find(conn: &mut Conn, wanted: &Wanted, limit: Limit) -> QueryResult<Vec<Candidate>> {
     let mut q = artifacts::table
@@ -92,18 +107,7 @@ pub fn find(conn: &mut Conn, wanted: &Wanted, limit: Limit) -> QueryResult<Vec<C
     if let Some(n) = limit.as_sql() {
         q = q.limit(n);
     }
-    let rows: Vec<(
-        i32,
-        String,
-        String,
-        i64,
-        String,
-        String,
-        String,
-        Uuid,
-        Uuid,
-        Option<DateTime<Utc>>,
-    )> = q
+    let rows: Vec<Row> = q
         .select((
             artifacts::id,
             artifacts::path,
