@@ -71,13 +71,5 @@ fn main() {
             run.peak_rss_kib < MAX_RSS_KIB,
         ),
     ];
-    println!();
-    let mut missed = false;
-    for (what, ok) in &checks {
-        println!("{} {what}", if *ok { "ok  " } else { "MISS" });
-        missed |= !ok;
-    }
-    if missed {
-        std::process::exit(1);
-    }
+    support::report(&checks);
 }

@@ -27,11 +27,7 @@ const CHECKOUT_PACKAGES: usize = 10_000;
 const REPRODUCE_RATIO: f64 = 1.2;
 
 fn main() {
-    let wanted: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    let runs = |section: &str| wanted.is_empty() || wanted.iter().any(|w| w == section);
+    let runs = support::sections();
     let mut checks: Vec<(String, bool)> = Vec::new();
     if runs("checkout") {
         checkout(&mut checks);
@@ -40,15 +36,7 @@ fn main() {
         ensure_image();
         examples(&mut checks);
     }
-    println!();
-    let mut missed = false;
-    for (what, ok) in &checks {
-        println!("{} {what}", if *ok { "ok  " } else { "MISS" });
-        missed |= !ok;
-    }
-    if missed {
-        std::process::exit(1);
-    }
+    support::report(&checks);
 }
 
 fn git(dir: &Path, args: &[&str]) {

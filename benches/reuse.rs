@@ -39,11 +39,7 @@ const CHAIN: usize = 50;
 
 fn main() {
     ensure_image();
-    let wanted: Vec<String> = std::env::args()
-        .skip(1)
-        .filter(|a| !a.starts_with("--"))
-        .collect();
-    let runs = |section: &str| wanted.is_empty() || wanted.iter().any(|w| w == section);
+    let runs = support::sections();
     let mut checks: Vec<(String, bool)> = Vec::new();
     if runs("examples") {
         examples(&mut checks);
@@ -54,15 +50,7 @@ fn main() {
     if runs("history") {
         history(&mut checks);
     }
-    println!();
-    let mut missed = false;
-    for (what, ok) in &checks {
-        println!("{} {what}", if *ok { "ok  " } else { "MISS" });
-        missed |= !ok;
-    }
-    if missed {
-        std::process::exit(1);
-    }
+    support::report(&checks);
 }
 
 fn examples(checks: &mut Vec<(String, bool)>) {

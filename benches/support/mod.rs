@@ -194,6 +194,30 @@ pub fn files_and_bytes(dir: &Path) -> (usize, u64) {
     count
 }
 
+/// The sections named on the command line (`cargo bench --bench NAME --
+/// SECTION...`): whether a section is to run (all when none is named).
+pub fn sections() -> impl Fn(&str) -> bool {
+    let wanted: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    move |section| wanted.is_empty() || wanted.iter().any(|w| w == section)
+}
+
+/// Prints each target as met (`ok`) or missed (`MISS`), and exits 1 when
+/// one was missed.
+pub fn report(checks: &[(String, bool)]) {
+    println!();
+    let mut missed = false;
+    for (what, ok) in checks {
+        println!("{} {what}", if *ok { "ok  " } else { "MISS" });
+        missed |= !ok;
+    }
+    if missed {
+        std::process::exit(1);
+    }
+}
+
 /// A package of a benchmark repository: name, script, dependencies.
 pub type Package = (String, String, Vec<String>);
 

@@ -496,10 +496,7 @@ pub fn submit_text(d: &SubmitDetail, names: &DisplayNames) -> String {
         .collect();
     if d.jobs.iter().any(|j| j.artifacts.is_some()) {
         out.push_str("\nartifacts:\n");
-        out.push_str(&table(
-            &["job", "path", "sha256", "staged at"],
-            staged,
-        ));
+        out.push_str(&table(&["job", "path", "sha256", "staged at"], staged));
     }
     out
 }

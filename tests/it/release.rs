@@ -17,6 +17,17 @@ use sha2::Digest;
 use crate::submit::{config_toml, files_under, git_repo, Fixture};
 use crate::support::{records, run};
 
+/// `kiln release rm --from stable b 1 --non-interactive`.
+const REMOVE_B: [&str; 7] = [
+    "release",
+    "rm",
+    "--from",
+    "stable",
+    "b",
+    "1",
+    "--non-interactive",
+];
+
 fn package(name: &str, deps: &str) -> String {
     format!(
         "name = \"{name}\"\nversion = \"1\"\n{deps}[phases.build]\nscript = '''\nmkdir -p /outputs/{name}\necho \"{name} $X\" > /outputs/{name}/{name}-1.pkg\necho doc > /outputs/{name}/{name}.doc\n'''\n"
@@ -203,15 +214,7 @@ fn a_submit_is_released_once_updated_and_removed_with_its_history_kept() {
     assert_eq!(after.iter().filter(|r| r.removed_at.is_none()).count(), 4);
 
     // Remove b: its files go, its rows stay, marked.
-    let (code, _, stderr) = s.kiln(&[
-        "release",
-        "rm",
-        "--from",
-        "stable",
-        "b",
-        "1",
-        "--non-interactive",
-    ]);
+    let (code, _, stderr) = s.kiln(&REMOVE_B);
     assert_eq!(code, 0, "{stderr}");
     let left: Vec<String> = hashes(&stable).into_keys().collect();
     assert_eq!(left, ["a/a-1.pkg", "a/a.doc"]);
@@ -238,15 +241,7 @@ fn a_submit_is_released_once_updated_and_removed_with_its_history_kept() {
     let all = list(true);
     assert_eq!(all.len(), 6);
     assert_eq!(all.iter().filter(|r| r["removal"] == "removed").count(), 2);
-    let (code, _, stderr) = s.kiln(&[
-        "release",
-        "rm",
-        "--from",
-        "stable",
-        "b",
-        "1",
-        "--non-interactive",
-    ]);
+    let (code, _, stderr) = s.kiln(&REMOVE_B);
     assert_eq!(code, 2, "nothing left to remove: {stderr}");
 }
 

@@ -12,7 +12,7 @@ use std::process::Command;
 use kiln::db::models::submits::Submit;
 use serde_json::Value;
 
-use crate::submit::{config_toml, files_under, git_repo, head_commit, Fixture};
+use crate::submit::{config_toml, files_under, git, git_repo, head_commit, Fixture};
 use crate::support::{records, run};
 
 /// `kiln --repo REPO reproduce SUBMIT ARGS... --hide-bars --staging-dir DIR`.
@@ -28,21 +28,6 @@ fn reproduce(fx: &Fixture, repo: &Path, submit: &Submit, args: &[&str]) -> (i32,
     assert!(!stderr.contains("panicked"), "kiln panicked: {stderr}");
     let code = out.status.code().expect("kiln exited");
     (code, stdout, stderr)
-}
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .args(["-c", "user.name=t", "-c", "user.email=t@kiln.invalid"])
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("running git");
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Every file of a work tree with its content, `git status`, and the index.

@@ -117,46 +117,43 @@ pub(crate) fn git_repo(sandbox: &Sandbox, name: &str, files: &[(&str, &str)]) ->
         std::fs::create_dir_all(path.parent().expect("a parent directory")).expect("mkdir");
         std::fs::write(path, content).expect("writing a repository file");
     }
-    let git = |args: &[&str]| {
-        let out = Command::new("git")
-            .args([
-                "-c",
-                "user.name=kiln test",
-                "-c",
-                "user.email=test@kiln.invalid",
-            ])
-            .args([
-                "-c",
-                "init.defaultBranch=main",
-                "-c",
-                "commit.gpgsign=false",
-            ])
-            .args(args)
-            .current_dir(&root)
-            .output()
-            .expect("running git");
-        assert!(
-            out.status.success(),
-            "git {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).trim().to_owned()
-    };
+    let git = |args: &[&str]| git(&root, args);
     git(&["init", "-q"]);
     git(&["add", "-A"]);
     git(&["commit", "-q", "-m", "packages"]);
     root
 }
 
-/// `git rev-parse HEAD` in `dir`.
-pub(crate) fn head_commit(dir: &Path) -> String {
+/// Runs `git ARGS` in `dir` as a test user (it must succeed); its stdout, trimmed.
+pub(crate) fn git(dir: &Path, args: &[&str]) -> String {
     let out = Command::new("git")
-        .args(["rev-parse", "HEAD"])
+        .args([
+            "-c",
+            "user.name=kiln test",
+            "-c",
+            "user.email=test@kiln.invalid",
+        ])
+        .args([
+            "-c",
+            "init.defaultBranch=main",
+            "-c",
+            "commit.gpgsign=false",
+        ])
+        .args(args)
         .current_dir(dir)
         .output()
         .expect("running git");
-    assert!(out.status.success());
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// `git rev-parse HEAD` in `dir`.
+pub(crate) fn head_commit(dir: &Path) -> String {
+    git(dir, &["rev-parse", "HEAD"])
 }
 
 /// A `config.toml` for small test repositories: the test image as `busybox`,
