@@ -24,14 +24,15 @@ pub mod artifacts;
 pub mod explain;
 pub mod filters;
 pub mod jobs;
+pub mod lineage;
 pub mod lookups;
 pub mod reproduce;
 pub mod stats;
 pub mod submits;
 
 pub use filters::{
-    parse_limit, EnvPair, FilterError, HexPrefix, JobStatus, PackageSpec, SubmitStatus, TimeSpec,
-    UuidPrefix,
+    parse_limit, ArtifactCandidate, EnvPair, FilterError, HexPrefix, JobStatus, PackageSpec,
+    SubmitStatus, TimeSpec, UuidPrefix,
 };
 
 /// How many rows a listing returns.
