@@ -3,6 +3,7 @@
 
 pub mod db;
 pub mod explain;
+pub mod lineage;
 pub mod lint;
 pub mod listing;
 pub mod packages;
