@@ -8,8 +8,9 @@
 //! current release is walked back, and the release is kept when it
 //! reaches the start. That costs in proportion to the number of current
 //! releases and the size of their build trees, not to the history, nor to
-//! how many jobs used the start (a walk forward from a package that
-//! 100,000 jobs used visits each of them).
+//! how many jobs used the start: a walk forward from a package that
+//! 100,000 jobs used visits each of them (on `benches/lineage.rs`'s
+//! history, 3 s against 61 ms for 750 current releases).
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 
@@ -184,34 +185,10 @@ fn descendant_jobs(
     found: Vec<ArtifactFacts>,
     releases: &[FoundRelease],
 ) -> QueryResult<Vec<DescendantJob>> {
-    let ids: Vec<i32> = found
-        .iter()
-        .map(|a| a.job_id)
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let facts = job_facts(conn, &ids)?;
+    let ids: BTreeSet<i32> = found.iter().map(|a| a.job_id).collect();
+    let facts = job_facts(conn, &ids.into_iter().collect::<Vec<_>>())?;
     let reused = reused_sources(conn, &facts)?;
-    let mut placements: HashMap<i32, Vec<Placement>> = HashMap::new();
-    for r in releases {
-        placements
-            .entry(r.artifact_id)
-            .or_default()
-            .push(Placement {
-                store: r.store.clone(),
-                path: r.path.clone(),
-            });
-    }
-    let mut by_job: HashMap<i32, Vec<DescendantArtifact>> = HashMap::new();
-    for artifact in found {
-        by_job
-            .entry(artifact.job_id)
-            .or_default()
-            .push(DescendantArtifact {
-                releases: placements.remove(&artifact.id).unwrap_or_default(),
-                artifact,
-            });
-    }
+    let mut by_job = artifacts_by_job(found, releases);
     let starts: HashSet<i32> = start.jobs.iter().copied().collect();
     let mut jobs: Vec<DescendantJob> = facts
         .into_iter()
@@ -224,6 +201,30 @@ fn descendant_jobs(
         .collect();
     jobs.sort_by_key(|j| (!j.start, j.job.id));
     Ok(jobs)
+}
+
+/// The artifacts of each job, each with where it is currently released.
+fn artifacts_by_job(
+    found: Vec<ArtifactFacts>,
+    releases: &[FoundRelease],
+) -> HashMap<i32, Vec<DescendantArtifact>> {
+    let mut placements: HashMap<i32, Vec<Placement>> = HashMap::new();
+    for r in releases {
+        let place = Placement {
+            store: r.store.clone(),
+            path: r.path.clone(),
+        };
+        placements.entry(r.artifact_id).or_default().push(place);
+    }
+    let mut by_job: HashMap<i32, Vec<DescendantArtifact>> = HashMap::new();
+    for artifact in found {
+        let releases = placements.remove(&artifact.id).unwrap_or_default();
+        by_job
+            .entry(artifact.job_id)
+            .or_default()
+            .push(DescendantArtifact { artifact, releases });
+    }
+    by_job
 }
 
 /// The input edges (job id, artifact id) among the jobs and artifacts of
