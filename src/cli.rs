@@ -973,7 +973,43 @@ pub enum DbCommand {
     Packages(DbNamedListArgs),
     /// Job statistics per package (or endpoint, or image) over a time window.
     Stats(DbStatsArgs),
+    /// Show what went into an artifact or job, or (--reverse) what was built from it.
+    ///
+    /// Without --reverse: the tree of everything that went into ARTIFACT or
+    /// JOB: the job that built it, with its submit's repository commit, its
+    /// image (name and digest), the SHA-256 of its sources and patches and
+    /// its environment (secrets as recorded, masked), then each input
+    /// artifact with the job that built it, and so on down to the jobs
+    /// that took no inputs. A reused job names the job it reused. A job
+    /// that comes again is marked (*) instead of being repeated.
+    ///
+    /// With --reverse: everything built from it: every job that took it
+    /// (or one of the job's artifacts) as an input, directly or not, and
+    /// every job that reused one of those, with their artifacts, and the
+    /// current releases holding any of them, each with the chain of jobs
+    /// that led there. --released prints only those releases.
+    ///
+    /// ARTIFACT is a path as `kiln db artifacts` shows it. A path that
+    /// several jobs made (every build of a package makes the same one) is
+    /// refused with the candidates: choose with --job or --sha256.
+    #[command(after_help = LINEAGE_EXAMPLES)]
+    Lineage(DbLineageArgs),
 }
+
+const LINEAGE_EXAMPLES: &str = "\
+Examples:
+  kiln db lineage curl-8.4.0.tar.gz --job 3f2a     what went into curl's tarball
+  kiln db lineage 3f2a                             the same, from job 3f2a…
+  kiln db lineage 3f2a --output json               as a nested tree, for tools
+  kiln db lineage 3f2a --dot | dot -Tsvg > 3f2a.svg
+  kiln db lineage openssl-3.1.4.tar.gz --job 9c1d --reverse
+                                                   everything built from it
+  kiln db lineage --package openssl 3.1.4 --reverse --released
+                                                   current releases holding anything
+                                                   built from openssl 3.1.4
+  kiln db lineage --package openssl 3.1.4 --commit 0a1b2c --reverse --released
+                                                   ... built from openssl 3.1.4 at
+                                                   that commit";
 
 /// Options every `db` listing takes.
 #[derive(Debug, Args)]
@@ -1182,6 +1218,62 @@ pub struct DbReleasesArgs {
 
     #[command(flatten)]
     pub list: ListOptions,
+}
+
+/// `kiln db lineage`
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("start").required(true).args(["target", "package"])))]
+pub struct DbLineageArgs {
+    /// A job (its UUID or a unique prefix), or an artifact (its path as
+    /// `kiln db artifacts` shows it). A value that is a job's UUID prefix
+    /// names the job; give --job to name an artifact instead.
+    #[arg(value_name = "ARTIFACT|JOB")]
+    pub target: Option<String>,
+
+    /// ARTIFACT is the one this job made (UUID or unique prefix).
+    #[arg(long, short = 'j', value_name = "UUID", requires = "target")]
+    pub job: Option<UuidPrefix>,
+
+    /// ARTIFACT is the one whose SHA-256 starts with this.
+    #[arg(long, value_name = "PREFIX", requires = "target")]
+    pub sha256: Option<String>,
+
+    /// Start from every artifact of every succeeded or reused job of this
+    /// package (NAME, NAME VERSION or NAME@VERSION); needs --reverse.
+    #[arg(long, short = 'p', num_args = 1..=2, value_names = ["NAME", "VERSION"],
+        requires = "reverse")]
+    pub package: Option<Vec<String>>,
+
+    /// With --package: only jobs of submits whose repository commit starts with this.
+    #[arg(long, value_name = "HASH-PREFIX", requires = "package")]
+    pub commit: Option<String>,
+
+    /// Show what was built from it, instead of what went into it.
+    #[arg(long)]
+    pub reverse: bool,
+
+    /// With --reverse: print only the current releases that hold anything
+    /// built from it.
+    #[arg(long, requires = "reverse")]
+    pub released: bool,
+
+    /// Print a Graphviz graph instead (jobs, artifacts and releases as nodes).
+    #[arg(long, conflicts_with = "output")]
+    pub dot: bool,
+
+    /// Output format: `table` is text; `json` is a nested tree, or with
+    /// --reverse a list.
+    #[arg(long, short = 'o', value_enum, value_name = "FORMAT")]
+    pub output: Option<LineageFormat>,
+}
+
+/// How `db lineage` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LineageFormat {
+    /// A tree (or with --reverse, tables) as text.
+    Table,
+    /// A nested JSON tree (with --reverse, a JSON array).
+    Json,
 }
 
 /// `kiln db envvars` and `kiln db packages`

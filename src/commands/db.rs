@@ -1,5 +1,5 @@
 //! `kiln db setup|status|cli|stop`, and the dispatch of the listings
-//! (`db_query`) and details (`db_show`).
+//! (`db_query`), details (`db_show`) and lineage (`db_lineage`).
 
 use std::process::Command;
 
@@ -18,6 +18,7 @@ pub fn run(ctx: &Context, cmd: DbCommand) -> Result<Outcome> {
         DbCommand::Submit(args) => super::db_show::submit(&config, args),
         DbCommand::Job(args) => super::db_show::job(&config, args),
         DbCommand::LogOf(args) => super::db_show::log_of(&config, args),
+        DbCommand::Lineage(args) => super::db_lineage::run(&config, args),
         cmd @ (DbCommand::Submits(_)
         | DbCommand::Jobs(_)
         | DbCommand::Artifacts(_)

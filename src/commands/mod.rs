@@ -10,6 +10,7 @@ use crate::error::Outcome;
 mod config;
 mod context;
 mod db;
+mod db_lineage;
 mod db_query;
 mod db_show;
 mod dependencies_of;

@@ -4,6 +4,7 @@
 pub mod db;
 pub mod explain;
 pub mod find_artifact;
+pub mod lineage;
 pub mod lint;
 pub mod listing;
 pub mod packages;

@@ -121,7 +121,8 @@ pub fn write_dot<W: Write>(out: &mut W, packages: &PackageSet, plan: &Plan) -> i
     writeln!(out, "}}")
 }
 
-fn dot_quote(s: &str) -> String {
+/// A Graphviz ID: `s` in double quotes, with `"` and `\` escaped.
+pub(super) fn dot_quote(s: &str) -> String {
     let mut q = String::with_capacity(s.len() + 2);
     q.push('"');
     for c in s.chars() {

@@ -58,6 +58,66 @@ pub enum FilterError {
         given: String,
         known: String,
     },
+    /// No artifact has the path (made by the job, with the SHA-256 prefix).
+    #[error("{}", no_artifact(.path, .job, .sha256.as_deref(), *.job_prefix))]
+    NoArtifact {
+        path: String,
+        /// The job given with `--job`.
+        job: Option<Uuid>,
+        /// The SHA-256 prefix given with `--sha256`.
+        sha256: Option<String>,
+        /// Whether the path could also have been a job's UUID prefix.
+        job_prefix: bool,
+    },
+    /// Several artifacts have the path: the user must choose one.
+    #[error("the path `{}` names several artifacts; choose one with --job UUID or --sha256 PREFIX:\n{}{more}",
+        escape_controls(.path),
+        .candidates.iter().map(|c| format!("  {c}\n")).collect::<String>(),
+        more = if *.truncated { "  ...\n" } else { "" })]
+    AmbiguousArtifact {
+        path: String,
+        candidates: Vec<ArtifactCandidate>,
+        truncated: bool,
+    },
+}
+
+/// One of several artifacts a path names, as an ambiguity lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArtifactCandidate {
+    /// The job that made it.
+    pub job: Uuid,
+    pub package: String,
+    pub version: String,
+    pub sha256: String,
+}
+
+impl fmt::Display for ArtifactCandidate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "--job {}  {}@{}  --sha256 {}",
+            self.job,
+            escape_controls(&self.package),
+            escape_controls(&self.version),
+            &self.sha256[..self.sha256.len().min(12)]
+        )
+    }
+}
+
+/// Why no artifact was found, naming what was given.
+fn no_artifact(path: &str, job: &Option<Uuid>, sha256: Option<&str>, job_prefix: bool) -> String {
+    let path = escape_controls(path);
+    let mut text = match job {
+        Some(job) => format!("job {job} made no artifact `{path}`"),
+        None if job_prefix => {
+            format!("no job has a UUID starting with `{path}`, and no artifact has that path")
+        }
+        None => format!("no artifact has the path `{path}`"),
+    };
+    if let Some(prefix) = sha256 {
+        text.push_str(&format!(" with a SHA-256 starting with `{prefix}`"));
+    }
+    text
 }
 
 /// `NAME` or `NAME@VERSION`.

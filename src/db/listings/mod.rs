@@ -25,6 +25,7 @@ pub mod explain;
 pub mod filters;
 pub mod find_artifact;
 pub mod jobs;
+pub mod lineage;
 pub mod lookups;
 pub mod provenance;
 pub mod reproduce;
@@ -32,8 +33,8 @@ pub mod stats;
 pub mod submits;
 
 pub use filters::{
-    parse_limit, EnvPair, FilterError, HexPrefix, JobStatus, PackageSpec, SubmitStatus, TimeSpec,
-    UuidPrefix,
+    parse_limit, ArtifactCandidate, EnvPair, FilterError, HexPrefix, JobStatus, PackageSpec,
+    SubmitStatus, TimeSpec, UuidPrefix,
 };
 
 /// How many rows a listing returns.

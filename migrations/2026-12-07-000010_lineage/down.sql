@@ -1,0 +1,2 @@
+DROP INDEX jobs_package_done;
+DROP INDEX artifacts_path;
