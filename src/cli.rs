@@ -858,8 +858,9 @@ pub enum ReleaseCommand {
     /// --non-interactive.
     ///
     /// Exit codes: 0 released (or already released), 1 a file was refused
-    /// (changed since it was built, or a different file at its path), 2 a
-    /// usage or input error (nothing released).
+    /// (changed since it was built, missing, or a different file at its
+    /// path: nothing released), 2 a usage or input error, 130 the question
+    /// was answered no.
     New(ReleaseNewArgs),
 
     /// Remove the released files of a package version from a store.

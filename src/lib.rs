@@ -13,6 +13,7 @@
 //! - [`endpoint`]: Docker endpoints (the only user of bollard);
 //! - [`orchestrator`]: running a plan across endpoints;
 //! - [`proof`]: comparing a rebuilt submit with its original (no I/O);
+//! - [`release_plan`]: what a release does with each artifact (no I/O);
 //! - [`store`]: staging and release stores, safe extraction, checksums;
 //! - [`log`]: the container log protocol (no I/O);
 //! - [`secrets`]: the values of secret variables and their masking (no I/O);
@@ -35,6 +36,7 @@ pub mod package;
 pub mod plan;
 pub mod proof;
 pub mod provenance;
+pub mod release_plan;
 pub mod repo;
 pub mod secrets;
 pub mod store;

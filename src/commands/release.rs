@@ -17,8 +17,8 @@ use crate::db;
 use crate::db::listings::submits;
 use crate::db::releasing::{self, CurrentRelease, Releasable, ReleaseRecord};
 use crate::error::Outcome;
-use crate::store::{AtPath, Copied, RelPath, ReleaseStore, Sha256Digest, StoreError};
-use crate::ui::release::{Action, Planned};
+use crate::release_plan::{Action, Planned};
+use crate::store::{Copied, RelPath, ReleaseStore, Sha256Digest, StoreError};
 
 pub fn run(ctx: &Context, cmd: ReleaseCommand) -> Result<Outcome> {
     match cmd {
@@ -110,15 +110,7 @@ fn plan_release<'a>(
                 ));
             }
             let recorded = current.get(&artifact.path);
-            let action = match store.at(&rel)? {
-                AtPath::Nothing => Action::Release,
-                AtPath::File(sha) if sha.to_hex() == artifact.sha256 => match recorded {
-                    Some(r) if r.sha256 == artifact.sha256 => Action::AlreadyReleased,
-                    _ => Action::RecordOnly,
-                },
-                AtPath::File(sha) if update => Action::Replace { existing: sha },
-                AtPath::File(sha) => Action::Conflict { existing: sha },
-            };
+            let action = crate::release_plan::decide(artifact, store.at(&rel)?, recorded, update);
             Ok(Planned {
                 artifact,
                 staged,

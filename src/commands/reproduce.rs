@@ -43,9 +43,8 @@ pub fn run(ctx: &Context, args: ReproduceArgs) -> Result<Outcome> {
         reproduces: Some(original.id),
     };
     let submit_args = rebuild_args(&original, env, &args);
-    let Some((summary, _, config)) = submit_tree(ctx, &submit_args, &origin)? else {
-        return Ok(Outcome::Success);
-    };
+    let (summary, _, config) = submit_tree(ctx, &submit_args, &origin)?
+        .context("a reproduction is a submit, never a dry run")?;
     drop(checkout);
     print_summary(&summary, &config, &mut std::io::stderr().lock())?;
     if summary.report.interrupted {

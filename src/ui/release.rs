@@ -7,61 +7,9 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context as _, Result};
 
-use crate::db::releasing::Releasable;
 use crate::error::escape_controls;
-use crate::store::{RelPath, ReleaseStore, Sha256Digest};
-
-/// What a release does with one artifact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    /// Nothing is at its path: copy it there.
-    Release,
-    /// The same file is there and recorded: nothing to do.
-    AlreadyReleased,
-    /// The same file is there but not recorded as released: record it.
-    RecordOnly,
-    /// A different file is there: replace it (--update).
-    Replace { existing: Sha256Digest },
-    /// A different file is there, and --update was not given.
-    Conflict { existing: Sha256Digest },
-}
-
-impl Action {
-    /// Whether the file is copied into the store.
-    pub fn copies(self) -> bool {
-        matches!(self, Action::Release | Action::Replace { .. })
-    }
-
-    /// Whether a release is recorded.
-    pub fn records(self) -> bool {
-        matches!(
-            self,
-            Action::Release | Action::RecordOnly | Action::Replace { .. }
-        )
-    }
-
-    fn describe(self) -> &'static str {
-        match self {
-            Action::Release => "release",
-            Action::AlreadyReleased => "already released",
-            Action::RecordOnly => "already there: record",
-            Action::Replace { .. } => "replace (--update)",
-            Action::Conflict { .. } => "REFUSED: a different file is there",
-        }
-    }
-}
-
-/// One artifact of a planned release.
-#[derive(Debug)]
-pub struct Planned<'a> {
-    pub artifact: &'a Releasable,
-    /// Its file in the submit's staging directory.
-    pub staged: PathBuf,
-    pub rel: RelPath,
-    pub action: Action,
-    /// The current release it ends, if any.
-    pub replaces: Option<crate::db::models::ReleaseId>,
-}
+use crate::release_plan::{Action, Planned};
+use crate::store::ReleaseStore;
 
 /// The plan, one line per artifact, on stderr.
 pub fn print_plan(store: &ReleaseStore, plan: &[Planned<'_>]) -> Result<()> {
@@ -71,7 +19,7 @@ pub fn print_plan(store: &ReleaseStore, plan: &[Planned<'_>]) -> Result<()> {
             escape_controls(&p.artifact.version).into_owned(),
             escape_controls(&p.artifact.path).into_owned(),
             super::tabular::human_size(p.artifact.size),
-            p.action.describe().to_owned(),
+            describe(p.action).to_owned(),
         ]
     });
     let table = super::tabular::table(&["PACKAGE", "VERSION", "PATH", "SIZE", "ACTION"], rows);
@@ -81,6 +29,16 @@ pub fn print_plan(store: &ReleaseStore, plan: &[Planned<'_>]) -> Result<()> {
         store.root().display()
     );
     Ok(())
+}
+
+fn describe(action: Action) -> &'static str {
+    match action {
+        Action::Release => "release",
+        Action::AlreadyReleased => "already released",
+        Action::RecordOnly => "already there: record",
+        Action::Replace { .. } => "replace (--update)",
+        Action::Conflict { .. } => "REFUSED: a different file is there",
+    }
 }
 
 /// Asks a yes/no question on the terminal; `true` without asking when
