@@ -949,6 +949,16 @@ pub enum DbCommand {
     Cli,
     /// Stop kiln's embedded database server, if it runs.
     Stop,
+    /// Record submits whose kiln process is gone as lost, and remove their
+    /// containers.
+    ///
+    /// A submit whose kiln process died (killed, its machine lost) stays
+    /// `running` in the records until a kiln notices: every `db` listing
+    /// and `db submit`/`db job` records it `lost` first (when its process
+    /// is gone from this machine, or its lease has run out), and so does
+    /// this command, which then removes the containers such submits left on
+    /// every configured endpoint that answers.
+    Reap,
 
     /// List submits, newest first.
     Submits(DbSubmitsArgs),

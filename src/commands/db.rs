@@ -32,7 +32,56 @@ pub fn run(ctx: &Context, cmd: DbCommand) -> Result<Outcome> {
         DbCommand::Status => status(&location),
         DbCommand::Cli => cli(&location),
         DbCommand::Stop => stop(&location),
+        DbCommand::Reap => reap(&config),
     }
+}
+
+/// A connection for reading the records, after recording `lost` the
+/// submits whose kiln process is gone, so that no listing shows a dead
+/// submit `running`. A session that may not write (a read-only role)
+/// reads the records as they are.
+pub(super) fn connect_reaped(config: &crate::config::Config) -> Result<diesel::PgConnection> {
+    let mut conn = db::connect(config)?;
+    if let Err(err) = record_lost(&mut conn) {
+        tracing::debug!("not recording lost submits: {err:#}");
+    }
+    Ok(conn)
+}
+
+/// Records every submit whose kiln process is gone `lost`, with its
+/// unfinished jobs; returns how many jobs.
+fn record_lost(conn: &mut diesel::PgConnection) -> Result<usize> {
+    let lost = db::models::liveness::reap_lost(conn, crate::orchestrator::owner::is_dead)
+        .context("recording the submits whose kiln process is gone")?;
+    Ok(lost.len())
+}
+
+/// `kiln db reap`: record lost submits, then remove what they left on
+/// the endpoints.
+fn reap(config: &crate::config::Config) -> Result<Outcome> {
+    let mut conn = db::connect(config)?;
+    let jobs = record_lost(&mut conn)?;
+    ui::db::print_reaped_jobs(jobs);
+    let pool = db::pool(config)?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let mut outcome = Outcome::Success;
+    for endpoint in &config.docker.endpoints {
+        let removed = runtime.block_on(async {
+            let connected = crate::endpoint::Endpoint::connect(endpoint).await?;
+            crate::orchestrator::submit::remove_leftovers(&pool, &connected).await
+        });
+        match removed {
+            Ok(n) => ui::db::print_reaped_containers(&endpoint.name, n),
+            Err(err) => {
+                ui::print_error(&err.context(format!("endpoint `{}`", endpoint.name)));
+                outcome = Outcome::Failed;
+            }
+        }
+    }
+    Ok(outcome)
 }
 
 fn setup(location: &Location) -> Result<Outcome> {

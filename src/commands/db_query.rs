@@ -21,7 +21,7 @@ use crate::ui::tabular::{self as listing, DisplayNames};
 /// Runs one of the listing commands.
 pub fn run(config: &Config, cmd: DbCommand) -> Result<Outcome> {
     let names = DisplayNames::new(&config.docker.images);
-    let mut conn = db::connect(config)?;
+    let mut conn = super::db::connect_reaped(config)?;
     let conn = &mut conn;
     match cmd {
         DbCommand::Submits(args) => {

@@ -8,7 +8,6 @@ use anyhow::{Context as _, Result};
 
 use crate::cli::{DbJobArgs, DbLogOfArgs, DbSubmitArgs, OutputFormat};
 use crate::config::Config;
-use crate::db;
 use crate::db::listings::jobs::{self, LogReadError};
 use crate::db::listings::{submits, Conn};
 use crate::error::Outcome;
@@ -22,7 +21,7 @@ const FOLLOW_POLL: Duration = Duration::from_millis(250);
 /// `db submit UUID`.
 pub fn submit(config: &Config, args: DbSubmitArgs) -> Result<Outcome> {
     reject_csv(args.output, "db submit")?;
-    let mut conn = db::connect(config)?;
+    let mut conn = super::db::connect_reaped(config)?;
     let (id, uuid) = submits::resolve(&mut conn, &args.submit)?;
     let staging = args.artifacts.then(|| {
         args.staging_dir
@@ -55,7 +54,7 @@ pub fn submit(config: &Config, args: DbSubmitArgs) -> Result<Outcome> {
 /// `db job UUID [--log] [--script] [--env]`.
 pub fn job(config: &Config, args: DbJobArgs) -> Result<Outcome> {
     reject_csv(args.output, "db job")?;
-    let mut conn = db::connect(config)?;
+    let mut conn = super::db::connect_reaped(config)?;
     let (id, uuid) = jobs::resolve(&mut conn, &args.job)?;
     let detail = jobs::job_detail(&mut conn, id).with_context(|| format!("reading job {uuid}"))?;
     if args.output == OutputFormat::Json {
@@ -98,7 +97,7 @@ pub fn job(config: &Config, args: DbJobArgs) -> Result<Outcome> {
 
 /// `db log-of JOB [--follow]`.
 pub fn log_of(config: &Config, args: DbLogOfArgs) -> Result<Outcome> {
-    let mut conn = db::connect(config)?;
+    let mut conn = super::db::connect_reaped(config)?;
     let (mut id, mut uuid) = jobs::resolve(&mut conn, &args.job)?;
     // A reused job ran nowhere: its log is that of the job it came from.
     if let Some((source, source_uuid)) =

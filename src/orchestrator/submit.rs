@@ -574,9 +574,11 @@ async fn reap_lost(pool: &Pool) -> Result<()> {
 /// Removes the containers kiln left on an endpoint for jobs of this
 /// database whose submit has no living process. Containers of live submits,
 /// and of jobs this database does not know (another kiln's), are left alone.
-async fn remove_leftovers(pool: &Pool, endpoint: &Endpoint) -> Result<()> {
+/// Returns how many were removed.
+pub async fn remove_leftovers(pool: &Pool, endpoint: &Endpoint) -> Result<usize> {
     // The error names the endpoint and what was asked.
     let containers = endpoint.list_kiln_containers().await?;
+    let mut removed = 0;
     for container in containers {
         let Some(job) = container.job else { continue };
         let owner = db::run(pool, "checking a container's job", move |conn| {
@@ -589,20 +591,21 @@ async fn remove_leftovers(pool: &Pool, endpoint: &Endpoint) -> Result<()> {
                 container.id,
                 endpoint.name()
             );
-            if let Err(err) = endpoint
+            match endpoint
                 .remove_container(&container.id, crate::endpoint::Removal::Force)
                 .await
             {
-                tracing::warn!(
+                Ok(()) => removed += 1,
+                Err(err) => tracing::warn!(
                     "removing container {} on endpoint `{}`: {}",
                     container.id,
                     endpoint.name(),
                     crate::error::Chain(&err)
-                );
+                ),
             }
         }
     }
-    Ok(())
+    Ok(removed)
 }
 
 async fn finish_submit(

@@ -101,3 +101,19 @@ fn count(n: usize, what: &str) -> String {
         format!("{n} {what}s")
     }
 }
+
+/// What `db reap` recorded.
+pub fn print_reaped_jobs(jobs: usize) {
+    println!(
+        "Recorded {} of submits whose kiln process is gone as lost.",
+        count(jobs, "unfinished job")
+    );
+}
+
+/// What `db reap` removed on one endpoint.
+pub fn print_reaped_containers(endpoint: &str, removed: usize) {
+    println!(
+        "Endpoint `{endpoint}`: removed {} left by submits whose kiln process is gone.",
+        count(removed, "container")
+    );
+}

@@ -431,6 +431,42 @@ fn only_submits_whose_process_is_gone_are_recorded_lost() {
         .is_some());
 }
 
+/// A submit whose kiln process died shows as `lost` in the next listing,
+/// without waiting for another submit; `db reap` records and cleans too.
+#[test]
+fn listings_record_a_dead_kiln_s_submit_lost() {
+    let Some(db) = TestDb::new() else { return };
+    let db = db.migrated();
+    let mut conn = db.connect();
+    let me = kiln::orchestrator::owner::current_owner().expect("this system has /proc");
+    let dead_here = Owner {
+        pid: i32::MAX - 7,
+        ..me.clone()
+    };
+    let dead = running_submit(&mut conn, 600, Some(&dead_here));
+    let alive = running_submit(&mut conn, 600, Some(&me));
+    let sandbox = crate::support::Sandbox::new();
+    let (out, stdout, stderr) =
+        crate::support::run(db.kiln(&sandbox).args(["db", "submits", "-o", "json"]));
+    assert!(out.status.success(), "{stderr}");
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&stdout).expect("JSON");
+    let status_of = |s: &Submit| {
+        rows.iter()
+            .find(|r| r["uuid"] == s.uuid.to_string())
+            .map(|r| r["status"].clone())
+    };
+    assert_eq!(status_of(&dead), Some("lost".into()), "{stdout}");
+    assert_eq!(status_of(&alive), Some("running".into()), "{stdout}");
+    assert_eq!(
+        Submit::find(&mut conn, dead.id).expect("submit").status,
+        SubmitStatus::Lost,
+        "recorded, not only shown"
+    );
+    let (out, stdout, stderr) = crate::support::run(db.kiln(&sandbox).args(["db", "reap"]));
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("as lost"), "{stdout}");
+}
+
 // ---------------------------------------------------------------------------
 // A record refused in the middle of the run
 // ---------------------------------------------------------------------------
