@@ -31,7 +31,7 @@ INSERT INTO release_stores (name) VALUES ('default'), ('stable');
 -- Submits: one every 10 minutes up to now; ids follow time.
 INSERT INTO submits (uuid, started_at, ended_at, status, requested_package_id, requested_image_id,
                      repo_hash_id, repo_dirty, repo_diff_sha256, submitter_user, submitter_host,
-                     kiln_version, tree, plan)
+                     kiln_version, tree, plan, alive_until)
 SELECT md5('submit' || s)::uuid,
        now() - ((:submits - s + 1) * interval '10 minutes'),
        CASE WHEN s = :submits THEN NULL
@@ -43,7 +43,9 @@ SELECT md5('submit' || s)::uuid,
        s % 7 = 0,
        CASE WHEN s % 7 = 0 THEN md5('d' || s) || md5('e' || s) END,
        'user' || (s % 30), 'host' || (s % 12), '0.1.0',
-       '{"tree": {}}', '{"plan": []}'
+       '{"tree": {}}', '{"plan": []}',
+       -- The running one's kiln holds a current lease: listings leave it running.
+       CASE WHEN s = :submits THEN now() + interval '1 day' END
   FROM generate_series(1, :submits) AS s;
 
 -- Jobs: 10 per submit, queued when the submit started.

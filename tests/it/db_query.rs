@@ -63,14 +63,15 @@ fn seed(db: &TestDb) {
         INSERT INTO env_vars (id, name, value) VALUES (1, 'CC', 'gcc'), (2, 'OPT', '-O2'), (3, 'CC', 'clang');
         INSERT INTO submits (id, uuid, started_at, ended_at, status, requested_package_id, requested_image_id,
                              repo_hash_id, repo_dirty, repo_diff_sha256, submitter_user, submitter_host,
-                             kiln_version, tree, plan)
+                             kiln_version, tree, plan, alive_until)
         VALUES
             (1, '{S1}', now() - interval '3 days', now() - interval '3 days' + interval '1 hour', 'succeeded',
-             1, 1, 1, false, NULL, 'alice', 'host-a', '0.1.0', '{{"openssl": ["zlib"]}}', '{{"steps": 2}}'),
+             1, 1, 1, false, NULL, 'alice', 'host-a', '0.1.0', '{{"openssl": ["zlib"]}}', '{{"steps": 2}}', NULL),
             (2, '{S2}', now() - interval '2 hours', now() - interval '90 minutes', 'failed',
-             4, 2, 2, true, '{dirty}', 'bob', 'host-b', '0.1.0', '{{}}', '{{}}'),
+             4, 2, 2, true, '{dirty}', 'bob', 'host-b', '0.1.0', '{{}}', '{{}}', NULL),
+            -- Running, its kiln's lease current: listings leave it running.
             (3, '{S3}', now() - interval '10 minutes', NULL, 'running',
-             3, 1, 1, false, NULL, 'alice', 'host-a', '0.1.0', '{{}}', '{{}}');
+             3, 1, 1, false, NULL, 'alice', 'host-a', '0.1.0', '{{}}', '{{}}', now() + interval '1 day');
         INSERT INTO submit_envs (submit_id, env_id) VALUES (1, 1);
         INSERT INTO jobs (id, uuid, submit_id, package_id, image_id, image_digest, endpoint_id, container_id, status,
                           queued_at, started_at, finished_at, exit_status, failed_phase, error_message,
