@@ -901,13 +901,9 @@ pub struct ReleaseNewArgs {
     #[arg(long)]
     pub update: bool,
 
-    /// Do not ask before releasing.
+    /// Do not ask before releasing (`-q` prints only errors).
     #[arg(long, visible_alias = "noninteractive")]
     pub non_interactive: bool,
-
-    /// Print only errors.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
 
     /// The parent directory of the submit's staging directory (default: `staging`).
     #[arg(long, value_name = "DIR")]
@@ -929,13 +925,9 @@ pub struct ReleaseRmArgs {
     #[arg(id = "package_version", value_name = "VERSION")]
     pub version: String,
 
-    /// Do not ask before removing.
+    /// Do not ask before removing (`-q` prints only errors).
     #[arg(long, visible_alias = "noninteractive")]
     pub non_interactive: bool,
-
-    /// Print only errors.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
 }
 
 /// `kiln db ...`

@@ -59,7 +59,7 @@ fn new(ctx: &Context, args: ReleaseNewArgs) -> Result<Outcome> {
     let current = releasing::current_at_paths(&mut conn, store.name(), &paths)
         .context("reading the store's current releases")?;
     let plan = plan_release(&store, &staging, &items, &current, args.update)?;
-    if !args.quiet {
+    if !ctx.global.quiet {
         crate::ui::release::print_plan(&store, &plan)?;
     }
     refuse_conflicts(&store, &plan)?;
@@ -82,7 +82,7 @@ fn new(ctx: &Context, args: ReleaseNewArgs) -> Result<Outcome> {
         place_all(copies)
     })
     .with_context(|| format!("releasing into `{}`", store.name()))?;
-    if !args.quiet {
+    if !ctx.global.quiet {
         crate::ui::release::print_released(&store, &plan);
     }
     Ok(Outcome::Success)
@@ -194,7 +194,7 @@ fn rm(ctx: &Context, args: ReleaseRmArgs) -> Result<Outcome> {
         .iter()
         .map(|r| RelPath::new(&r.path).map(|rel| rel.under(store.root())))
         .collect::<Result<_, StoreError>>()?;
-    if !args.quiet {
+    if !ctx.global.quiet {
         crate::ui::release::print_removal_plan(&files);
     }
     if !args.non_interactive
@@ -226,7 +226,7 @@ fn rm(ctx: &Context, args: ReleaseRmArgs) -> Result<Outcome> {
             store.name()
         )
     })?;
-    if !args.quiet {
+    if !ctx.global.quiet {
         crate::ui::release::print_removed(&store, &args.name, &args.version, files.len(), &missing);
     }
     Ok(Outcome::Success)
