@@ -659,6 +659,11 @@ pub struct SubmitArgs {
     #[arg(long = "endpoint", value_name = "NAME")]
     pub endpoints: Vec<String>,
 
+    /// Refuse to start when a configured (or --endpoint) endpoint does not
+    /// answer, instead of building on the ones that do.
+    #[arg(long)]
+    pub require_all_endpoints: bool,
+
     /// Build the packages as they are at this commit (a hash, branch or
     /// tag), written into a temporary work tree that is removed afterwards;
     /// the work tree and the index are not touched.

@@ -173,6 +173,7 @@ fn rebuild_args(
         env: env.into_iter().map(|(k, v)| format!("{k}={v}")).collect(),
         endpoints: args.endpoints.clone(),
         commit: None,
+        require_all_endpoints: false,
         no_verify: args.no_verify,
         // The original's scripts passed; a linter changed since is no reason to stop.
         no_lint: true,

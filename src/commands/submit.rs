@@ -138,6 +138,7 @@ pub(super) fn submit_tree(
         reuse,
         keep_containers: args.keep_containers,
         write_log: args.write_log,
+        require_all_endpoints: args.require_all_endpoints,
         options: RunOptions {
             fail_fast: args.fail_fast,
             progress: ProgressMode::detect(args.hide_bars),

@@ -67,6 +67,9 @@ pub struct SubmitRequest<'a> {
     pub reuse: ReuseOptions,
     pub keep_containers: bool,
     pub write_log: bool,
+    /// Refuse the submit when an endpoint does not answer, instead of
+    /// building on the others.
+    pub require_all_endpoints: bool,
     pub options: RunOptions,
     /// Who submits (user name) and from where (host name).
     pub submitter: (String, String),
@@ -282,10 +285,37 @@ async fn connect_endpoints(
 ) -> Result<Vec<EndpointSlot>> {
     let allowed = AllowedVersions::from(&config.docker);
     let mut slots = Vec::new();
+    let mut down = Vec::new();
     for endpoint_config in &request.endpoints {
-        slots.push(connect_endpoint(pool, endpoint_config, &allowed, &request.image.name).await?);
+        match connect_endpoint(pool, endpoint_config, &allowed, &request.image.name).await {
+            Ok(slot) => slots.push(slot),
+            Err(err) if !request.require_all_endpoints && err.is::<EndpointDown>() => {
+                tracing::warn!(
+                    "{}; building on the other endpoints",
+                    crate::error::Chain(err.as_ref())
+                );
+                down.push(err);
+            }
+            Err(err) => return Err(err),
+        }
+    }
+    if slots.is_empty() && !down.is_empty() {
+        let reasons: Vec<String> = down
+            .iter()
+            .map(|e| crate::error::Chain(e.as_ref()).to_string())
+            .collect();
+        anyhow::bail!("no endpoint answered:\n  {}", reasons.join("\n  "));
     }
     Ok(slots)
+}
+
+/// An endpoint that could not be reached, or answered as an engine kiln
+/// may not use: the submit goes on without it (unless
+/// `--require-all-endpoints`).
+#[derive(Debug, thiserror::Error)]
+#[error("endpoint `{name}` is not usable")]
+struct EndpointDown {
+    name: String,
 }
 
 /// The digest the image resolved to, the same on every endpoint.
@@ -678,9 +708,9 @@ async fn connect_endpoint(
                 },
             )
             .await?;
-            return Err(
-                anyhow::Error::new(err).context(format!("checking endpoint `{}`", config.name))
-            );
+            return Err(anyhow::Error::new(err).context(EndpointDown {
+                name: config.name.clone(),
+            }));
         }
     };
     let (engine, api) = (info.engine_version.clone(), info.api_version.clone());

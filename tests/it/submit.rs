@@ -1307,3 +1307,60 @@ fn a_missing_image_names_endpoint_and_image() {
         "nothing was submitted"
     );
 }
+
+/// An endpoint that does not answer is reported and recorded unhealthy,
+/// and the submit builds on the others; `--require-all-endpoints` refuses
+/// to start; with no endpoint answering, the error names each.
+#[test]
+fn a_submit_starts_with_the_endpoints_that_answer() {
+    let Some(fx) = Fixture::new() else { return };
+    let dead = fx.sandbox.path().join("no-engine.sock");
+    let endpoints = format!(
+        "{}\n[docker.endpoints.gone]\nuri = \"unix://{}\"\nmaxjobs = 1\ntimeout = 2\n",
+        endpoint_toml("local", 1),
+        dead.display()
+    );
+    let config = config_toml(&fx.image, &endpoints);
+    let a = package_toml("a", "", &[]);
+    let repo = git_repo(
+        &fx.sandbox,
+        "repo",
+        &[
+            ("config.toml", &config),
+            ("pkg.toml", CHECKING_BUILD),
+            ("a/pkg.toml", &a),
+        ],
+    );
+    let (code, stdout, stderr) = fx.submit(&repo, &["a", "-I", "busybox"]);
+    assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(stderr.contains("endpoint `gone`"), "{stderr}");
+    let (out, listed, _) = run(fx
+        .db
+        .kiln(&fx.sandbox)
+        .args(["db", "endpoints", "-o", "json"]));
+    assert!(out.status.success());
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&listed).expect("JSON");
+    let health = |name: &str| {
+        rows.iter()
+            .find(|r| r["name"] == name)
+            .map(|r| r["healthy"].clone())
+    };
+    assert_eq!(health("gone"), Some(false.into()), "{listed}");
+    assert_eq!(health("local"), Some(true.into()), "{listed}");
+
+    let before = records::submits(&mut fx.db.connect()).len();
+    let (code, _, stderr) = fx.submit(&repo, &["a", "-I", "busybox", "--require-all-endpoints"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("endpoint `gone`"), "{stderr}");
+    let (code, _, stderr) = fx.submit(&repo, &["a", "-I", "busybox", "--endpoint", "gone"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(
+        stderr.contains("no endpoint answered") && stderr.contains("gone"),
+        "{stderr}"
+    );
+    assert_eq!(
+        records::submits(&mut fx.db.connect()).len(),
+        before,
+        "nothing recorded"
+    );
+}
