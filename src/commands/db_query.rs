@@ -68,7 +68,8 @@ pub fn run(config: &Config, cmd: DbCommand) -> Result<Outcome> {
     Ok(Outcome::Success)
 }
 
-fn limit(config: &Config, list: &ListOptions) -> Limit {
+/// `--limit N`, or the configured `database_default_query_limit`.
+pub(super) fn limit(config: &Config, list: &ListOptions) -> Limit {
     let default = u32::try_from(config.database_default_query_limit).unwrap_or(u32::MAX);
     Limit::from_count(list.limit.unwrap_or(default))
 }

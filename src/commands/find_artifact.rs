@@ -11,7 +11,6 @@ use super::{select, Context};
 use crate::cli::FindArtifactArgs;
 use crate::db;
 use crate::db::listings::find_artifact::{self, Candidate, Wanted};
-use crate::db::listings::Limit;
 use crate::error::Outcome;
 use crate::store::{RelPath, Sha256Digest};
 use crate::ui::find_artifact::{Found, Location};
@@ -37,8 +36,7 @@ pub fn run(ctx: &Context, args: FindArtifactArgs) -> Result<Outcome> {
             crate::error::escape_controls(&args.regex)
         ));
     }
-    let default = u32::try_from(config.database_default_query_limit).unwrap_or(u32::MAX);
-    let limit = Limit::from_count(args.list.limit.unwrap_or(default));
+    let limit = super::db_query::limit(&config, &args.list);
     let candidates =
         find_artifact::find(&mut conn, &wanted, limit).context("looking up artifacts")?;
     let staging = args

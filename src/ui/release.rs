@@ -3,7 +3,7 @@
 //! done.
 
 use std::io::{BufRead as _, IsTerminal as _, Write as _};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context as _, Result};
 
@@ -109,7 +109,7 @@ pub fn print_removed(
     for path in missing {
         eprintln!(
             "note: {} was already gone",
-            Path::new(store.root()).join(path).display()
+            store.root().join(path).display()
         );
     }
 }
