@@ -141,6 +141,8 @@ pub(super) fn submit_tree(
         require_all_endpoints: args.require_all_endpoints,
         options: RunOptions {
             fail_fast: args.fail_fast,
+            job_attempts: config.job_attempts,
+            shared_capacity: Some(shared_capacity(&config)?),
             progress: ProgressMode::detect(args.hide_bars),
             progress_format: config.progress_format.clone(),
         },
@@ -270,6 +272,14 @@ fn choose_endpoints(
 /// A pool on a database whose schema is current. kiln's own embedded
 /// database is brought up to date; a configured one must be set up with
 /// `kiln db setup` (it may be shared, and migrating it is a decision).
+/// The sessions through which the endpoints' slots are shared with every
+/// kiln that uses this database.
+fn shared_capacity(config: &Config) -> Result<crate::db::slots::Connector> {
+    Ok(crate::db::slots::connector(
+        crate::db::Location::from_config(config)?,
+    ))
+}
+
 fn prepare_database(config: &crate::config::Config) -> Result<crate::db::Pool> {
     let location = crate::db::Location::from_config(config)?;
     let mut conn = location.connect()?;

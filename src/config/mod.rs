@@ -181,6 +181,9 @@ pub struct Config {
     pub log_limit: u64,
     pub job_timeout: Option<Duration>,
     pub job_silence_timeout: Option<Duration>,
+    /// How many times a job is tried when engines fail under it (a job
+    /// whose script fails is never tried again).
+    pub job_attempts: u32,
     /// Where each value came from.
     pub provenance: Provenance,
 }

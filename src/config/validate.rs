@@ -47,6 +47,12 @@ pub fn is_schema_name(name: &str) -> bool {
 /// The PostgreSQL schema kiln's tables live in unless `database_schema` says otherwise.
 pub const DEFAULT_DATABASE_SCHEMA: &str = "kiln";
 
+/// How many times a job is tried when engines fail under it, unless
+/// `job_attempts` says otherwise.
+pub const DEFAULT_JOB_ATTEMPTS: u32 = 3;
+/// The most attempts `job_attempts` may ask for.
+pub const MAX_JOB_ATTEMPTS: u32 = 100;
+
 /// The most log lines `build_error_lines` may ask to keep for each job.
 pub const MAX_ERROR_LINES: i64 = 100_000;
 
@@ -86,6 +92,7 @@ pub(crate) const ROOT_KEYS: &[&str] = &[
     "log_limit",
     "job_timeout",
     "job_silence_timeout",
+    "job_attempts",
 ];
 pub(crate) const DOCKER_KEYS: &[&str] = &[
     "images",
@@ -197,6 +204,11 @@ pub(crate) fn validate(mut root: Table, ctx: Context<'_>) -> Result<Config, Vec<
     let job_silence_timeout = c
         .integer(t, "", "job_silence_timeout", 1, u32::MAX.into())
         .map(secs);
+    let job_attempts = c
+        .integer(t, "", "job_attempts", 1, MAX_JOB_ATTEMPTS.into())
+        .map_or(DEFAULT_JOB_ATTEMPTS, |n| {
+            u32::try_from(n).unwrap_or(DEFAULT_JOB_ATTEMPTS)
+        });
     c.finish(root, "", ROOT_KEYS);
 
     if !c.problems.is_empty() {
@@ -230,6 +242,7 @@ pub(crate) fn validate(mut root: Table, ctx: Context<'_>) -> Result<Config, Vec<
         log_limit,
         job_timeout,
         job_silence_timeout,
+        job_attempts,
         provenance: Provenance {
             files: ctx.files,
             repo_file: ctx.repo_file.map(Path::to_owned),

@@ -22,6 +22,7 @@ pub mod listings;
 pub mod models;
 pub mod releasing;
 pub mod schema;
+pub mod slots;
 pub mod submit_record;
 
 use embedded::EmbeddedServer;

@@ -68,6 +68,20 @@ diesel::table! {
 }
 
 diesel::table! {
+    job_attempts (id) {
+        id -> Int4,
+        job_id -> Int4,
+        attempt -> Int4,
+        endpoint_id -> Int4,
+        container_id -> Nullable<Text>,
+        started_at -> Timestamptz,
+        finished_at -> Nullable<Timestamptz>,
+        outcome -> Nullable<Text>,
+        error_message -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     job_dependencies (job_id, dependency_job_id) {
         job_id -> Int4,
         dependency_job_id -> Int4,
@@ -208,6 +222,8 @@ diesel::table! {
 
 diesel::joinable!(artifacts -> jobs (job_id));
 diesel::joinable!(image_digests -> images (image_id));
+diesel::joinable!(job_attempts -> endpoints (endpoint_id));
+diesel::joinable!(job_attempts -> jobs (job_id));
 diesel::joinable!(job_envs -> env_vars (env_id));
 diesel::joinable!(job_envs -> jobs (job_id));
 diesel::joinable!(job_input_artifacts -> artifacts (artifact_id));
@@ -235,6 +251,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     hash_keys,
     image_digests,
     images,
+    job_attempts,
     job_dependencies,
     job_envs,
     job_input_artifacts,

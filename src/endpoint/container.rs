@@ -338,10 +338,13 @@ impl Container<Finished> {
             .endpoint
             .streaming
             .download_from_container(&self.id, Some(options))
-            .map_err(move |e| {
-                std::io::Error::other(format!(
-                    "endpoint `{endpoint}`: downloading {OUTPUTS_PATH} of container {container}: {e}"
-                ))
+            .map_err(move |source| {
+                // Carried whole, so that an engine failure is known as one.
+                std::io::Error::other(EndpointError::Docker {
+                    endpoint: endpoint.clone(),
+                    action: format!("downloading {OUTPUTS_PATH} of container {container}"),
+                    source,
+                })
             });
         tokio_util::io::StreamReader::new(Box::pin(stream))
     }

@@ -118,6 +118,34 @@ impl EndpointError {
         )
     }
 
+    /// Whether the engine failed (it could not be reached, reset the
+    /// connection, did not answer in time, answered with a server error,
+    /// or lost a container kiln made), rather than refusing what it was
+    /// asked: what failed this way may well succeed on another engine.
+    pub fn is_engine_failure(&self) -> bool {
+        match self {
+            EndpointError::Connect { .. }
+            | EndpointError::Timeout { .. }
+            | EndpointError::NoExitStatus { .. } => true,
+            EndpointError::Docker { source, .. } => match source {
+                bollard::errors::Error::DockerResponseServerError { status_code, .. } => {
+                    *status_code >= 500 || *status_code == 404
+                }
+                bollard::errors::Error::JsonDataError { .. }
+                | bollard::errors::Error::JsonSerdeError { .. } => false,
+                _ => true,
+            },
+            EndpointError::Upload { source, .. } => matches!(
+                source,
+                UploadError::Write(_) | UploadError::Closed | UploadError::Task(_)
+            ),
+            EndpointError::UnsupportedUri { .. }
+            | EndpointError::MissingTls { .. }
+            | EndpointError::VersionNotAllowed { .. }
+            | EndpointError::ImageMissing { .. } => false,
+        }
+    }
+
     /// Whether the engine answered "no such thing" (HTTP 404).
     pub fn is_not_found(&self) -> bool {
         matches!(
@@ -131,6 +159,24 @@ impl EndpointError {
             }
         )
     }
+}
+
+/// The engine failure ([`EndpointError::is_engine_failure`]) that caused
+/// `err`, if one did: found among its causes, also inside the I/O errors
+/// that carry one (a download read as a stream).
+pub fn engine_failure(err: &anyhow::Error) -> Option<&EndpointError> {
+    err.chain().find_map(engine_failure_in)
+}
+
+fn engine_failure_in<'e>(
+    cause: &'e (dyn std::error::Error + 'static),
+) -> Option<&'e EndpointError> {
+    if let Some(endpoint) = cause.downcast_ref::<EndpointError>() {
+        return endpoint.is_engine_failure().then_some(endpoint);
+    }
+    // An I/O error's `source` skips the error it carries: look inside.
+    let inner = cause.downcast_ref::<std::io::Error>()?.get_ref()?;
+    engine_failure_in(inner).or_else(|| inner.source().and_then(engine_failure_in))
 }
 
 /// A connected Docker endpoint. Cheap to clone.
@@ -262,6 +308,28 @@ impl Endpoint {
                 source,
             },
         }
+    }
+
+    /// Whether the engine answers, within the endpoint's timeout: how long
+    /// its answer took.
+    pub async fn ping(&self) -> Result<Duration, EndpointError> {
+        let started = std::time::Instant::now();
+        match tokio::time::timeout(self.timeout, self.docker.ping()).await {
+            Ok(answer) => answer.map_err(self.docker_err("pinging the engine"))?,
+            Err(_) => {
+                return Err(EndpointError::Timeout {
+                    endpoint: self.name.clone(),
+                    action: "pinging the engine".into(),
+                    timeout: self.timeout,
+                })
+            }
+        };
+        Ok(started.elapsed())
+    }
+
+    /// The endpoint's reply timeout (its configured `timeout`).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Asks the engine for its versions and checks them against `allowed`.
@@ -436,6 +504,55 @@ mod tests {
             network_mode: None,
             timeout: Duration::from_secs(1),
             tls: None,
+        }
+    }
+
+    #[test]
+    fn engine_failures_are_found_among_the_causes() {
+        let server = |status_code| EndpointError::Docker {
+            endpoint: "e".into(),
+            action: "creating a container".into(),
+            source: bollard::errors::Error::DockerResponseServerError {
+                status_code,
+                message: "boom".into(),
+            },
+        };
+        let cases: Vec<(anyhow::Error, bool)> = vec![
+            (
+                anyhow::Error::new(server(500)).context("running job x"),
+                true,
+            ),
+            (anyhow::Error::new(server(503)), true),
+            (anyhow::Error::new(server(404)), true),
+            (anyhow::Error::new(server(400)), false),
+            (anyhow::Error::new(server(409)), false),
+            (
+                anyhow::Error::new(EndpointError::Timeout {
+                    endpoint: "e".into(),
+                    action: "waiting".into(),
+                    timeout: Duration::from_secs(1),
+                }),
+                true,
+            ),
+            (
+                anyhow::Error::new(EndpointError::Upload {
+                    endpoint: "e".into(),
+                    container: "c".into(),
+                    source: UploadError::NotAFile("/x".into()),
+                }),
+                false,
+            ),
+            // A download read as a stream: the failure travels inside an
+            // I/O error, itself inside another error's source.
+            (
+                anyhow::Error::new(std::io::Error::other(server(502)))
+                    .context("collecting the outputs of job x"),
+                true,
+            ),
+            (anyhow::anyhow!("the disk is full"), false),
+        ];
+        for (err, want) in cases {
+            assert_eq!(engine_failure(&err).is_some(), want, "{err:#}");
         }
     }
 

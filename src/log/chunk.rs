@@ -119,6 +119,14 @@ impl ChunkEncoder {
         }
     }
 
+    /// The same encoder, numbering its first chunk `seq` and its first line
+    /// `line` (a later attempt's log follows the earlier ones).
+    pub fn starting_at(mut self, seq: i32, line: i64) -> Self {
+        self.next_seq = seq;
+        self.next_line = line;
+        self
+    }
+
     /// Lines pushed so far (the number the next line gets).
     pub fn lines_pushed(&self) -> i64 {
         self.next_line + i64::from(self.lines)

@@ -27,7 +27,7 @@ use crate::endpoint::{
     Container, ContainerSpec, Created, Endpoint, Finished, Removal, Running, UploadSet,
 };
 use crate::error::{chain, Chain};
-use crate::log::{JobLog, LogChunk, Verdict};
+use crate::log::{ChunkEncoder, JobLog, LineEnd, LogChunk, LogLine, RawLine, Source, Verdict};
 use crate::secrets::Secrets;
 use crate::store::{Artifact, StagingStore};
 
@@ -88,6 +88,27 @@ impl Failure {
             message: message.into(),
             ..Self::default()
         }
+    }
+}
+
+/// Which attempt at a job a task makes.
+#[derive(Debug, Clone)]
+pub struct Attempt {
+    /// 1 for the first.
+    pub number: u32,
+    /// Why the job is tried again (for its log), from the second on.
+    pub note: Option<String>,
+}
+
+/// How many chunk numbers each attempt's log may use: the log of attempt
+/// `n` is numbered from `(n - 1) * ATTEMPT_CHUNKS` on, so that the logs of
+/// all attempts are kept, in order.
+const ATTEMPT_CHUNKS: i32 = 1 << 24;
+
+impl Attempt {
+    fn first_chunk(&self) -> i32 {
+        let n = i32::try_from(self.number.saturating_sub(1)).unwrap_or(i32::MAX);
+        n.saturating_mul(ATTEMPT_CHUNKS)
     }
 }
 
@@ -160,6 +181,7 @@ pub async fn run(
     endpoint: Arc<Endpoint>,
     index: usize,
     spec: Arc<JobSpec>,
+    attempt: Attempt,
     inputs: Vec<InputFile>,
     preparation: Option<Preparation>,
     events: mpsc::UnboundedSender<Event>,
@@ -169,7 +191,7 @@ pub async fn run(
     let result = run_inner(
         &ctx,
         &endpoint,
-        index,
+        (index, &attempt),
         &spec,
         inputs,
         preparation,
@@ -215,7 +237,7 @@ struct Trace {
 async fn run_inner(
     ctx: &JobContext,
     endpoint: &Endpoint,
-    index: usize,
+    (index, attempt): (usize, &Attempt),
     spec: &JobSpec,
     inputs: Vec<InputFile>,
     preparation: Option<Preparation>,
@@ -297,7 +319,7 @@ async fn run_inner(
     // the job is named by whoever reports its failure.
     let (running, logs) = created.start().await?;
 
-    let watched = watch(ctx, index, spec, &running, logs, events, cancel).await;
+    let watched = watch(ctx, (index, attempt), spec, &running, logs, events, cancel).await;
     let (log_end, stop, storage) = match watched {
         Ok(x) => x,
         Err(err) => {
@@ -377,22 +399,29 @@ struct LogEnd {
 /// Reads the log stream until it ends, storing chunks and sending markers.
 async fn watch(
     ctx: &JobContext,
-    index: usize,
+    (index, attempt): (usize, &Attempt),
     spec: &JobSpec,
     _running: &Container<Running>,
     mut logs: crate::endpoint::LogStream,
     events: &mpsc::UnboundedSender<Event>,
     cancel: &CancellationToken,
 ) -> Result<(LogEnd, Option<Stop>, LogStorage)> {
-    let mut log = JobLog::new(
+    let mut log = JobLog::with_encoder(
         ctx.secrets.scrubber().clone(),
         ctx.log_limit,
         ctx.error_lines,
+        ChunkEncoder::default().starting_at(attempt.first_chunk(), 0),
     );
     if ctx.log_dir.is_some() {
         log = log.with_copies();
     }
     let mut writer = ChunkWriter::new(ctx, spec).await?;
+    if let Some(note) = &attempt.note {
+        let fed = log.feed(kiln_line(note)).context("encoding the log")?;
+        if let Some(chunk) = fed.chunk {
+            writer.store(chunk).await?;
+        }
+    }
     let mut flush = tokio::time::interval(LOG_FLUSH_EVERY);
     flush.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let deadline = ctx.job_timeout.map(|t| tokio::time::Instant::now() + t);
@@ -454,6 +483,18 @@ async fn watch(
         stop,
         storage,
     ))
+}
+
+/// A line of the log that kiln writes (not the container).
+fn kiln_line(text: &str) -> LogLine {
+    LogLine {
+        source: Source::Kiln,
+        at: chrono::Utc::now(),
+        line: RawLine {
+            bytes: text.as_bytes().to_vec(),
+            end: LineEnd::Newline,
+        },
+    }
 }
 
 /// Decides how the job ended and, when it succeeded, collects its outputs.

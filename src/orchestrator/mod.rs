@@ -36,15 +36,18 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::db::models::artifacts::NewArtifact;
+use crate::db::models::endpoints::{Endpoint as EndpointRow, EndpointCheck};
+use crate::db::models::job_attempts::{AttemptEnd, AttemptOutcome, AttemptRecord};
 use crate::db::models::job_input_artifacts::{JobInputArtifact, NewJobInputArtifact};
 use crate::db::models::jobs::{FinalJobStatus, Job, JobEnd, JobStart};
 use crate::db::models::{ArtifactId, EndpointId, JobId, JobStatus};
+use crate::db::slots::{Capacity, Connector};
 use crate::endpoint::Endpoint;
 use crate::log::Marker;
 use crate::ui::progress::{JobLabel, Progress, ProgressMode};
 
 use job::JobReturn;
-pub use job::{Failure, InputFile, JobContext, JobOutcome};
+pub use job::{Attempt, Failure, InputFile, JobContext, JobOutcome};
 use scheduler::{Finish, Scheduler};
 
 /// One job of the plan, as the orchestrator needs it. Its row exists (as
@@ -85,11 +88,18 @@ pub enum Event {
     },
     /// The script printed a marker.
     Marker { index: usize, marker: Marker },
+    /// An endpoint's engine stopped answering (the run's endpoint index).
+    EndpointDown { endpoint: usize, error: String },
 }
 
 /// How the run should behave.
 pub struct RunOptions {
     pub fail_fast: bool,
+    /// How many times a job is tried when engines fail under it.
+    pub job_attempts: u32,
+    /// Sessions of the database that holds the endpoints' slots, shared
+    /// with every other kiln (`None`: only this run's limits apply).
+    pub shared_capacity: Option<Connector>,
     pub progress: ProgressMode,
     pub progress_format: Option<String>,
 }
@@ -167,7 +177,18 @@ pub async fn run(
     options: RunOptions,
     cancel: CancellationToken,
 ) -> RunReport {
+    let capacity = match options.shared_capacity.clone() {
+        Some(connect) => {
+            let gates: Vec<_> = endpoints
+                .iter()
+                .map(|e| (e.id, e.endpoint.name().to_owned(), e.maxjobs))
+                .collect();
+            Capacity::new(connect, &gates)
+        }
+        None => Capacity::unshared(endpoints.len()),
+    };
     let mut run = Run::new(ctx, jobs, reused, &endpoints, &options, cancel);
+    run.capacity = Arc::new(capacity);
     run.drive().await;
     run.finish().await
 }
@@ -203,6 +224,24 @@ struct Run<'a> {
     stop_pending: bool,
     /// Records that could not be written once the run had stopped.
     unrecorded: Vec<String>,
+    /// How many times a job is tried when engines fail under it.
+    max_attempts: u32,
+    /// The attempt each job is at (0: none yet).
+    attempts: Vec<u32>,
+    /// When each job's current attempt began.
+    attempt_started: HashMap<usize, Instant>,
+    /// Why the last attempt of a job that is tried again ended.
+    retry_notes: HashMap<usize, String>,
+    /// Why each endpoint was taken out of the rotation (its engine failed).
+    down: Vec<Option<String>>,
+    /// Stops a job's task at once (when its engine failed).
+    aborts: HashMap<usize, tokio::task::AbortHandle>,
+    /// The endpoints' slots, shared with other kiln processes.
+    capacity: Arc<Capacity>,
+    /// Tasks that ping each endpoint while the run lasts.
+    watchdogs: JoinSet<()>,
+    /// Removals of the containers of failed attempts.
+    cleanups: JoinSet<()>,
 }
 
 impl<'a> Run<'a> {
@@ -257,6 +296,15 @@ impl<'a> Run<'a> {
             halt: None,
             stop_pending: false,
             unrecorded: Vec::new(),
+            max_attempts: options.job_attempts.max(1),
+            attempts: vec![0; n],
+            attempt_started: HashMap::new(),
+            retry_notes: HashMap::new(),
+            down: vec![None; endpoints.len()],
+            aborts: HashMap::new(),
+            capacity: Arc::new(Capacity::unshared(0)),
+            watchdogs: JoinSet::new(),
+            cleanups: JoinSet::new(),
         }
     }
 
@@ -264,9 +312,13 @@ impl<'a> Run<'a> {
     /// job ends, the user interrupts, or the database is lost for good.
     async fn drive(&mut self) {
         let lease = Arc::clone(&self.ctx.lease);
+        self.watch_endpoints();
         loop {
             if self.halt.is_none() {
                 self.start_ready_jobs().await;
+                if self.scheduler.no_endpoint_left() {
+                    self.stop_for_want_of_endpoints().await;
+                }
                 self.prepare_upcoming();
             }
             if std::mem::take(&mut self.stop_pending) {
@@ -325,7 +377,16 @@ impl<'a> Run<'a> {
                     return;
                 }
             };
-        let input_ids: Vec<ArtifactId> = inputs.iter().map(|(id, _)| *id).collect();
+        self.attempts[index] += 1;
+        let attempt = Attempt {
+            number: self.attempts[index],
+            note: self.retry_notes.remove(&index),
+        };
+        // The inputs are recorded with the first attempt.
+        let input_ids: Vec<ArtifactId> = match attempt.number {
+            1 => inputs.iter().map(|(id, _)| *id).collect(),
+            _ => Vec::new(),
+        };
         let job_id = spec.id;
         let recorded = self
             .ctx
@@ -357,19 +418,122 @@ impl<'a> Run<'a> {
         }
         let slot = &self.endpoints[endpoint];
         self.assigned.insert(index, endpoint);
+        self.attempt_started.insert(index, Instant::now());
         self.reports[index].endpoint = Some(slot.endpoint.name().to_owned());
         self.progress.started(index, slot.endpoint.name());
-        let handle = self.tasks.spawn(job::run(
+        let run = job::run(
             Arc::clone(&self.ctx),
             Arc::clone(&slot.endpoint),
             index,
             spec,
+            attempt,
             inputs.into_iter().map(|(_, f)| f).collect(),
             preparation,
             self.events_tx.clone(),
             self.jobs_cancel.child_token(),
-        ));
+        );
+        let capacity = Arc::clone(&self.capacity);
+        let handle = self.tasks.spawn(async move {
+            // Held until the job's container is gone.
+            let _slot = capacity.acquire(endpoint).await;
+            run.await
+        });
         self.task_jobs.insert(handle.id(), index);
+        self.aborts.insert(index, handle);
+    }
+
+    /// Pings every endpoint while the run lasts: one that stops answering
+    /// is reported ([`Event::EndpointDown`]), so that the jobs it froze are
+    /// tried elsewhere.
+    fn watch_endpoints(&mut self) {
+        for (index, slot) in self.endpoints.iter().enumerate() {
+            let endpoint = Arc::clone(&slot.endpoint);
+            let events = self.events_tx.clone();
+            self.watchdogs.spawn(async move {
+                let mut every = tokio::time::interval(PING_EVERY);
+                every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                loop {
+                    every.tick().await;
+                    if let Err(err) = endpoint.ping().await {
+                        let error = crate::error::Chain(&err).to_string();
+                        let _ = events.send(Event::EndpointDown {
+                            endpoint: index,
+                            error,
+                        });
+                        return;
+                    }
+                }
+            });
+        }
+    }
+
+    /// Takes an endpoint whose engine failed out of the rotation: recorded
+    /// unhealthy with its error, its running jobs stopped at once (they are
+    /// tried again elsewhere when their tasks return), the containers
+    /// prepared there dropped.
+    async fn take_out(&mut self, endpoint: usize, error: String) {
+        if self.down[endpoint].is_some() {
+            return;
+        }
+        let slot = &self.endpoints[endpoint];
+        let name = slot.endpoint.name().to_owned();
+        self.progress.note(&format!(
+            "endpoint `{name}` failed ({error}): its jobs are tried again on the other endpoints"
+        ));
+        self.down[endpoint] = Some(error.clone());
+        self.scheduler.remove_endpoint(endpoint);
+        self.preparations.drop_on(endpoint, slot.endpoint.timeout());
+        for (job, _) in self.assigned.iter().filter(|(_, &e)| e == endpoint) {
+            if let Some(task) = self.aborts.get(job) {
+                task.abort();
+            }
+        }
+        let id = slot.id;
+        let written = self
+            .ctx
+            .lease
+            .write(
+                format!("recording the failure of endpoint `{name}`"),
+                move |conn| {
+                    EndpointRow::record_check(
+                        conn,
+                        id,
+                        EndpointCheck::Unreachable { error: &error },
+                    )?;
+                    Ok(())
+                },
+            )
+            .await;
+        self.handle_write(written);
+    }
+
+    /// Every endpoint failed: the jobs that have not started never will.
+    async fn stop_for_want_of_endpoints(&mut self) {
+        let never = self.scheduler.stop();
+        if never.is_empty() {
+            return;
+        }
+        self.preparations.discard_jobs(&never);
+        let message = format!(
+            "not run: no healthy endpoint is left ({})",
+            self.failed_endpoints()
+        );
+        self.progress.note(&message);
+        self.not_started(never, FinalJobStatus::Failed, message)
+            .await;
+    }
+
+    /// The endpoints taken out, each with its error.
+    fn failed_endpoints(&self) -> String {
+        self.down
+            .iter()
+            .enumerate()
+            .filter_map(|(e, why)| {
+                why.as_ref()
+                    .map(|why| format!("`{}`: {why}", self.endpoints[e].endpoint.name()))
+            })
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 
     /// While jobs run, makes the containers of the jobs that come next.
@@ -403,15 +567,17 @@ impl<'a> Run<'a> {
                 let spec = &self.jobs[index];
                 let slot = &self.endpoints[self.assigned[&index]];
                 let (job_id, endpoint_id, digest) = (spec.id, slot.id, slot.image_digest.clone());
+                let attempt = self.attempt_number(index);
                 let recorded = self
                     .ctx
                     .lease
                     .write(
                         format!("recording the start of job {}", spec.uuid),
                         move |conn| {
-                            Job::start(
+                            Job::start_attempt(
                                 conn,
                                 job_id,
+                                attempt,
                                 JobStart {
                                     at,
                                     endpoint_id,
@@ -432,21 +598,49 @@ impl<'a> Run<'a> {
                 Marker::Progress(percent) => self.progress.percent(index, percent),
                 Marker::StateOk | Marker::StateErr(_) => {}
             },
+            Event::EndpointDown { endpoint, error } => self.take_out(endpoint, error).await,
         }
     }
 
-    /// A job task returned (or ended abnormally): record how its job ended.
+    /// The number of a job's current attempt, as recorded.
+    fn attempt_number(&self, index: usize) -> i32 {
+        i32::try_from(self.attempts[index]).unwrap_or(i32::MAX)
+    }
+
+    /// A job task returned (or ended abnormally): record how its job ended,
+    /// or try it again elsewhere when its engine failed under it.
     async fn on_task_end(
         &mut self,
         joined: std::result::Result<(tokio::task::Id, JobReturn), tokio::task::JoinError>,
     ) {
-        let returned = match joined {
-            Ok((_, returned)) => returned,
+        let (index, ended, container, result) = match joined {
+            Ok((id, returned)) => {
+                self.task_jobs.remove(&id);
+                let JobReturn {
+                    index,
+                    container,
+                    result,
+                    ended,
+                } = returned;
+                (index, ended, container, Ok(result))
+            }
             Err(err) => {
                 let Some(index) = self.task_jobs.remove(&err.id()) else {
                     return;
                 };
                 let container = self.containers.get(&index).cloned();
+                (index, Instant::now(), container, Err(err))
+            }
+        };
+        self.aborts.remove(&index);
+        self.containers.remove(&index);
+        if let Some(why) = self.engine_failure(index, &result) {
+            self.attempt_failed(index, container, why).await;
+            return;
+        }
+        let result = match result {
+            Ok(result) => result,
+            Err(err) => {
                 self.remove_container_of(index, container.as_deref()).await;
                 let failure =
                     Failure::new(format!("kiln's task for the job ended abnormally: {err}"));
@@ -455,11 +649,9 @@ impl<'a> Run<'a> {
                 return;
             }
         };
-        let index = returned.index;
-        let (status, failure, recorded) = match returned.result {
+        let (status, failure, recorded) = match result {
             Ok(JobOutcome::Succeeded { artifacts }) => {
-                match record_success(&self.ctx, &self.jobs[index], &artifacts, returned.ended).await
-                {
+                match record_success(&self.ctx, &self.jobs[index], &artifacts, ended).await {
                     Ok(records) => {
                         self.recorded[index] = records;
                         (FinalJobStatus::Succeeded, None, true)
@@ -475,11 +667,10 @@ impl<'a> Run<'a> {
             Ok(JobOutcome::TimedOut(f)) => (FinalJobStatus::TimedOut, Some(f), false),
             Ok(JobOutcome::Cancelled) => (FinalJobStatus::Cancelled, None, false),
             Err(err) => {
-                // kiln could not run the job (engine, disk, database): the
-                // job failed, and the message says why. Its container, if
-                // one was made, must not stay behind.
-                self.remove_container_of(index, returned.container.as_deref())
-                    .await;
+                // kiln could not run the job (disk, database, a refusal of
+                // the engine): the job failed, and the message says why.
+                // Its container, if one was made, must not stay behind.
+                self.remove_container_of(index, container.as_deref()).await;
                 let message = crate::error::chain(&err).to_string();
                 tracing::debug!("job {} failed to run: {message}", self.jobs[index].uuid);
                 // Stopped by the user or by an abort: cancelled, not failed.
@@ -490,8 +681,143 @@ impl<'a> Run<'a> {
                 (status, Some(Failure::new(message)), false)
             }
         };
-        self.job_ended(index, status, failure, returned.ended, recorded)
+        self.job_ended(index, status, failure, ended, recorded)
             .await;
+    }
+
+    /// Why the attempt's engine failed under it, if it did: the task
+    /// returned an engine failure, or its endpoint was taken out while it
+    /// ran (and the task was stopped). A job whose script ended is judged
+    /// by its script, whatever the engine did since. Nothing is an engine
+    /// failure once the run stopped.
+    fn engine_failure(
+        &self,
+        index: usize,
+        result: &std::result::Result<Result<JobOutcome>, tokio::task::JoinError>,
+    ) -> Option<String> {
+        if self.halt.is_some() {
+            return None;
+        }
+        let endpoint = *self.assigned.get(&index)?;
+        let taken_out = self.down[endpoint].clone();
+        match result {
+            Ok(Err(err)) => crate::endpoint::engine_failure(err)
+                .map(|_| crate::error::chain(err).to_string())
+                .or(taken_out),
+            Ok(Ok(JobOutcome::Cancelled)) | Err(_) => taken_out,
+            Ok(Ok(_)) => None,
+        }
+    }
+
+    /// An attempt ended because its engine failed: the endpoint is taken
+    /// out, the attempt recorded, and the job tried again on another
+    /// endpoint, or failed when it had all its attempts or no endpoint is
+    /// left.
+    async fn attempt_failed(&mut self, index: usize, container: Option<String>, error: String) {
+        let endpoint = self.assigned[&index];
+        self.take_out(endpoint, error.clone()).await;
+        self.remove_later(endpoint, container);
+        self.record_attempt_end(index, AttemptOutcome::EngineFailed, Some(error.clone()))
+            .await;
+        let name = self.endpoints[endpoint].endpoint.name().to_owned();
+        let attempt = self.attempts[index];
+        let failure = if attempt >= self.max_attempts {
+            Some(format!(
+                "the engine failed under the job in each of its {attempt} attempts (job_attempts); the last, on endpoint `{name}`: {error}"
+            ))
+        } else if self.scheduler.no_endpoint_left() {
+            Some(format!(
+                "no healthy endpoint is left to try the job again ({})",
+                self.failed_endpoints()
+            ))
+        } else {
+            None
+        };
+        if let Some(message) = failure {
+            self.end_now(index, FinalJobStatus::Failed, Some(Failure::new(message)))
+                .await;
+            return;
+        }
+        if !self.scheduler.retry(index) {
+            self.end_now(index, FinalJobStatus::Cancelled, None).await;
+            return;
+        }
+        let label = &self.jobs[index];
+        let note = format!(
+            "attempt {attempt} of job {} ({} {}) on endpoint `{name}` ended: {error}; trying again (attempt {} of at most {})",
+            label.uuid,
+            label.package,
+            label.version,
+            attempt + 1,
+            self.max_attempts
+        );
+        self.progress.requeued(index, &note);
+        self.reports[index].status = JobStatus::Queued;
+        self.retry_notes.insert(index, note);
+    }
+
+    /// Records how the current attempt of a job ended, if it had one.
+    async fn record_attempt_end(
+        &mut self,
+        index: usize,
+        outcome: AttemptOutcome,
+        error: Option<String>,
+    ) {
+        let Some(started) = self.attempt_started.remove(&index) else {
+            return;
+        };
+        let job_id = self.jobs[index].id;
+        let attempt = self.attempt_number(index);
+        let endpoint_id = self.endpoints[self.assigned[&index]].id;
+        let at = Instant::now();
+        let written = self
+            .ctx
+            .lease
+            .write(
+                format!(
+                    "recording attempt {attempt} of job {}",
+                    self.jobs[index].uuid
+                ),
+                move |conn| {
+                    AttemptRecord {
+                        job_id,
+                        attempt,
+                        endpoint_id,
+                        container_id: None,
+                        started,
+                        end: Some(AttemptEnd {
+                            at,
+                            outcome,
+                            error_message: error.as_deref(),
+                        }),
+                    }
+                    .write(conn)?;
+                    Ok(())
+                },
+            )
+            .await;
+        self.handle_write(written);
+    }
+
+    /// Removes the container of a failed attempt in the background, giving
+    /// its engine the endpoint's timeout to answer.
+    fn remove_later(&mut self, endpoint: usize, container: Option<String>) {
+        let (Some(id), false) = (container, self.ctx.keep_containers) else {
+            return;
+        };
+        let endpoint = Arc::clone(&self.endpoints[endpoint].endpoint);
+        self.cleanups.spawn(async move {
+            let removal = endpoint.remove_container(&id, crate::endpoint::Removal::Force);
+            let why = match tokio::time::timeout(endpoint.timeout(), removal).await {
+                Ok(Ok(())) => return,
+                Ok(Err(err)) => crate::error::Chain(&err).to_string(),
+                Err(_) => "the engine did not answer".to_owned(),
+            };
+            tracing::warn!(
+                "container {id} stays on endpoint `{}` ({why}); `kiln endpoint containers prune` removes it",
+                endpoint.name()
+            );
+        });
     }
 
     /// Everything that follows the end of a job, wherever it ended: its
@@ -505,6 +831,16 @@ impl<'a> Run<'a> {
         at: Instant,
         recorded: bool,
     ) {
+        let outcome = match status {
+            FinalJobStatus::Succeeded => AttemptOutcome::Succeeded,
+            FinalJobStatus::Failed => AttemptOutcome::Failed,
+            FinalJobStatus::TimedOut => AttemptOutcome::TimedOut,
+            FinalJobStatus::Cancelled | FinalJobStatus::Lost | FinalJobStatus::DepFailed => {
+                AttemptOutcome::Cancelled
+            }
+        };
+        self.record_attempt_end(index, outcome, failure.as_ref().map(|f| f.message.clone()))
+            .await;
         if !recorded {
             let written =
                 finish_job(&self.ctx, &self.jobs[index], status, failure.as_ref(), at).await;
@@ -524,14 +860,19 @@ impl<'a> Run<'a> {
         };
         let dep_failed = self.scheduler.finished(index, finish);
         self.preparations.discard_jobs(&dep_failed);
-        self.not_started(dep_failed, FinalJobStatus::DepFailed)
-            .await;
+        self.not_started(
+            dep_failed,
+            FinalJobStatus::DepFailed,
+            NOT_RUN_DEP_FAILED.into(),
+        )
+        .await;
         if !ok && self.fail_fast && self.halt.is_none() {
             self.progress
                 .note("a job failed and --fail-fast is given: starting no more jobs");
             let never = self.scheduler.stop();
             self.preparations.discard_jobs(&never);
-            self.not_started(never, FinalJobStatus::Cancelled).await;
+            self.not_started(never, FinalJobStatus::Cancelled, NOT_RUN_STOPPED.into())
+                .await;
         }
     }
 
@@ -571,17 +912,18 @@ impl<'a> Run<'a> {
     async fn stop_scheduling(&mut self) {
         let never = self.scheduler.stop();
         self.preparations.discard_jobs(&never);
-        self.not_started(never, FinalJobStatus::Cancelled).await;
+        self.not_started(never, FinalJobStatus::Cancelled, NOT_RUN_STOPPED.into())
+            .await;
     }
 
     /// Records jobs that will never run (in one transaction), and reports them.
-    async fn not_started(&mut self, indices: Vec<usize>, status: FinalJobStatus) {
+    async fn not_started(&mut self, indices: Vec<usize>, status: FinalJobStatus, message: String) {
         if indices.is_empty() {
             return;
         }
         let at = Instant::now();
         let ids: Vec<JobId> = indices.iter().map(|&i| self.jobs[i].id).collect();
-        let written = record_not_started(&self.ctx, ids, status, at).await;
+        let written = record_not_started(&self.ctx, ids, status, message, at).await;
         self.handle_write(written);
         let job_status = JobStatus::from(status);
         for index in indices {
@@ -620,8 +962,10 @@ impl<'a> Run<'a> {
     }
 
     /// Removes the unused prepared containers and says how the run ended.
-    async fn finish(self) -> RunReport {
+    async fn finish(mut self) -> RunReport {
+        self.watchdogs.abort_all();
         self.preparations.finish().await;
+        while self.cleanups.join_next().await.is_some() {}
         self.progress.finish();
         if !self.unrecorded.is_empty() {
             tracing::warn!(
@@ -641,6 +985,13 @@ impl<'a> Run<'a> {
         }
     }
 }
+
+/// How often each endpoint is pinged while a run lasts.
+const PING_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Why jobs did not run, as recorded.
+const NOT_RUN_DEP_FAILED: &str = "not run: a dependency failed";
+const NOT_RUN_STOPPED: &str = "not run: the submit was stopped";
 
 /// The wall-clock time of a moment this process saw.
 fn wall_clock(at: Instant) -> DateTime<Utc> {
@@ -698,6 +1049,29 @@ impl Preparations {
 
     fn discard(&mut self, task: job::Preparation) {
         self.removals.spawn(job::discard(task));
+    }
+
+    /// Drops the containers prepared on an endpoint whose engine failed,
+    /// giving it `timeout` to remove them.
+    fn drop_on(&mut self, endpoint: usize, timeout: std::time::Duration) {
+        let jobs: Vec<usize> = self
+            .by_job
+            .iter()
+            .filter(|(_, (made_on, _))| *made_on == endpoint)
+            .map(|(job, _)| *job)
+            .collect();
+        for job in jobs {
+            if let Some((_, task)) = self.by_job.remove(&job) {
+                self.removals.spawn(async move {
+                    if tokio::time::timeout(timeout, job::discard(task))
+                        .await
+                        .is_err()
+                    {
+                        tracing::warn!("a container prepared on a failed endpoint may stay there");
+                    }
+                });
+            }
+        }
     }
 
     /// Removes the prepared containers of jobs that will not run.
@@ -844,12 +1218,9 @@ async fn record_not_started(
     ctx: &JobContext,
     ids: Vec<JobId>,
     status: FinalJobStatus,
+    message: String,
     at: Instant,
 ) -> Result<()> {
-    let message = match status {
-        FinalJobStatus::DepFailed => "not run: a dependency failed",
-        _ => "not run: the submit was stopped",
-    };
     ctx.lease
         .write("recording jobs that will not run", move |conn| {
             let end = JobEnd {
@@ -857,7 +1228,7 @@ async fn record_not_started(
                 status,
                 exit_status: None,
                 failed_phase: None,
-                error_message: Some(message),
+                error_message: Some(&message),
             };
             Job::finish_all(conn, &ids, end)?;
             Ok(())

@@ -61,6 +61,8 @@ pub struct Scheduler {
     state: Vec<JobState>,
     endpoint: Vec<Option<EndpointIndex>>,
     free: Vec<usize>,
+    /// Endpoints taken out of the rotation (their engine failed).
+    removed: Vec<bool>,
     ready: BinaryHeap<(usize, Reverse<JobIndex>)>,
     stopped: bool,
     running: usize,
@@ -108,6 +110,7 @@ impl Scheduler {
                 .collect(),
             endpoint: vec![None; n],
             free: slots.to_vec(),
+            removed: vec![false; slots.len()],
             ready: BinaryHeap::new(),
             stopped: false,
             running: 0,
@@ -205,11 +208,13 @@ impl Scheduler {
             .iter()
             .filter(|&&d| self.state[d] == JobState::Running)
             .find_map(|&d| self.endpoint[d])
+            .filter(|&e| !self.removed[e])
             .or_else(|| {
                 self.free
                     .iter()
                     .enumerate()
                     .rev()
+                    .filter(|(e, _)| !self.removed[*e])
                     .max_by_key(|(_, free)| **free)
                     .map(|(e, _)| e)
             })
@@ -236,10 +241,7 @@ impl Scheduler {
             JobState::Running,
             "job {job} was not running"
         );
-        if let Some(endpoint) = self.endpoint[job] {
-            self.free[endpoint] += 1;
-        }
-        self.running -= 1;
+        self.free_slot_of(job);
         match finish {
             Finish::Succeeded => {
                 self.state[job] = JobState::Succeeded;
@@ -259,6 +261,50 @@ impl Scheduler {
                 self.fail_dependents(job)
             }
         }
+    }
+
+    /// The slot of a running job is free again (unless its endpoint was
+    /// taken out).
+    fn free_slot_of(&mut self, job: JobIndex) {
+        if let Some(endpoint) = self.endpoint[job] {
+            if !self.removed[endpoint] {
+                self.free[endpoint] += 1;
+            }
+        }
+        self.running -= 1;
+    }
+
+    /// A running job's attempt ended without a verdict on the job (its
+    /// engine failed): it is ready again, to go to another endpoint. Does
+    /// nothing once stopped (the job then stays running until it is
+    /// finished).
+    pub fn retry(&mut self, job: JobIndex) -> bool {
+        debug_assert_eq!(
+            self.state[job],
+            JobState::Running,
+            "job {job} was not running"
+        );
+        if self.stopped {
+            return false;
+        }
+        self.free_slot_of(job);
+        self.endpoint[job] = None;
+        self.make_ready(job);
+        true
+    }
+
+    /// Takes an endpoint out of the rotation: no job goes to it any more.
+    /// The jobs running there are still to be finished or retried.
+    pub fn remove_endpoint(&mut self, endpoint: EndpointIndex) {
+        if let Some(removed) = self.removed.get_mut(endpoint) {
+            *removed = true;
+            self.free[endpoint] = 0;
+        }
+    }
+
+    /// Whether every endpoint was taken out: nothing can run any more.
+    pub fn no_endpoint_left(&self) -> bool {
+        self.removed.iter().all(|&r| r)
     }
 
     fn fail_dependents(&mut self, job: JobIndex) -> Vec<JobIndex> {
@@ -509,6 +555,41 @@ mod tests {
         let got = s.next_assignments();
         let endpoint_of_1 = got.iter().find(|a| a.0 == 1).expect("1 started").1;
         assert_eq!(s.likely_endpoint(2), endpoint_of_1);
+    }
+
+    #[test]
+    fn a_retried_job_goes_to_another_endpoint_and_a_removed_one_gets_nothing() {
+        let deps = vec![vec![], vec![], vec![0]];
+        let mut s = Scheduler::new(&deps, &[1, 1]);
+        let first = s.next_assignments();
+        assert_eq!(first.len(), 2, "{first:?}");
+        let on_0 = first
+            .iter()
+            .find(|a| a.1 == 0)
+            .expect("a job on endpoint 0")
+            .0;
+        s.remove_endpoint(0);
+        assert!(!s.no_endpoint_left());
+        assert!(s.retry(on_0));
+        assert_eq!(s.state(on_0), JobState::Ready);
+        // Endpoint 1's one slot is taken: nothing starts.
+        assert!(s.next_assignments().is_empty());
+        let on_1 = first
+            .iter()
+            .find(|a| a.1 == 1)
+            .expect("a job on endpoint 1")
+            .0;
+        s.finished(on_1, Finish::Succeeded);
+        assert_eq!(s.next_assignments(), vec![(on_0, 1)]);
+        assert_eq!(s.likely_endpoint(2), 1, "never the removed endpoint");
+        s.finished(on_0, Finish::Succeeded);
+        assert_eq!(s.next_assignments(), vec![(2, 1)]);
+        s.remove_endpoint(1);
+        assert!(s.no_endpoint_left());
+        assert!(s.retry(2));
+        assert!(s.next_assignments().is_empty());
+        assert_eq!(s.stop(), vec![2]);
+        assert!(s.is_done());
     }
 
     #[test]

@@ -111,6 +111,16 @@ impl Progress {
         }
     }
 
+    /// A job's attempt ended because its engine failed: it waits to be
+    /// tried again; `note` says why.
+    pub fn requeued(&mut self, job: usize, note: &str) {
+        if let Some(bar) = self.bars.remove(&job) {
+            bar.finish_and_clear();
+        }
+        self.endpoints.remove(&job);
+        self.plain(note.to_owned());
+    }
+
     /// The script entered a phase.
     pub fn phase(&mut self, job: usize, phase: &str) {
         match self.bars.get(&job) {

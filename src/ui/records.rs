@@ -578,6 +578,33 @@ pub fn job_text(d: &JobDetail, sections: JobSections, names: &DisplayNames) -> S
             }),
         ));
     }
+    if !d.attempts.is_empty() {
+        out.push_str("\nattempts:\n");
+        out.push_str(&table(
+            &[
+                "#",
+                "ENDPOINT",
+                "CONTAINER",
+                "STARTED",
+                "FINISHED",
+                "OUTCOME",
+                "ERROR",
+            ],
+            d.attempts.iter().map(|a| {
+                vec![
+                    a.attempt.to_string(),
+                    a.endpoint.clone(),
+                    a.container_id
+                        .as_deref()
+                        .map_or_else(|| "-".into(), |c| c.chars().take(12).collect()),
+                    rfc3339(&a.started_at),
+                    rfc3339_opt(&a.finished_at),
+                    a.outcome.clone().unwrap_or_else(|| "running".into()),
+                    table_cell(a.error_message.as_deref().unwrap_or("")).into_owned(),
+                ]
+            }),
+        ));
+    }
     for (title, list) in [
         ("input artifacts", &d.inputs),
         ("output artifacts", &d.outputs),

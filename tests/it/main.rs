@@ -11,6 +11,7 @@ mod db_query;
 mod docker;
 mod errors;
 mod find_pkg;
+mod fleet;
 mod lineage;
 mod lint;
 mod liveness;

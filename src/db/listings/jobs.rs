@@ -16,8 +16,8 @@ use super::{
     EnvPair, IdSet, JobStatus, Limit, Order, PackageSpec, PageKey, TimeWindow, UuidPrefix,
 };
 use crate::db::schema::{
-    endpoints, env_vars, images, job_dependencies, job_envs, job_input_artifacts, jobs, log_chunks,
-    packages, submits,
+    endpoints, env_vars, images, job_attempts, job_dependencies, job_envs, job_input_artifacts,
+    jobs, log_chunks, packages, submits,
 };
 
 /// What `db jobs` filters on; every field is optional and all must match.
@@ -251,6 +251,39 @@ pub struct JobDetail {
     pub inputs: Vec<ArtifactItem>,
     /// Artifacts the job produced.
     pub outputs: Vec<ArtifactItem>,
+    /// Each try at running it, first first.
+    pub attempts: Vec<AttemptItem>,
+}
+
+/// One attempt at running a job, as `db job` shows it.
+#[derive(Debug, Serialize, Queryable)]
+pub struct AttemptItem {
+    pub attempt: i32,
+    pub endpoint: String,
+    pub container_id: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    /// `None` while it runs.
+    pub outcome: Option<String>,
+    pub error_message: Option<String>,
+}
+
+/// Every attempt of a job, first first.
+fn attempts_of(conn: &mut Conn, job: i32) -> QueryResult<Vec<AttemptItem>> {
+    job_attempts::table
+        .inner_join(endpoints::table)
+        .filter(job_attempts::job_id.eq(job))
+        .order(job_attempts::attempt)
+        .select((
+            job_attempts::attempt,
+            endpoints::name,
+            job_attempts::container_id,
+            job_attempts::started_at,
+            job_attempts::finished_at,
+            job_attempts::outcome,
+            job_attempts::error_message,
+        ))
+        .load(conn)
 }
 
 /// `db job UUID`.
@@ -334,6 +367,7 @@ pub fn job_detail(conn: &mut Conn, id: i32) -> QueryResult<JobDetail> {
         .load(conn)?;
     let inputs = artifacts::artifacts_by_id(conn, &input_ids)?;
     let outputs = artifacts::artifacts_of_job(conn, id)?;
+    let attempts = attempts_of(conn, id)?;
     Ok(JobDetail {
         job,
         container_id,
@@ -351,6 +385,7 @@ pub fn job_detail(conn: &mut Conn, id: i32) -> QueryResult<JobDetail> {
         dependencies,
         inputs,
         outputs,
+        attempts,
     })
 }
 

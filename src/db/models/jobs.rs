@@ -300,16 +300,18 @@ impl Job {
         Ok(out)
     }
 
-    /// Marks a queued job running since `start.at`. `None` if it was not queued.
+    /// Marks a queued job running since `start.at`, or moves a running one
+    /// to the container of its next attempt. `None` if it had ended.
     pub fn start(
         conn: &mut PgConnection,
         id: JobId,
         start: JobStart<'_>,
     ) -> QueryResult<Option<Job>> {
+        // Running already: a later attempt, in another container.
         diesel::update(
             jobs::table
                 .find(id)
-                .filter(jobs::status.eq(JobStatus::Queued)),
+                .filter(jobs::status.eq_any([JobStatus::Queued, JobStatus::Running])),
         )
         .set((
             jobs::status.eq(JobStatus::Running),
@@ -321,6 +323,29 @@ impl Job {
         .returning(Job::as_returning())
         .get_result(conn)
         .optional()
+    }
+
+    /// Marks a job running in the container of its attempt number
+    /// `attempt` ([`Job::start`]) and records the attempt, in one
+    /// transaction.
+    pub fn start_attempt(
+        conn: &mut PgConnection,
+        id: JobId,
+        attempt: i32,
+        start: JobStart<'_>,
+    ) -> QueryResult<()> {
+        conn.transaction(|conn| {
+            Job::start(conn, id, start)?;
+            super::job_attempts::AttemptRecord {
+                job_id: id,
+                attempt,
+                endpoint_id: start.endpoint_id,
+                container_id: Some(start.container_id),
+                started: start.at,
+                end: None,
+            }
+            .write(conn)
+        })
     }
 
     /// Ends a queued or running job at `end.at`. `None` if it had already ended.

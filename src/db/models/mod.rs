@@ -26,6 +26,7 @@ pub mod git_hashes;
 pub mod hash_keys;
 pub mod image_digests;
 pub mod images;
+pub mod job_attempts;
 pub mod job_dependencies;
 pub mod job_envs;
 pub mod job_input_artifacts;
