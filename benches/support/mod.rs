@@ -50,15 +50,26 @@ impl Bench {
     /// A package repository (a git work tree) of `packages` (name, script,
     /// dependencies), with one local endpoint of 2 slots.
     pub fn repo(&self, name: &str, packages: &[Package], extra: &str) -> PathBuf {
+        let endpoint = format!(
+            "[docker.endpoints.local]\nuri = \"{}\"\nmaxjobs = 2\n",
+            local_engine()
+        );
+        self.repo_on(name, packages, extra, &endpoint)
+    }
+
+    /// Like [`Bench::repo`], with the `[docker.endpoints.*]` tables given.
+    pub fn repo_on(
+        &self,
+        name: &str,
+        packages: &[Package],
+        extra: &str,
+        endpoints: &str,
+    ) -> PathBuf {
         let root = self.work.join(name);
-        let uri = std::env::var("DOCKER_HOST")
-            .ok()
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| "unix:///var/run/docker.sock".into());
         let config = format!(
             "compatibility = 1\nshebang = \"#!/bin/sh\"\navailable_phases = [\"build\"]\n{extra}\n\
              [docker]\nimages = [ {{ name = \"{IMAGE}\", short_name = \"busybox\" }} ]\n\
-             [docker.endpoints.local]\nuri = \"{uri}\"\nmaxjobs = 2\n"
+             {endpoints}"
         );
         write(&root.join("config.toml"), &config);
         for (package, script, deps) in packages {
@@ -125,6 +136,14 @@ impl Bench {
         );
         run
     }
+}
+
+/// The URI of the machine's engine (`DOCKER_HOST`, else its socket).
+pub fn local_engine() -> String {
+    std::env::var("DOCKER_HOST")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unix:///var/run/docker.sock".into())
 }
 
 /// Runs a command to its end: its exit status, wall time, peak resident

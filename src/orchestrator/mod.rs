@@ -450,7 +450,8 @@ impl<'a> Run<'a> {
             let endpoint = Arc::clone(&slot.endpoint);
             let events = self.events_tx.clone();
             self.watchdogs.spawn(async move {
-                let mut every = tokio::time::interval(PING_EVERY);
+                let mut every =
+                    tokio::time::interval_at(tokio::time::Instant::now() + PING_EVERY, PING_EVERY);
                 every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
                 loop {
                     every.tick().await;
@@ -471,15 +472,19 @@ impl<'a> Run<'a> {
     /// unhealthy with its error, its running jobs stopped at once (they are
     /// tried again elsewhere when their tasks return), the containers
     /// prepared there dropped.
-    async fn take_out(&mut self, endpoint: usize, error: String) {
+    /// It is announced when `announce` (else the job whose attempt it
+    /// ended says it).
+    async fn take_out(&mut self, endpoint: usize, error: String, announce: bool) {
         if self.down[endpoint].is_some() {
             return;
         }
         let slot = &self.endpoints[endpoint];
         let name = slot.endpoint.name().to_owned();
-        self.progress.note(&format!(
-            "endpoint `{name}` failed ({error}): its jobs are tried again on the other endpoints"
-        ));
+        if announce {
+            self.progress.note(&format!(
+                "{error}: endpoint `{name}` is taken out of this submit, its jobs go to the other endpoints"
+            ));
+        }
         self.down[endpoint] = Some(error.clone());
         self.scheduler.remove_endpoint(endpoint);
         self.preparations.drop_on(endpoint, slot.endpoint.timeout());
@@ -598,7 +603,7 @@ impl<'a> Run<'a> {
                 Marker::Progress(percent) => self.progress.percent(index, percent),
                 Marker::StateOk | Marker::StateErr(_) => {}
             },
-            Event::EndpointDown { endpoint, error } => self.take_out(endpoint, error).await,
+            Event::EndpointDown { endpoint, error } => self.take_out(endpoint, error, true).await,
         }
     }
 
@@ -715,15 +720,14 @@ impl<'a> Run<'a> {
     /// left.
     async fn attempt_failed(&mut self, index: usize, container: Option<String>, error: String) {
         let endpoint = self.assigned[&index];
-        self.take_out(endpoint, error.clone()).await;
+        self.take_out(endpoint, error.clone(), false).await;
         self.remove_later(endpoint, container);
         self.record_attempt_end(index, AttemptOutcome::EngineFailed, Some(error.clone()))
             .await;
-        let name = self.endpoints[endpoint].endpoint.name().to_owned();
         let attempt = self.attempts[index];
         let failure = if attempt >= self.max_attempts {
             Some(format!(
-                "the engine failed under the job in each of its {attempt} attempts (job_attempts); the last, on endpoint `{name}`: {error}"
+                "the engine failed under the job in each of its {attempt} attempts (job_attempts); the last: {error}"
             ))
         } else if self.scheduler.no_endpoint_left() {
             Some(format!(
@@ -744,7 +748,7 @@ impl<'a> Run<'a> {
         }
         let label = &self.jobs[index];
         let note = format!(
-            "attempt {attempt} of job {} ({} {}) on endpoint `{name}` ended: {error}; trying again (attempt {} of at most {})",
+            "attempt {attempt} of job {} ({} {}) ended: {error}; the endpoint is taken out of this submit, trying again elsewhere (attempt {} of at most {})",
             label.uuid,
             label.package,
             label.version,

@@ -44,6 +44,7 @@ const TABLES: &[&str] = &[
     "hash_keys",
     "image_digests",
     "images",
+    "job_attempts",
     "job_dependencies",
     "job_envs",
     "job_input_artifacts",
@@ -683,12 +684,23 @@ fn models_record_a_submit_from_plan_to_release() {
         .expect("start")
         .expect("was queued");
     assert_eq!(running.status, JobStatus::Running);
-    assert!(
-        Job::start(c, first.id, start)
-            .expect("start again")
-            .is_none(),
-        "a running job started twice"
+    // A later attempt moves the running job to its new container.
+    let again = Job::start_attempt(
+        c,
+        first.id,
+        2,
+        JobStart {
+            container_id: "beef",
+            ..start
+        },
     );
+    again.expect("a second attempt");
+    let moved = Job::find(c, first.id).expect("find");
+    assert_eq!(moved.container_id.as_deref(), Some("beef"));
+    let attempts =
+        kiln::db::models::job_attempts::JobAttempt::of_job(c, first.id).expect("attempts");
+    assert_eq!(attempts.len(), 1, "only the attempt written: {attempts:?}");
+    assert_eq!((attempts[0].attempt, attempts[0].outcome), (2, None));
 
     NewLogChunk {
         job_id: first.id,

@@ -1,0 +1,95 @@
+//! A fleet of endpoints and kilns: the real `kiln` binary (bench profile)
+//! on real engines with the test image, recording into a fresh database on
+//! the test server (`KILN_TEST_DATABASE_URL`). The targets:
+//!
+//! - `shared`: three kiln processes submitting 10 jobs each at once to one
+//!   endpoint of `maxjobs = 2` get at least 0.9 times the engine's
+//!   throughput of one submit of all 30 jobs (the slots they share through
+//!   the database cost no more than that);
+//!
+//! Every job sleeps [`JOB_SECONDS`] and writes one artifact.
+//!
+//! Run with `cargo bench --bench fleet`, or name sections to run only those:
+//! `cargo bench --bench fleet -- shared`. The exit code is 1 if a target is
+//! missed.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+mod support;
+use support::{ensure_image, local_engine, package, setup, Bench, Package};
+
+const JOB_SECONDS: &str = "1";
+const SHARED_RATIO: f64 = 0.9;
+
+fn main() {
+    ensure_image();
+    let runs = support::sections();
+    let mut checks: Vec<(String, bool)> = Vec::new();
+    if runs("shared") {
+        shared(&mut checks);
+    }
+    support::report(&checks);
+}
+
+/// `roots`, each with `leaves` leaves of its own: `leaves + 1` jobs each.
+fn fans(roots: &[&str], leaves: usize) -> Vec<Package> {
+    let script = format!(
+        "sleep {JOB_SECONDS}\nmkdir -p /outputs\necho \"{{{{this.name}}}}\" > \"/outputs/{{{{this.name}}}}.txt\"\n"
+    );
+    let mut packages = Vec::new();
+    for root in roots {
+        let names: Vec<String> = (0..leaves).map(|l| format!("{root}-leaf{l}")).collect();
+        for name in &names {
+            packages.push(package(name, &script, Vec::new()));
+        }
+        packages.push(package(root, &script, names));
+    }
+    packages
+}
+
+/// Runs `kiln submit ROOT` of each root at once; the wall time until the
+/// last ended.
+fn submit_at_once(bench: &Bench, repo: &Path, roots: &[&str]) -> Duration {
+    let started = Instant::now();
+    let handles: Vec<_> = roots
+        .iter()
+        .map(|root| {
+            let mut cmd = bench.kiln();
+            cmd.arg("--repo")
+                .arg(repo)
+                .args(["submit", root, "-I", "busybox", "--hide-bars"])
+                .arg("--staging-dir")
+                .arg(bench.staging());
+            std::thread::spawn(move || support::timed(cmd))
+        })
+        .collect();
+    for handle in handles {
+        let (status, run) = handle.join().expect("a submit thread");
+        assert!(status.success(), "kiln submit failed:\n{}", run.stdout);
+    }
+    started.elapsed()
+}
+
+fn shared(checks: &mut Vec<(String, bool)>) {
+    let (_db, _work, bench) = setup("kiln-bench-fleet-shared-");
+    let endpoint = format!(
+        "[docker.endpoints.shared]\nuri = \"{}\"\nmaxjobs = 2\n",
+        local_engine()
+    );
+    let mut packages = fans(&["all"], 29);
+    packages.extend(fans(&["one", "two", "three"], 9));
+    let repo = bench.repo_on("shared", &packages, "", &endpoint);
+    let alone = submit_at_once(&bench, &repo, &["all"]);
+    let together = submit_at_once(&bench, &repo, &["one", "two", "three"]);
+    let ratio = alone.as_secs_f64() / together.as_secs_f64();
+    println!(
+        "shared: one submit of 30 jobs {:.2} s; three submits of 10 jobs at once {:.2} s; throughput ratio {ratio:.2}",
+        alone.as_secs_f64(),
+        together.as_secs_f64()
+    );
+    checks.push((
+        format!("three concurrent submits keep {ratio:.2} of the engine's throughput (target ≥ {SHARED_RATIO})"),
+        ratio >= SHARED_RATIO,
+    ));
+}
