@@ -455,3 +455,31 @@ fn after_kill_9_the_submit_is_lost_at_once_and_its_containers_are_stopped_and_pr
         "nothing left"
     );
 }
+
+#[test]
+fn ping_works_while_the_database_is_down_and_says_the_health_was_not_recorded() {
+    let Some(fx) = Fixture::new() else { return };
+    let repo = repo(
+        &fx,
+        &endpoint_table("nodb", &local_endpoint().uri, 10),
+        &sleeping_package("pkg", 0),
+    );
+    let nowhere = format!(
+        "postgres:///kiln?host={}",
+        fx.sandbox.path().join("no-server").display()
+    );
+    let (out, stdout, stderr) = run(fx
+        .sandbox
+        .kiln()
+        .arg("--database-url")
+        .arg(&nowhere)
+        .arg("--repo")
+        .arg(&repo)
+        .args(["endpoint", "ping", "-n", "1", "-o", "json"]));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    assert_eq!(json_rows(&stdout)[0]["endpoint"], "nodb", "{stdout}");
+    assert!(
+        stderr.contains("health was not recorded"),
+        "a warning says so: {stderr}"
+    );
+}
