@@ -58,6 +58,23 @@ pub enum Command {
     #[command(subcommand)]
     Db(DbCommand),
 
+    /// Check the Docker endpoints, list and clean kiln's containers on them.
+    ///
+    /// Each command talks to the endpoint NAME, or to every configured
+    /// endpoint at once (each within its configured `timeout`), and records
+    /// what it learns of each one's health in the database (`kiln db
+    /// endpoints`): whether it answered, when it last did, its engine and
+    /// API versions, the timeout it was given, and why it failed. When the
+    /// database cannot be reached, the command still prints what the
+    /// engines said, with a warning that their health was not recorded.
+    ///
+    /// Exit codes: 0 every endpoint answered (and, for `images
+    /// verify-present`, has the image), 1 an endpoint did not answer, or
+    /// lacks the image or has another digest of it, 2 a usage or
+    /// configuration error (an unknown NAME).
+    #[command(after_help = ENDPOINT_EXAMPLES)]
+    Endpoint(EndpointArgs),
+
     /// Release a submit's artifacts into a release store, remove releases,
     /// list them.
     ///
@@ -830,6 +847,195 @@ pub enum ConfigCommand {
 
 #[derive(Debug, Args)]
 pub struct ConfigShowArgs {
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+const ENDPOINT_EXAMPLES: &str = "\
+Examples:
+  kiln endpoint ping                             ping every endpoint 10 times, a second apart
+  kiln endpoint build-1 ping -n 3 --sleep 0      ping one endpoint 3 times, at once
+  kiln endpoint stats                            containers, images, CPUs, memory of each engine
+  kiln endpoint containers list --all            kiln's containers, stopped ones too
+  kiln endpoint containers list --submit 3f2a    those of submit 3f2a…
+  kiln endpoint containers stop --older-than 2h  stop containers of submits that no longer run
+  kiln endpoint containers prune                 remove stopped containers of ended submits
+  kiln endpoint images list -o json              the images of every endpoint, with their ids
+  kiln endpoint images verify-present busybox    the same image id on every endpoint?";
+
+/// `kiln endpoint [NAME] ...`
+#[derive(Debug, Args)]
+pub struct EndpointArgs {
+    /// The endpoint to talk to, by its configured name (default: every configured endpoint).
+    #[arg(value_name = "NAME")]
+    pub name: Option<String>,
+
+    #[command(subcommand)]
+    pub command: EndpointCommand,
+}
+
+/// `kiln endpoint [NAME] ping|stats|containers|images`
+#[derive(Debug, Subcommand)]
+pub enum EndpointCommand {
+    /// Ping the engines: round-trip times, engine and API versions.
+    ///
+    /// Asks each engine for its versions (checked against
+    /// `docker_versions` and `docker_api_versions`), then pings it N
+    /// times, SECONDS apart, and prints the fastest, mean and slowest
+    /// round trip. An endpoint that does not answer, or whose versions
+    /// kiln may not use, is named on standard error and recorded unhealthy.
+    Ping(EndpointPingArgs),
+
+    /// Show what each engine reports of its machine.
+    ///
+    /// Containers (all, and running), images, CPUs, memory, operating
+    /// system, kernel and architecture, and the engine's clock.
+    Stats(EndpointOutputArgs),
+
+    /// List, stop and remove kiln's containers.
+    #[command(subcommand)]
+    Containers(EndpointContainersCommand),
+
+    /// List images, and check that an image is the same on every endpoint.
+    #[command(subcommand)]
+    Images(EndpointImagesCommand),
+}
+
+/// `kiln endpoint ping`
+#[derive(Debug, Args)]
+pub struct EndpointPingArgs {
+    /// How many times to ping each endpoint.
+    #[arg(long = "times", short = 'n', value_name = "N", default_value_t = 10,
+        allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..))]
+    pub times: u32,
+
+    /// How many seconds to wait between two pings.
+    #[arg(long, value_name = "SECONDS", default_value_t = 1)]
+    pub sleep: u64,
+
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// `kiln endpoint stats`, `kiln endpoint images list`
+#[derive(Debug, Args)]
+pub struct EndpointOutputArgs {
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// `kiln endpoint containers ...`
+#[derive(Debug, Subcommand)]
+pub enum EndpointContainersCommand {
+    /// List kiln's containers with their job, package, state and age.
+    ///
+    /// Only the containers kiln made (label `org.kiln.managed`), running
+    /// ones unless --all. The job's package and version come from the
+    /// database; a job it does not know (another kiln's) shows none.
+    List(EndpointContainersListArgs),
+
+    /// Remove kiln's stopped containers whose submit no longer runs.
+    ///
+    /// Removes each container kiln made that is not running (exited,
+    /// created or dead) and whose job's submit is not running in the
+    /// database: submits whose kiln process is gone are recorded `lost`
+    /// first. A container of a running submit, or of a job this database
+    /// does not know (another kiln's), is never touched. Prints how many
+    /// containers were removed from each endpoint.
+    Prune(EndpointContainersPruneArgs),
+
+    /// Stop kiln's running containers whose submit no longer runs.
+    ///
+    /// Stops each running container kiln made whose job's submit is not
+    /// running in the database (submits whose kiln process is gone are
+    /// recorded `lost` first): SIGTERM, then SIGKILL after --timeout. A
+    /// live submit's container is never stopped. `prune` removes them
+    /// afterwards.
+    Stop(EndpointContainersStopArgs),
+}
+
+/// Which of kiln's containers a `containers` command takes.
+#[derive(Debug, Args)]
+pub struct ContainerFilter {
+    /// Only containers of this submit (its UUID or a unique start of it).
+    #[arg(long, short = 's', value_name = "UUID")]
+    pub submit: Option<UuidPrefix>,
+
+    /// Only containers created before WHEN (a duration back from now such as
+    /// `2h`, a date or a date-time).
+    #[arg(long, value_name = "WHEN")]
+    pub older_than: Option<TimeSpec>,
+
+    /// Only containers created after WHEN.
+    #[arg(long, value_name = "WHEN")]
+    pub newer_than: Option<TimeSpec>,
+}
+
+/// `kiln endpoint containers list`
+#[derive(Debug, Args)]
+pub struct EndpointContainersListArgs {
+    /// Also containers that are not running.
+    #[arg(long, short = 'a', visible_alias = "list-stopped")]
+    pub all: bool,
+
+    #[command(flatten)]
+    pub filter: ContainerFilter,
+
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// `kiln endpoint containers prune`
+#[derive(Debug, Args)]
+pub struct EndpointContainersPruneArgs {
+    #[command(flatten)]
+    pub filter: ContainerFilter,
+
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// `kiln endpoint containers stop`
+#[derive(Debug, Args)]
+pub struct EndpointContainersStopArgs {
+    #[command(flatten)]
+    pub filter: ContainerFilter,
+
+    /// Seconds a container has to stop after SIGTERM before it gets SIGKILL.
+    #[arg(long, short = 't', value_name = "SECONDS", default_value_t = 10)]
+    pub timeout: u64,
+
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// `kiln endpoint images ...`
+#[derive(Debug, Subcommand)]
+pub enum EndpointImagesCommand {
+    /// List the images each endpoint holds, with their ids and names.
+    List(EndpointOutputArgs),
+
+    /// Check that an image is on every endpoint, with the same id.
+    ///
+    /// Without IMAGE, every image of `docker.images`. Exits with 1 naming
+    /// each endpoint where an image is missing, or has an id (digest)
+    /// other than the one most endpoints have.
+    VerifyPresent(EndpointVerifyPresentArgs),
+}
+
+/// `kiln endpoint images verify-present [IMAGE]`
+#[derive(Debug, Args)]
+pub struct EndpointVerifyPresentArgs {
+    /// The image, by its full or configured short name (default: every configured image).
+    #[arg(value_name = "IMAGE")]
+    pub image: Option<String>,
+
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,

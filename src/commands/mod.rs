@@ -14,6 +14,8 @@ mod db_lineage;
 mod db_query;
 mod db_show;
 mod dependencies_of;
+mod endpoint;
+mod endpoint_containers;
 mod env_of;
 mod explain;
 mod find_artifact;
@@ -37,6 +39,7 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     match cli.command {
         Command::Config(cmd) => config::run(&ctx, cmd),
         Command::Db(cmd) => db::run(&ctx, cmd),
+        Command::Endpoint(args) => endpoint::run(&ctx, args),
         Command::Release(cmd) => release::run(&ctx, cmd),
         Command::TreeOf(args) => tree_of::run(&ctx, args),
         Command::Submit(args) => submit::run(&ctx, args),

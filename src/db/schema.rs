@@ -24,6 +24,7 @@ diesel::table! {
         last_error -> Nullable<Text>,
         set_at -> Timestamptz,
         set_by -> Text,
+        timeout_ms -> Nullable<Int4>,
     }
 }
 

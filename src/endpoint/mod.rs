@@ -19,6 +19,7 @@
 
 pub mod container;
 pub mod logs;
+pub mod system;
 pub mod upload;
 pub mod version;
 
@@ -38,6 +39,7 @@ use crate::config::EndpointConfig;
 
 pub use container::{Container, ContainerSpec, Created, ExitStatus, Finished, Removal, Running};
 pub use logs::LogStream;
+pub use system::{EngineImage, EngineStats};
 pub use upload::{UploadError, UploadSet};
 pub use version::{AllowedVersions, EngineInfo, VersionKind, VersionRefusal};
 

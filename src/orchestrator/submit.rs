@@ -663,6 +663,7 @@ async fn connect_endpoint(
 ) -> Result<EndpointSlot> {
     let name = config.name.clone();
     let uri = config.uri.clone();
+    let timeout = config.timeout;
     let id = db::run(pool, format!("recording endpoint `{name}`"), move |conn| {
         Ok(NewEndpoint {
             name: &name,
@@ -703,7 +704,7 @@ async fn connect_endpoint(
                         },
                         None => EndpointCheck::Unreachable { error: &message },
                     };
-                    crate::db::models::endpoints::Endpoint::record_check(conn, id, check)?;
+                    crate::db::models::endpoints::Endpoint::record_check(conn, id, check, timeout)?;
                     Ok(())
                 },
             )
@@ -725,6 +726,7 @@ async fn connect_endpoint(
                     engine_version: &engine,
                     api_version: &api,
                 },
+                timeout,
             )?;
             Ok(())
         },

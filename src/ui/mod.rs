@@ -2,6 +2,7 @@
 //! only writer to the terminal.
 
 pub mod db;
+pub mod endpoint;
 pub mod explain;
 pub mod find_artifact;
 pub mod lineage;

@@ -291,6 +291,7 @@ impl Tabular for EndpointRow {
         "last_seen_at",
         "healthy",
         "last_error",
+        "timeout_ms",
     ];
     const TABLE_COLUMNS: &'static [&'static str] = &[
         "ENDPOINT",
@@ -300,6 +301,7 @@ impl Tabular for EndpointRow {
         "HEALTH",
         "CHECKED",
         "LAST SEEN",
+        "TIMEOUT",
         "LAST ERROR",
     ];
 
@@ -313,6 +315,7 @@ impl Tabular for EndpointRow {
             rfc3339_opt(&self.last_seen_at),
             opt(&self.healthy),
             opt(&self.last_error),
+            opt(&self.timeout_ms),
         ]
     }
 
@@ -330,8 +333,17 @@ impl Tabular for EndpointRow {
             health.into(),
             short_time_opt(&self.last_checked_at),
             short_time_opt(&self.last_seen_at),
+            timeout_text(self.timeout_ms),
             self.last_error.clone().unwrap_or_else(|| "-".into()),
         ]
+    }
+}
+
+/// A reply timeout recorded in milliseconds, as `humantime` writes it (`10s`).
+fn timeout_text(ms: Option<i32>) -> String {
+    match ms.and_then(|ms| u64::try_from(ms).ok()) {
+        Some(ms) => humantime::format_duration(std::time::Duration::from_millis(ms)).to_string(),
+        None => "-".into(),
     }
 }
 

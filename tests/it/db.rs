@@ -658,15 +658,22 @@ fn models_record_a_submit_from_plan_to_release() {
             engine_version: "20.10",
             api_version: "1.41",
         },
+        std::time::Duration::from_secs(10),
     )
     .expect("check");
     assert_eq!(checked.healthy, Some(true));
     assert!(checked.last_seen_at.is_some());
-    let down = Endpoint::record_check(c, ep.id, EndpointCheck::Unreachable { error: "refused" })
-        .expect("check");
+    assert_eq!(checked.timeout_ms, Some(10_000));
+    let down = Endpoint::record_check(
+        c,
+        ep.id,
+        EndpointCheck::Unreachable { error: "refused" },
+        std::time::Duration::from_millis(2_500),
+    )
+    .expect("check");
     assert_eq!(
-        (down.healthy, down.last_error.as_deref()),
-        (Some(false), Some("refused"))
+        (down.healthy, down.last_error.as_deref(), down.timeout_ms),
+        (Some(false), Some("refused"), Some(2_500))
     );
     assert_eq!(
         down.engine_version.as_deref(),

@@ -212,6 +212,8 @@ pub struct EndpointRow {
     pub last_seen_at: Option<DateTime<Utc>>,
     pub healthy: Option<bool>,
     pub last_error: Option<String>,
+    /// The reply timeout of the last check, in milliseconds.
+    pub timeout_ms: Option<i32>,
 }
 
 /// `db endpoints`: every endpoint ever used, by name.

@@ -21,6 +21,7 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 
 pub mod artifacts;
+pub mod containers;
 pub mod explain;
 pub mod filters;
 pub mod find_artifact;

@@ -1,6 +1,8 @@
 //! `endpoints`: a Docker endpoint by its configured name, with what kiln last
 //! learned of it; a shared lookup row.
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
@@ -25,6 +27,9 @@ pub struct Endpoint {
     /// `None` until the first check.
     pub healthy: Option<bool>,
     pub last_error: Option<String>,
+    /// The reply timeout of the last check, in milliseconds; `None` for rows
+    /// last checked before it was recorded.
+    pub timeout_ms: Option<i32>,
 }
 
 #[derive(Debug, Clone, Copy, Insertable)]
@@ -82,13 +87,15 @@ impl Endpoint {
             .optional()
     }
 
-    /// Records a check made now.
+    /// Records a check made now, with the reply timeout it gave the endpoint.
     pub fn record_check(
         conn: &mut PgConnection,
         id: EndpointId,
         check: EndpointCheck<'_>,
+        timeout: Duration,
     ) -> QueryResult<Endpoint> {
         let now = diesel::dsl::now;
+        let timeout_ms = endpoints::timeout_ms.eq(timeout_millis(timeout));
         let target = diesel::update(endpoints::table.find(id));
         match check {
             EndpointCheck::Healthy {
@@ -102,6 +109,7 @@ impl Endpoint {
                     endpoints::last_seen_at.eq(now),
                     endpoints::healthy.eq(true),
                     endpoints::last_error.eq(None::<&str>),
+                    timeout_ms,
                 ))
                 .returning(Endpoint::as_returning())
                 .get_result(conn),
@@ -117,6 +125,7 @@ impl Endpoint {
                     endpoints::last_seen_at.eq(now),
                     endpoints::healthy.eq(false),
                     endpoints::last_error.eq(error),
+                    timeout_ms,
                 ))
                 .returning(Endpoint::as_returning())
                 .get_result(conn),
@@ -125,9 +134,18 @@ impl Endpoint {
                     endpoints::last_checked_at.eq(now),
                     endpoints::healthy.eq(false),
                     endpoints::last_error.eq(error),
+                    timeout_ms,
                 ))
                 .returning(Endpoint::as_returning())
                 .get_result(conn),
         }
     }
+}
+
+/// A timeout in whole milliseconds, at least 1 (the column holds only
+/// positive values), at most what an `integer` holds.
+fn timeout_millis(timeout: Duration) -> i32 {
+    i32::try_from(timeout.as_millis())
+        .unwrap_or(i32::MAX)
+        .max(1)
 }
