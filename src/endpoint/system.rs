@@ -2,7 +2,6 @@
 //! the round trip of a ping, its system information, its images. Each
 //! answer is a kiln type; nothing here decides what to do with it.
 
-use std::time::{Duration, Instant};
 
 use bollard::query_parameters::ListImagesOptionsBuilder;
 use chrono::{DateTime, Utc};
@@ -38,16 +37,6 @@ pub struct EngineImage {
 }
 
 impl Endpoint {
-    /// Pings the engine once; returns how long the answer took.
-    pub async fn ping(&self) -> Result<Duration, EndpointError> {
-        let started = Instant::now();
-        self.docker
-            .ping()
-            .await
-            .map_err(self.docker_err("pinging the engine"))?;
-        Ok(started.elapsed())
-    }
-
     /// The engine's system information.
     pub async fn stats(&self) -> Result<EngineStats, EndpointError> {
         let info = self

@@ -493,7 +493,7 @@ impl<'a> Run<'a> {
                 task.abort();
             }
         }
-        let id = slot.id;
+        let (id, timeout) = (slot.id, slot.endpoint.timeout());
         let written = self
             .ctx
             .lease
@@ -504,6 +504,7 @@ impl<'a> Run<'a> {
                         conn,
                         id,
                         EndpointCheck::Unreachable { error: &error },
+                        timeout,
                     )?;
                     Ok(())
                 },
