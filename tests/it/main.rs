@@ -9,6 +9,7 @@ mod config;
 mod db;
 mod db_query;
 mod docker;
+mod engines;
 mod errors;
 mod find_pkg;
 mod lineage;
