@@ -90,8 +90,7 @@ fn a_tls_endpoint_builds() {
     let Some(engine) = SecondEngine::start_with_tls() else {
         return;
     };
-    let files = engine.tls_files();
-    let repo = hello_repo(&fx, &engine.tls_endpoint_toml("secure", 1, &files.ca));
+    let repo = hello_repo(&fx, &documented_tls_endpoint(&engine));
     let (code, stdout, stderr) = fx.submit(&repo, &["hello", "-I", "busybox"]);
     assert_eq!(code, 0, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert_eq!(job_endpoints(&fx), ["secure"]);
@@ -101,6 +100,29 @@ fn a_tls_endpoint_builds() {
         Vec::<String>::new(),
         "containers left"
     );
+}
+
+/// The TLS endpoint example of `docs/configuration.md`, with this engine's
+/// address and files in place of the example's.
+fn documented_tls_endpoint(engine: &SecondEngine) -> String {
+    let doc = include_str!("../../docs/configuration.md");
+    let start = doc
+        .find("```toml\n[docker.endpoints.secure]")
+        .expect("docs/configuration.md has the TLS endpoint example");
+    let block = &doc[start + "```toml".len()..];
+    let mut toml = block[..block.find("```").expect("the example ends")].to_owned();
+    let files = engine.tls_files();
+    let uri = engine.tls_uri();
+    for (example, real) in [
+        ("https://build2.example.org:2376", uri.as_str()),
+        ("/etc/kiln/tls/ca.pem", &files.ca.to_string_lossy()),
+        ("/etc/kiln/tls/cert.pem", &files.cert.to_string_lossy()),
+        ("/etc/kiln/tls/key.pem", &files.key.to_string_lossy()),
+    ] {
+        assert!(toml.contains(example), "the example has {example}: {toml}");
+        toml = toml.replace(example, real);
+    }
+    toml
 }
 
 /// Submits `hello` with one TLS endpoint made by `toml`; expects exit 1
