@@ -539,11 +539,10 @@ impl SecondEngine {
             if !dir.is_dir() {
                 continue;
             }
-            for entry in walkdir::WalkDir::new(&dir).contents_first(true) {
-                if let Ok(entry) = entry {
-                    if entry.file_type().is_dir() {
-                        let _ = std::fs::remove_dir(entry.path());
-                    }
+            let walk = walkdir::WalkDir::new(&dir).contents_first(true);
+            for entry in walk.into_iter().flatten() {
+                if entry.file_type().is_dir() {
+                    let _ = std::fs::remove_dir(entry.path());
                 }
             }
         }
