@@ -24,6 +24,7 @@ pub mod upload;
 pub mod version;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use bollard::query_parameters::{
@@ -35,7 +36,7 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use uuid::Uuid;
 
-use crate::config::EndpointConfig;
+use crate::config::{EndpointConfig, TlsConfig};
 
 pub use container::{Container, ContainerSpec, Created, ExitStatus, Finished, Removal, Running};
 pub use logs::LogStream;
@@ -68,6 +69,12 @@ pub enum EndpointError {
         uri: String,
         #[source]
         source: bollard::errors::Error,
+    },
+    #[error("endpoint `{endpoint}`: TLS with {uri} failed: {failure}")]
+    Tls {
+        endpoint: String,
+        uri: String,
+        failure: TlsFailure,
     },
     #[error("endpoint `{endpoint}` did not answer within {} while {action}", humantime::format_duration(*timeout))]
     Timeout {
@@ -143,6 +150,7 @@ impl EndpointError {
             ),
             EndpointError::UnsupportedUri { .. }
             | EndpointError::MissingTls { .. }
+            | EndpointError::Tls { .. }
             | EndpointError::VersionNotAllowed { .. }
             | EndpointError::ImageMissing { .. } => false,
         }
@@ -179,6 +187,112 @@ fn engine_failure_in<'e>(
     // An I/O error's `source` skips the error it carries: look inside.
     let inner = cause.downcast_ref::<std::io::Error>()?.get_ref()?;
     engine_failure_in(inner).or_else(|| inner.source().and_then(engine_failure_in))
+}
+
+/// Why a TLS handshake with an endpoint failed, said in terms of its
+/// `tls = { ca, cert, key }` files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TlsFailure {
+    /// The engine's certificate is not signed by the configured CA, or not
+    /// valid for the address.
+    ServerNotVerified {
+        ca: PathBuf,
+        detail: String,
+    },
+    /// The engine refused the client certificate.
+    ClientRefused {
+        cert: PathBuf,
+        detail: String,
+    },
+    Other {
+        detail: String,
+    },
+}
+
+impl std::fmt::Display for TlsFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TlsFailure::ServerNotVerified { ca, detail } => write!(
+                f,
+                "the engine's certificate could not be verified with the CA `{}` ({detail})",
+                ca.display()
+            ),
+            TlsFailure::ClientRefused { cert, detail } => write!(
+                f,
+                "the engine refused the client certificate `{}` ({detail})",
+                cert.display()
+            ),
+            TlsFailure::Other { detail } => f.write_str(detail),
+        }
+    }
+}
+
+impl TlsFailure {
+    /// What a TLS error of the handshake means for the endpoint's files.
+    fn of(error: &rustls::Error, tls: &TlsConfig) -> TlsFailure {
+        use rustls::AlertDescription as Alert;
+        let detail = error.to_string();
+        match error {
+            rustls::Error::InvalidCertificate(_) => TlsFailure::ServerNotVerified {
+                ca: tls.ca.clone(),
+                detail,
+            },
+            rustls::Error::AlertReceived(
+                Alert::BadCertificate
+                | Alert::UnknownCA
+                | Alert::CertificateRequired
+                | Alert::CertificateUnknown
+                | Alert::CertificateExpired
+                | Alert::CertificateRevoked
+                | Alert::UnsupportedCertificate
+                | Alert::AccessDenied,
+            ) => TlsFailure::ClientRefused {
+                cert: tls.cert.clone(),
+                detail,
+            },
+            _ => TlsFailure::Other { detail },
+        }
+    }
+}
+
+/// The error of a failed first request to an endpoint: a TLS failure said
+/// as such, else the engine's error.
+fn negotiation_error(config: &EndpointConfig, source: bollard::errors::Error) -> EndpointError {
+    let tls_failure = config
+        .tls
+        .as_ref()
+        .and_then(|tls| Some(TlsFailure::of(tls_cause(&source)?, tls)));
+    match tls_failure {
+        Some(failure) => EndpointError::Tls {
+            endpoint: config.name.clone(),
+            uri: config.uri.clone(),
+            failure,
+        },
+        None => EndpointError::Docker {
+            endpoint: config.name.clone(),
+            action: format!("negotiating the API version with {}", config.uri),
+            source,
+        },
+    }
+}
+
+/// The TLS error somewhere in the chain of `error`'s causes. An I/O error
+/// is looked into (its `source` skips the error it wraps).
+fn tls_cause<'e>(error: &'e (dyn std::error::Error + 'static)) -> Option<&'e rustls::Error> {
+    let mut next = Some(error);
+    while let Some(e) = next {
+        if let Some(tls) = e.downcast_ref::<rustls::Error>() {
+            return Some(tls);
+        }
+        next = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(std::io::Error::get_ref)
+        {
+            Some(inner) => Some(inner as &(dyn std::error::Error + 'static)),
+            None => e.source(),
+        };
+    }
+    None
 }
 
 /// A connected Docker endpoint. Cheap to clone.
@@ -261,13 +375,7 @@ impl Endpoint {
                     timeout: config.timeout,
                 })
             }
-            Ok(Err(source)) => {
-                return Err(EndpointError::Docker {
-                    endpoint,
-                    action: format!("negotiating the API version with {uri}"),
-                    source,
-                })
-            }
+            Ok(Err(source)) => return Err(negotiation_error(config, source)),
         };
         let streaming = docker.clone().with_timeout(STREAMING_TIMEOUT);
         Ok(Endpoint {
@@ -496,7 +604,6 @@ fn pull_reason(e: &bollard::errors::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::TlsConfig;
 
     fn config(uri: &str) -> EndpointConfig {
         EndpointConfig {
@@ -555,6 +662,42 @@ mod tests {
         ];
         for (err, want) in cases {
             assert_eq!(engine_failure(&err).is_some(), want, "{err:#}");
+        }
+    }
+
+    #[test]
+    fn tls_failures_name_the_file_to_check() {
+        use rustls::{AlertDescription as Alert, CertificateError};
+        let tls = TlsConfig {
+            ca: "/etc/kiln/ca.pem".into(),
+            cert: "/etc/kiln/cert.pem".into(),
+            key: "/etc/kiln/key.pem".into(),
+        };
+        let cases: Vec<(rustls::Error, &str)> = vec![
+            (
+                rustls::Error::InvalidCertificate(CertificateError::UnknownIssuer),
+                "the engine's certificate could not be verified with the CA `/etc/kiln/ca.pem`",
+            ),
+            (
+                rustls::Error::AlertReceived(Alert::BadCertificate),
+                "the engine refused the client certificate `/etc/kiln/cert.pem`",
+            ),
+            (
+                rustls::Error::AlertReceived(Alert::UnknownCA),
+                "the engine refused the client certificate `/etc/kiln/cert.pem`",
+            ),
+            (
+                rustls::Error::AlertReceived(Alert::HandshakeFailure),
+                "received fatal alert: HandshakeFailure",
+            ),
+        ];
+        for (error, expected) in cases {
+            let said = TlsFailure::of(&error, &tls).to_string();
+            assert!(said.starts_with(expected), "{error:?}: {said}");
+            assert!(said.contains(&error.to_string()), "{error:?}: {said}");
+            let io = std::io::Error::new(std::io::ErrorKind::InvalidData, error.clone());
+            let io = std::io::Error::other(io);
+            assert_eq!(tls_cause(&io), Some(&error), "found inside I/O errors");
         }
     }
 

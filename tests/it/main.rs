@@ -10,6 +10,7 @@ mod db;
 mod db_query;
 mod docker;
 mod endpoint;
+mod engines;
 mod errors;
 mod find_pkg;
 mod fleet;

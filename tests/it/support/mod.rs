@@ -5,6 +5,7 @@
 pub mod cluster;
 pub mod db_fixture;
 pub mod docker;
+pub mod engine;
 pub mod http;
 pub mod repo;
 
