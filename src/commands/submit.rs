@@ -141,7 +141,7 @@ pub(super) fn submit_tree(
         require_all_endpoints: args.require_all_endpoints,
         options: RunOptions {
             fail_fast: args.fail_fast,
-            progress: ProgressMode::detect(args.hide_bars),
+            progress: ProgressMode::detect(ctx.global.hide_bars),
             progress_format: config.progress_format.clone(),
         },
         submitter: {
