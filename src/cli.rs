@@ -494,10 +494,9 @@ pub struct FindPkgArgs {
     #[arg(id = "package_version", value_name = "VERSION")]
     pub version: Option<String>,
 
-    /// Print only `name version`, one package per line.
-    #[arg(long, short = 't', conflicts_with_all = ["all", "output", "show_sources", "show_dependencies",
-        "show_patches", "show_env", "show_allowed_images", "show_denied_images",
-        "show_phases", "show_script"])]
+    /// Print only `name version`, one package per line (the --show-*
+    /// switches are then left out, as butido does).
+    #[arg(long, short = 't', conflicts_with = "output")]
     pub terse: bool,
 
     /// Show every section (all the --show-* switches).
@@ -676,6 +675,24 @@ pub struct SourceDownloadArgs {
     /// Also download sources marked `download_manually`.
     #[arg(long)]
     pub force: bool,
+
+    /// Also the sources of every package the chosen ones depend on, as a
+    /// build in -I IMAGE with the -E variables would resolve them.
+    #[arg(long)]
+    pub recursive: bool,
+
+    /// With --recursive: the build image conditions and allowed images see.
+    #[arg(short = 'I', long, value_name = "IMAGE", requires = "recursive")]
+    pub image: Option<String>,
+
+    /// With --recursive: a variable as a build would get it (repeatable).
+    #[arg(
+        short = 'E',
+        long = "env",
+        value_name = "NAME=VALUE",
+        requires = "recursive"
+    )]
+    pub env: Vec<String>,
 }
 
 const SUBMIT_EXAMPLES: &str = "\
@@ -1551,5 +1568,77 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    /// The butido command lines of the user guide's table ("Coming from
+    /// butido"), each with `kiln` for `butido`.
+    fn butido_forms() -> Vec<Vec<String>> {
+        let guide = include_str!("../docs/user-guide.md");
+        let section = guide
+            .split("\n## Coming from butido\n")
+            .nth(1)
+            .expect("the user guide has a section \"Coming from butido\"");
+        section
+            .lines()
+            .take_while(|line| !line.starts_with("## "))
+            .filter_map(|line| line.strip_prefix("| `butido"))
+            .map(|rest| {
+                let form = rest.split('`').next().unwrap_or_default();
+                std::iter::once("kiln".to_owned())
+                    .chain(form.split_whitespace().map(str::to_owned))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_butido_form_of_the_user_guide_parses() {
+        let forms = butido_forms();
+        assert!(forms.len() > 60, "only {} forms", forms.len());
+        for form in forms {
+            match Cli::try_parse_from(&form) {
+                Ok(_) => {}
+                Err(e) if e.kind() == clap::error::ErrorKind::DisplayVersion => {}
+                Err(e) => panic!("{}: {e}", form.join(" ")),
+            }
+        }
+    }
+
+    #[test]
+    fn butido_flags_mean_what_kiln_flags_do() {
+        let parse = |line: &str| {
+            Cli::try_parse_from(line.split_whitespace()).unwrap_or_else(|e| panic!("{line}: {e}"))
+        };
+        let Command::Db(DbCommand::Jobs(jobs)) =
+            parse("kiln db jobs -S 3f2a -E A=1 -L 3 --csv").command
+        else {
+            panic!("not db jobs")
+        };
+        assert_eq!(jobs.submit.as_ref().map(|s| s.as_str()), Some("3f2a"));
+        assert_eq!(jobs.env.len(), 1);
+        assert_eq!(jobs.list.limit, Some(3));
+        assert_eq!(jobs.list.output, OutputFormat::Csv);
+
+        let Command::FindPkg(find) = parse("kiln find-pkg curl -SDpEPs -t").command else {
+            panic!("not find-pkg")
+        };
+        assert!(find.terse);
+        assert!(find.show_sources && find.show_dependencies && find.show_patches);
+        assert!(find.show_env && find.show_phases && find.show_script);
+
+        let cli = parse("kiln --hide-bars --db-url h --db-pw p build curl -I x -L");
+        assert!(cli.global.hide_bars);
+        assert_eq!(cli.global.db_host.as_deref(), Some("h"));
+        assert_eq!(cli.global.db_password.as_deref(), Some("p"));
+        let Command::Submit(submit) = cli.command else {
+            panic!("not submit")
+        };
+        assert!(submit.write_log);
+
+        let Command::Db(DbCommand::Artifacts(artifacts)) = parse("kiln db artifacts").command
+        else {
+            panic!("not db artifacts")
+        };
+        assert_eq!(artifacts.list.output, OutputFormat::Table);
     }
 }
