@@ -45,6 +45,54 @@ pub struct GlobalArgs {
     /// Print only errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
+
+    /// Print one plain line per state change instead of progress bars.
+    #[arg(long, global = true)]
+    pub hide_bars: bool,
+
+    /// The database server's host name or socket directory (butido's name
+    /// for it), instead of the configured `database_host`.
+    #[arg(
+        long = "db-url",
+        global = true,
+        value_name = "HOST",
+        help_heading = "Database"
+    )]
+    pub db_host: Option<String>,
+
+    /// The database server's port, instead of the configured `database_port`.
+    #[arg(long, global = true, value_name = "PORT", help_heading = "Database",
+        value_parser = clap::value_parser!(u16).range(1..))]
+    pub db_port: Option<u16>,
+
+    /// The database user, instead of the configured `database_user`.
+    #[arg(long, global = true, value_name = "USER", help_heading = "Database")]
+    pub db_user: Option<String>,
+
+    /// The database password, instead of the configured `database_password`
+    /// (other users of the machine can see it: prefer the configuration).
+    #[arg(
+        long,
+        alias = "db-pw",
+        global = true,
+        value_name = "PASSWORD",
+        help_heading = "Database"
+    )]
+    pub db_password: Option<String>,
+
+    /// The database name, instead of the configured `database_name`.
+    #[arg(long, global = true, value_name = "NAME", help_heading = "Database")]
+    pub db_name: Option<String>,
+
+    /// Seconds to wait for a database connection, instead of the configured
+    /// `database_connection_timeout`.
+    #[arg(long, global = true, value_name = "SECONDS", help_heading = "Database",
+        value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_timeout: Option<u32>,
+
+    /// butido's Chrome trace file: not in kiln (refused, naming `KILN_LOG`).
+    #[arg(long, global = true, hide = true)]
+    pub tracing_chrome: bool,
 }
 
 /// kiln's commands.
@@ -143,14 +191,14 @@ pub enum Command {
     /// VERSION only) with its kind (build or runtime), the exact version it
     /// names, and its condition (in pkg.toml's form), if it has one. Use
     /// `tree-of` for the whole tree.
-    #[command(after_help = DEPENDENCIES_OF_EXAMPLES)]
+    #[command(visible_alias = "depsof", after_help = DEPENDENCIES_OF_EXAMPLES)]
     DependenciesOf(DependenciesOfArgs),
 
     /// List the versions of a package in the repository.
     ///
     /// Lists every version of NAME, lowest first (versions compare by their
     /// numeric parts: 1.10 is above 1.9), with the pkg.toml that defines it.
-    #[command(after_help = VERSIONS_OF_EXAMPLES)]
+    #[command(visible_alias = "versions", after_help = VERSIONS_OF_EXAMPLES)]
     VersionsOf(VersionsOfArgs),
 
     /// List the environment variables a package sets for its build.
@@ -158,7 +206,7 @@ pub enum Command {
     /// Prints the `environment` table of NAME VERSION, merged from every
     /// layer from the repository's top down to the package. Variables given
     /// with -E at build time are added to these.
-    #[command(after_help = ENV_OF_EXAMPLES)]
+    #[command(visible_alias = "env", after_help = ENV_OF_EXAMPLES)]
     EnvOf(EnvOfArgs),
 
     /// Find packages by name and show what they are made of.
@@ -285,6 +333,59 @@ pub enum Command {
     /// artifacts.
     #[command(after_help = PROVENANCE_EXAMPLES)]
     Provenance(ProvenanceArgs),
+
+    /// Print counts of what the database holds: submits, jobs (by status),
+    /// packages, artifacts, releases, images, endpoints, log lines.
+    Metrics(MetricsArgs),
+
+    /// Print the completion script of a shell, for kiln's commands and flags.
+    ///
+    /// Install it where the shell looks for completions, for example:
+    /// `kiln generate-completions bash > /etc/bash_completion.d/kiln`,
+    /// `kiln generate-completions zsh > "${fpath[1]}/_kiln"`,
+    /// `kiln generate-completions fish > ~/.config/fish/completions/kiln.fish`.
+    GenerateCompletions(GenerateCompletionsArgs),
+
+    /// Write kiln's manual pages (kiln.1, and one per command) into a directory.
+    ///
+    /// Install them with, for example:
+    /// `kiln generate-man /usr/local/share/man/man1 && mandb`; then `man kiln`,
+    /// `man kiln-submit`.
+    GenerateMan(GenerateManArgs),
+}
+
+/// `kiln metrics`
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// `kiln generate-completions SHELL`
+#[derive(Debug, Args)]
+pub struct GenerateCompletionsArgs {
+    /// The shell.
+    #[arg(value_enum, default_value_t = CompletionShell::Bash)]
+    pub shell: CompletionShell,
+}
+
+/// A shell that kiln writes completions for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CompletionShell {
+    Bash,
+    Elvish,
+    Fish,
+    Powershell,
+    Zsh,
+}
+
+/// `kiln generate-man DIR`
+#[derive(Debug, Args)]
+pub struct GenerateManArgs {
+    /// The directory to write the pages into (created if missing).
+    #[arg(value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 const WHAT_DEPENDS_EXAMPLES: &str = "\
@@ -337,9 +438,9 @@ pub struct WhatDependsArgs {
     /// The package depended on (any version of it).
     pub name: String,
 
-    /// Only dependencies of this kind (default: both).
+    /// Only dependencies of this kind (repeatable; default: both).
     #[arg(short = 't', long = "type", value_enum, value_name = "KIND")]
-    pub kind: Option<DependencyType>,
+    pub kind: Vec<DependencyType>,
 
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
@@ -364,6 +465,10 @@ pub struct DependenciesOfArgs {
     /// Only this version (default: every version of NAME).
     #[arg(id = "package_version", value_name = "VERSION")]
     pub version: Option<String>,
+
+    /// Only dependencies of this kind (repeatable; default: both).
+    #[arg(short = 't', long = "type", value_enum, value_name = "KIND")]
+    pub kind: Vec<DependencyType>,
 
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
@@ -406,52 +511,82 @@ pub struct FindPkgArgs {
     #[arg(id = "package_version", value_name = "VERSION")]
     pub version: Option<String>,
 
-    /// Print only `name version`, one package per line.
-    #[arg(long, conflicts_with_all = ["all", "output", "show_sources", "show_dependencies",
-        "show_patches", "show_env", "show_allowed_images", "show_denied_images",
-        "show_phases", "show_script"])]
+    /// Print only `name version`, one package per line (the --show-*
+    /// switches are then left out, as butido does).
+    #[arg(long, short = 't', conflicts_with = "output")]
     pub terse: bool,
 
     /// Show every section (all the --show-* switches).
-    #[arg(long, short = 'a')]
+    #[arg(long, short = 'a', visible_short_alias = 'A')]
     pub all: bool,
 
     /// Show the sources: URL, hash, and whether they must be downloaded by hand.
-    #[arg(long)]
+    #[arg(long, short = 'S', visible_aliases = ["source", "sources"])]
     pub show_sources: bool,
 
     /// Show the build and runtime dependencies, with their conditions.
-    #[arg(long)]
+    #[arg(long, short = 'D', visible_aliases = ["dependencies", "deps"])]
     pub show_dependencies: bool,
 
+    /// With the dependencies: only those of this kind (repeatable; default: both).
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub dependency_type: Vec<DependencyType>,
+
     /// Show the patches (paths relative to the repository's top).
-    #[arg(long)]
+    #[arg(long, short = 'p', visible_alias = "patches")]
     pub show_patches: bool,
 
     /// Show the environment variables the package sets.
-    #[arg(long)]
+    #[arg(long, short = 'E', visible_alias = "env")]
     pub show_env: bool,
 
+    /// butido's package flags: kiln's packages have none (refused).
+    #[arg(long = "flags", short = 'F', hide = true)]
+    pub show_flags: bool,
+
     /// Show `allowed_images`.
-    #[arg(long)]
+    #[arg(long, visible_alias = "allowed-images")]
     pub show_allowed_images: bool,
 
     /// Show `denied_images`.
-    #[arg(long)]
+    #[arg(long, visible_alias = "denied-images")]
     pub show_denied_images: bool,
 
     /// Show the phases the package has, and where each was written.
-    #[arg(long)]
+    #[arg(long, short = 'P', visible_alias = "phases")]
     pub show_phases: bool,
 
     /// Show the rendered build script.
-    #[arg(long)]
+    #[arg(long, short = 's', visible_alias = "script")]
     pub show_script: bool,
+
+    #[command(flatten)]
+    pub script: ScriptStyleArgs,
 
     /// Output format: readable text, or a JSON array of the packages (every
     /// field; the script too when it is shown).
     #[arg(long, short = 'o', value_enum, value_name = "FORMAT")]
     pub output: Option<PackageFormat>,
+}
+
+/// How a shown script looks (`find-pkg --show-script`, `db job --script`).
+#[derive(Debug, Args)]
+pub struct ScriptStyleArgs {
+    /// Number the script's lines.
+    #[arg(long, conflicts_with = "no_line_numbers")]
+    pub line_numbers: bool,
+
+    /// Do not number the script's lines (the default).
+    #[arg(long, alias = "no-script-line-numbers")]
+    pub no_line_numbers: bool,
+
+    /// Highlight the script (with `script_highlight_theme`; the default on a terminal).
+    #[arg(long, visible_alias = "highlight", conflicts_with = "no_highlighting")]
+    pub highlighting: bool,
+
+    /// Do not highlight the script.
+    #[arg(long, visible_alias = "no-highlight", alias = "no-script-highlight")]
+    pub no_highlighting: bool,
 }
 
 /// How `find-pkg` prints packages.
@@ -512,9 +647,9 @@ pub enum SourceCommand {
 
 /// Which packages a `source` command works on.
 #[derive(Debug, Args)]
-#[command(group(clap::ArgGroup::new("packages").required(true).args(["name", "matching"])))]
 pub struct PackageSelection {
-    /// The package (every version of it unless VERSION is given).
+    /// The package (every version of it unless VERSION is given; without
+    /// NAME and --matching, every package of the repository).
     pub name: Option<String>,
 
     /// Only this version of NAME.
@@ -557,6 +692,24 @@ pub struct SourceDownloadArgs {
     /// Also download sources marked `download_manually`.
     #[arg(long)]
     pub force: bool,
+
+    /// Also the sources of every package the chosen ones depend on, as a
+    /// build in -I IMAGE with the -E variables would resolve them.
+    #[arg(long)]
+    pub recursive: bool,
+
+    /// With --recursive: the build image conditions and allowed images see.
+    #[arg(short = 'I', long, value_name = "IMAGE", requires = "recursive")]
+    pub image: Option<String>,
+
+    /// With --recursive: a variable as a build would get it (repeatable).
+    #[arg(
+        short = 'E',
+        long = "env",
+        value_name = "NAME=VALUE",
+        requires = "recursive"
+    )]
+    pub env: Vec<String>,
 }
 
 const SUBMIT_EXAMPLES: &str = "\
@@ -605,6 +758,11 @@ pub struct FindArtifactArgs {
     #[arg(long, conflicts_with = "output")]
     pub paths: bool,
 
+    /// butido's switch to leave out its script check: kiln never compares
+    /// scripts here (its build keys do), so this changes nothing.
+    #[arg(long, short = 'S', hide = true)]
+    pub no_script_filter: bool,
+
     #[command(flatten)]
     pub list: ListOptions,
 }
@@ -644,10 +802,6 @@ pub struct ReproduceArgs {
     /// Do not verify the sources' hashes before building.
     #[arg(long)]
     pub no_verify: bool,
-
-    /// Print one plain line per state change instead of progress bars.
-    #[arg(long)]
-    pub hide_bars: bool,
 
     /// The comparison as a table, CSV or JSON.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
@@ -704,7 +858,7 @@ pub struct SubmitArgs {
     pub shebang: Option<String>,
 
     /// Also write each job's log to a file under `log_dir`.
-    #[arg(long)]
+    #[arg(long, short = 'L', visible_alias = "write-log-file")]
     pub write_log: bool,
 
     /// Keep the containers of finished jobs (for debugging a failure).
@@ -714,10 +868,6 @@ pub struct SubmitArgs {
     /// Start no new job once a job failed.
     #[arg(long)]
     pub fail_fast: bool,
-
-    /// Print one plain line per state change instead of progress bars.
-    #[arg(long)]
-    pub hide_bars: bool,
 
     /// Build every job, reusing no earlier build.
     #[arg(long)]
@@ -1104,6 +1254,10 @@ pub struct ReleaseNewArgs {
     #[arg(id = "package_version", value_name = "VERSION", requires = "name")]
     pub version: Option<String>,
 
+    /// Every artifact of the submit (the default without NAME).
+    #[arg(long, conflicts_with = "name")]
+    pub all: bool,
+
     /// The release store (one of `release_stores`).
     #[arg(long, value_name = "STORE")]
     pub to: String,
@@ -1148,8 +1302,8 @@ pub enum DbCommand {
     Setup,
     /// Show where the database is, whether it is reachable, and which migrations are applied.
     Status,
-    /// Open `psql` on the database.
-    Cli,
+    /// Open `psql` (or `pgcli`, with --tool) on the database.
+    Cli(DbCliArgs),
     /// Stop kiln's embedded database server, if it runs.
     Stop,
     /// Record submits whose kiln process is gone as lost, and remove their
@@ -1225,17 +1379,37 @@ Examples:
                                                    ... built from openssl 3.1.4 at
                                                    that commit";
 
+/// `kiln db cli`
+#[derive(Debug, Args)]
+pub struct DbCliArgs {
+    /// The client to run (default: `psql`).
+    #[arg(long, value_enum, default_value_t = DbTool::Psql)]
+    pub tool: DbTool,
+}
+
+/// A PostgreSQL client for `db cli`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum DbTool {
+    Psql,
+    Pgcli,
+}
+
 /// Options every `db` listing takes.
 #[derive(Debug, Args)]
 pub struct ListOptions {
     /// Show at most N rows (0 for all; default: `database_default_query_limit`).
-    #[arg(long, short = 'l', value_name = "N", allow_negative_numbers = true,
-        value_parser = parse_limit)]
+    #[arg(long, short = 'l', visible_short_alias = 'L', value_name = "N",
+        allow_negative_numbers = true, value_parser = parse_limit)]
     pub limit: Option<u32>,
 
     /// Output format.
-    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table,
+        default_value_if("csv", "true", Some("csv")))]
     pub output: OutputFormat,
+
+    /// The same as `--output csv`.
+    #[arg(long, conflicts_with = "output")]
+    pub csv: bool,
 }
 
 /// Filters on a time column. WHEN is a duration back from now (`2h`,
@@ -1256,11 +1430,16 @@ pub struct TimeFilter {
 #[derive(Debug, Args)]
 pub struct DbSubmitsArgs {
     /// Only submits that asked for this package (NAME or NAME@VERSION).
-    #[arg(long, short = 'p', value_name = "NAME[@VERSION]")]
+    #[arg(
+        long,
+        short = 'p',
+        visible_alias = "for-pkg",
+        value_name = "NAME[@VERSION]"
+    )]
     pub package: Option<PackageSpec>,
 
     /// Only submits whose tree built this package anywhere (NAME or NAME@VERSION).
-    #[arg(long, value_name = "NAME[@VERSION]")]
+    #[arg(long, visible_alias = "with-pkg", value_name = "NAME[@VERSION]")]
     pub with_package: Option<PackageSpec>,
 
     /// Only submits for this image (its name or configured short name).
@@ -1315,7 +1494,13 @@ pub struct DbSubmitArgs {
 #[derive(Debug, Args)]
 pub struct DbJobsArgs {
     /// Only jobs of this submit (UUID or unique prefix).
-    #[arg(long, short = 's', value_name = "UUID")]
+    #[arg(
+        long,
+        short = 's',
+        visible_short_alias = 'S',
+        visible_alias = "of-submit",
+        value_name = "UUID"
+    )]
     pub submit: Option<UuidPrefix>,
 
     /// Only jobs of this package (NAME or NAME@VERSION).
@@ -1335,7 +1520,7 @@ pub struct DbJobsArgs {
     pub status: Option<JobStatusArg>,
 
     /// Only jobs that ran with this variable set to this value (repeatable; all must match).
-    #[arg(long = "env", value_name = "NAME=VALUE")]
+    #[arg(long = "env", short = 'E', value_name = "NAME=VALUE")]
     pub env: Vec<EnvPair>,
 
     #[command(flatten)]
@@ -1353,20 +1538,27 @@ pub struct DbJobArgs {
     pub job: UuidPrefix,
 
     /// Also print the job's log.
-    #[arg(long)]
+    #[arg(long, short = 'L')]
     pub log: bool,
 
     /// Also print the rendered script.
-    #[arg(long)]
+    #[arg(long, short = 's')]
     pub script: bool,
 
     /// Also print the environment variables the job ran with.
-    #[arg(long)]
+    #[arg(long, short = 'E')]
     pub env: bool,
+
+    #[command(flatten)]
+    pub script_style: ScriptStyleArgs,
 
     /// Output format (`table` is text; CSV is not offered for one record).
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+
+    /// butido's CSV of one job: not offered (refused, naming `--output json`).
+    #[arg(long, hide = true)]
+    pub csv: bool,
 }
 
 /// `kiln db log-of`
@@ -1385,7 +1577,7 @@ pub struct DbLogOfArgs {
 #[derive(Debug, Args)]
 pub struct DbArtifactsArgs {
     /// Only artifacts of this job (UUID or unique prefix).
-    #[arg(long, short = 'j', value_name = "UUID")]
+    #[arg(long, short = 'j', visible_short_alias = 'J', value_name = "UUID")]
     pub job: Option<UuidPrefix>,
 
     /// Only artifacts of this submit's jobs (UUID or unique prefix).
@@ -1416,7 +1608,7 @@ pub struct DbArtifactsArgs {
 #[derive(Debug, Args)]
 pub struct DbReleasesArgs {
     /// Only releases into this release store.
-    #[arg(long, value_name = "STORE")]
+    #[arg(long, visible_alias = "to", value_name = "STORE")]
     pub store: Option<String>,
 
     /// Only releases of this package's artifacts (NAME or NAME@VERSION).
@@ -1582,5 +1774,77 @@ mod tests {
     #[test]
     fn cli_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    /// The butido command lines of the user guide's table ("Coming from
+    /// butido"), each with `kiln` for `butido`.
+    fn butido_forms() -> Vec<Vec<String>> {
+        let guide = include_str!("../docs/user-guide.md");
+        let section = guide
+            .split("\n## Coming from butido\n")
+            .nth(1)
+            .expect("the user guide has a section \"Coming from butido\"");
+        section
+            .lines()
+            .take_while(|line| !line.starts_with("## "))
+            .filter_map(|line| line.strip_prefix("| `butido"))
+            .map(|rest| {
+                let form = rest.split('`').next().unwrap_or_default();
+                std::iter::once("kiln".to_owned())
+                    .chain(form.split_whitespace().map(str::to_owned))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_butido_form_of_the_user_guide_parses() {
+        let forms = butido_forms();
+        assert!(forms.len() > 60, "only {} forms", forms.len());
+        for form in forms {
+            match Cli::try_parse_from(&form) {
+                Ok(_) => {}
+                Err(e) if e.kind() == clap::error::ErrorKind::DisplayVersion => {}
+                Err(e) => panic!("{}: {e}", form.join(" ")),
+            }
+        }
+    }
+
+    #[test]
+    fn butido_flags_mean_what_kiln_flags_do() {
+        let parse = |line: &str| {
+            Cli::try_parse_from(line.split_whitespace()).unwrap_or_else(|e| panic!("{line}: {e}"))
+        };
+        let Command::Db(DbCommand::Jobs(jobs)) =
+            parse("kiln db jobs -S 3f2a -E A=1 -L 3 --csv").command
+        else {
+            panic!("not db jobs")
+        };
+        assert_eq!(jobs.submit.as_ref().map(|s| s.as_str()), Some("3f2a"));
+        assert_eq!(jobs.env.len(), 1);
+        assert_eq!(jobs.list.limit, Some(3));
+        assert_eq!(jobs.list.output, OutputFormat::Csv);
+
+        let Command::FindPkg(find) = parse("kiln find-pkg curl -SDpEPs -t").command else {
+            panic!("not find-pkg")
+        };
+        assert!(find.terse);
+        assert!(find.show_sources && find.show_dependencies && find.show_patches);
+        assert!(find.show_env && find.show_phases && find.show_script);
+
+        let cli = parse("kiln --hide-bars --db-url h --db-pw p build curl -I x -L");
+        assert!(cli.global.hide_bars);
+        assert_eq!(cli.global.db_host.as_deref(), Some("h"));
+        assert_eq!(cli.global.db_password.as_deref(), Some("p"));
+        let Command::Submit(submit) = cli.command else {
+            panic!("not submit")
+        };
+        assert!(submit.write_log);
+
+        let Command::Db(DbCommand::Artifacts(artifacts)) = parse("kiln db artifacts").command
+        else {
+            panic!("not db artifacts")
+        };
+        assert_eq!(artifacts.list.output, OutputFormat::Table);
     }
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Result;
 
 use crate::cli::GlobalArgs;
-use crate::config::{Config, LoadOptions};
+use crate::config::{Config, DatabaseFlags, LoadOptions};
 
 /// The global options and the things derived from them.
 pub struct Context {
@@ -43,6 +43,19 @@ impl Context {
         Ok(crate::repo::load(&root)?)
     }
 
+    /// butido's `--db-*` flags, as configuration.
+    fn database_flags(&self) -> DatabaseFlags {
+        let g = &self.global;
+        DatabaseFlags {
+            host: g.db_host.clone(),
+            port: g.db_port,
+            user: g.db_user.clone(),
+            password: g.db_password.clone(),
+            name: g.db_name.clone(),
+            connection_timeout: g.db_timeout,
+        }
+    }
+
     /// Loads the configuration from all its layers.
     pub fn config(&self) -> Result<Config> {
         self.config_at(None)
@@ -56,6 +69,7 @@ impl Context {
             repo_checkout: checkout.map(Path::to_owned),
             user_file: self.global.config.clone(),
             database_url: self.global.database_url.clone(),
+            database_flags: self.database_flags(),
         };
         Ok(Config::load(&options)?)
     }

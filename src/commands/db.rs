@@ -6,7 +6,7 @@ use std::process::Command;
 use anyhow::{Context as _, Result};
 
 use super::Context;
-use crate::cli::DbCommand;
+use crate::cli::{DbCommand, DbTool};
 use crate::db::{self, Location, Reachability};
 use crate::error::Outcome;
 use crate::ui;
@@ -30,7 +30,7 @@ pub fn run(ctx: &Context, cmd: DbCommand) -> Result<Outcome> {
         | DbCommand::Stats(_)) => super::db_query::run(&config, cmd),
         DbCommand::Setup => setup(&location),
         DbCommand::Status => status(&location),
-        DbCommand::Cli => cli(&location),
+        DbCommand::Cli(args) => cli(&location, args.tool),
         DbCommand::Stop => stop(&location),
         DbCommand::Reap => reap(&config),
     }
@@ -102,18 +102,31 @@ fn status(location: &Location) -> Result<Outcome> {
     })
 }
 
-fn cli(location: &Location) -> Result<Outcome> {
+/// `kiln db cli [--tool psql|pgcli]`: the client on the database, with
+/// kiln's schema first on the search path.
+fn cli(location: &Location, tool: DbTool) -> Result<Outcome> {
     let invocation = location.psql_invocation()?;
-    let psql = find_psql(location)?;
-    let mut cmd = Command::new(&psql);
-    cmd.args(&invocation.args);
+    let (program, args) = match tool {
+        DbTool::Psql => (find_psql(location)?, invocation.args.clone()),
+        // pgcli takes the connection URL as its DBNAME argument.
+        DbTool::Pgcli => (
+            find_on_path("pgcli").ok_or_else(|| {
+                anyhow::anyhow!(
+                    "`pgcli` was not found on PATH; install it (`pip install pgcli`) or use `kiln db cli`"
+                )
+            })?,
+            invocation.args.iter().skip(1).cloned().collect(),
+        ),
+    };
+    let mut cmd = Command::new(&program);
+    cmd.args(&args);
     if let Some(password) = &invocation.password {
         cmd.env("PGPASSWORD", password.expose());
     }
     cmd.env("PGOPTIONS", &invocation.options);
     let status = cmd
         .status()
-        .with_context(|| format!("running {}", psql.display()))?;
+        .with_context(|| format!("running {}", program.display()))?;
     Ok(if status.success() {
         Outcome::Success
     } else {
@@ -123,12 +136,7 @@ fn cli(location: &Location) -> Result<Outcome> {
 
 /// `psql` on `PATH`, else beside the embedded server's programs.
 fn find_psql(location: &Location) -> Result<std::path::PathBuf> {
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
-        .map(|dir| dir.join("psql"))
-        .find(|p| p.is_file());
-    if let Some(p) = on_path {
+    if let Some(p) = find_on_path("psql") {
         return Ok(p);
     }
     if location.embedded().is_some() {
@@ -143,6 +151,15 @@ fn find_psql(location: &Location) -> Result<std::path::PathBuf> {
         "`psql` was not found on PATH; install the PostgreSQL client \
          (Debian or Ubuntu: `apt-get install postgresql-client`)"
     )
+}
+
+/// The program `name` in a directory of `PATH`.
+fn find_on_path(name: &str) -> Option<std::path::PathBuf> {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
 }
 
 fn stop(location: &Location) -> Result<Outcome> {

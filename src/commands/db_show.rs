@@ -54,6 +54,9 @@ pub fn submit(config: &Config, args: DbSubmitArgs) -> Result<Outcome> {
 /// `db job UUID [--log] [--script] [--env]`.
 pub fn job(config: &Config, args: DbJobArgs) -> Result<Outcome> {
     reject_csv(args.output, "db job")?;
+    if args.csv {
+        reject_csv(OutputFormat::Csv, "db job --csv")?;
+    }
     let mut conn = super::db::connect_reaped(config)?;
     let (id, uuid) = jobs::resolve(&mut conn, &args.job)?;
     let detail = jobs::job_detail(&mut conn, id).with_context(|| format!("reading job {uuid}"))?;
@@ -78,6 +81,7 @@ pub fn job(config: &Config, args: DbJobArgs) -> Result<Outcome> {
     let names = DisplayNames::new(&config.docker.images);
     let sections = JobSections {
         script: args.script,
+        line_numbers: args.script_style.line_numbers,
         env: args.env,
     };
     let text = records::job_text(&detail, sections, &names);

@@ -12,12 +12,14 @@ pub fn run(ctx: &Context, args: DependenciesOfArgs) -> Result<Outcome> {
     let repo = ctx.repository()?;
     let packages = repo.packages();
     let ids = select::versions(packages, &args.name, args.version.as_deref(), repo.root())?;
+    let kinds = select::dependency_kinds(&args.kind);
     let edges: Vec<Edge<'_>> = ids
         .iter()
         .flat_map(|&id| {
             packages
                 .get(id)
                 .all_dependencies()
+                .filter(|(kind, _)| kinds.contains(kind))
                 .map(move |(kind, dependency)| Edge {
                     from: id,
                     kind,

@@ -8,11 +8,17 @@ use super::{select, Context};
 use crate::cli::{FindPkgArgs, PackageFormat};
 use crate::error::Outcome;
 use crate::package::script::{ScriptRenderer, ScriptSettings};
-use crate::package::Package;
+use crate::package::{DependencyKind, Package};
 use crate::secrets::Secrets;
 use crate::ui::packages::{self, Sections, Shown};
 
 pub fn run(ctx: &Context, args: FindPkgArgs) -> Result<Outcome> {
+    if args.show_flags {
+        return Err(crate::input_error!(
+            "-F/--flags: kiln's packages have no flags (pkg.toml has no `flags` in kiln's format); \
+             --all or --output json shows everything a package has"
+        ));
+    }
     let pattern = select::regex(&args.regex)?;
     let repo = ctx.repository()?;
     let packages = repo.packages();
@@ -60,10 +66,14 @@ pub fn run(ctx: &Context, args: FindPkgArgs) -> Result<Outcome> {
     } else {
         None
     };
+    let highlight = !args.script.no_highlighting
+        && !json
+        && (args.script.highlighting || packages::can_highlight());
     let theme = config
         .script_highlight_theme
         .as_deref()
-        .filter(|_| !json && packages::can_highlight());
+        .filter(|_| highlight);
+    let kinds = select::dependency_kinds(&args.dependency_type);
 
     // Shown with their secrets masked, scripts included.
     let secrets = Secrets::new(
@@ -72,16 +82,21 @@ pub fn run(ctx: &Context, args: FindPkgArgs) -> Result<Outcome> {
     )?;
     let masked: Vec<Package> = ids
         .iter()
-        .map(|&id| secrets.mask_package(packages.get(id)))
+        .map(|&id| only_dependencies_of(secrets.mask_package(packages.get(id)), &kinds))
         .collect();
     let mut shown = Vec::with_capacity(ids.len());
     for package in &masked {
         let script = match &renderer {
             Some(renderer) => {
                 let script = secrets.scrub(&renderer.render(package)?.into_string());
-                Some(match theme {
+                let script = match theme {
                     Some(theme) => packages::highlight_script(&script, theme)?,
                     None => script,
+                };
+                Some(if args.script.line_numbers && !json {
+                    packages::number_lines(&script)
+                } else {
+                    script
                 })
             }
             None => None,
@@ -99,4 +114,16 @@ pub fn run(ctx: &Context, args: FindPkgArgs) -> Result<Outcome> {
         )?;
     }
     Ok(Outcome::Success)
+}
+
+/// The package with only the dependencies of the chosen kinds
+/// (`--dependency-type`).
+fn only_dependencies_of(mut package: Package, kinds: &[DependencyKind]) -> Package {
+    if !kinds.contains(&DependencyKind::Build) {
+        package.dependencies.build.clear();
+    }
+    if !kinds.contains(&DependencyKind::Runtime) {
+        package.dependencies.runtime.clear();
+    }
+    package
 }

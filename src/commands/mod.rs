@@ -20,7 +20,10 @@ mod env_of;
 mod explain;
 mod find_artifact;
 mod find_pkg;
+mod generate_completions;
+mod generate_man;
 mod lint;
+mod metrics;
 mod provenance;
 mod release;
 mod reproduce;
@@ -35,6 +38,11 @@ pub use context::Context;
 
 /// Runs the command the user asked for.
 pub fn run(cli: Cli) -> Result<Outcome> {
+    if cli.global.tracing_chrome {
+        return Err(crate::input_error!(
+            "--tracing-chrome: kiln writes no Chrome trace files; for diagnostics use -v (or KILN_LOG=debug)"
+        ));
+    }
     let ctx = Context::new(cli.global);
     match cli.command {
         Command::Config(cmd) => config::run(&ctx, cmd),
@@ -54,5 +62,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::FindArtifact(args) => find_artifact::run(&ctx, args),
         Command::Reproduce(args) => reproduce::run(&ctx, args),
         Command::Provenance(args) => provenance::run(&ctx, args),
+        Command::Metrics(args) => metrics::run(&ctx, args),
+        Command::GenerateCompletions(args) => generate_completions::run(args),
+        Command::GenerateMan(args) => generate_man::run(args),
     }
 }

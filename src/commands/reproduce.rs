@@ -182,7 +182,6 @@ fn rebuild_args(
         write_log: false,
         keep_containers: false,
         fail_fast: false,
-        hide_bars: args.hide_bars,
         no_reuse: true,
         rebuild: Vec::new(),
         dry_run: false,

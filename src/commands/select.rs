@@ -12,9 +12,9 @@ use std::path::Path;
 use anyhow::Result;
 use regex::Regex;
 
-use crate::cli::PackageSelection;
+use crate::cli::{DependencyType, PackageSelection};
 use crate::config::{Config, ImageConfig};
-use crate::package::{image_is, parse_env_assignment, PackageId, PackageSet};
+use crate::package::{image_is, parse_env_assignment, DependencyKind, PackageId, PackageSet};
 
 /// The `-E NAME=VALUE` arguments as a map (a later one of the same name wins).
 pub fn env_from_args(args: &[String]) -> Result<BTreeMap<String, String>> {
@@ -96,6 +96,21 @@ pub fn package(
     }
 }
 
+/// The kinds of dependency `-t/--type` (or `--dependency-type`) chose:
+/// both when none is given.
+pub fn dependency_kinds(types: &[DependencyType]) -> Vec<DependencyKind> {
+    if types.is_empty() {
+        return vec![DependencyKind::Build, DependencyKind::Runtime];
+    }
+    types
+        .iter()
+        .map(|t| match t {
+            DependencyType::Build => DependencyKind::Build,
+            DependencyType::Runtime => DependencyKind::Runtime,
+        })
+        .collect()
+}
+
 /// The largest compiled size of a user's regular expression.
 const REGEX_SIZE_LIMIT: usize = 1 << 20;
 
@@ -167,7 +182,8 @@ pub fn matching(packages: &PackageSet, pattern: &Regex) -> Vec<PackageId> {
     ids
 }
 
-/// The packages a `NAME [VERSION] | --matching REGEX` selection names. A
+/// The packages a `NAME [VERSION] | --matching REGEX` selection names
+/// (every package when it names none, as butido's `source` commands do). A
 /// regular expression that matches nothing is an input error too.
 pub fn selection(
     packages: &PackageSet,
@@ -186,9 +202,7 @@ pub fn selection(
             }
             Ok(ids)
         }
-        (None, None) => Err(crate::input_error!(
-            "give a package NAME or --matching REGEX"
-        )),
+        (None, None) => Ok(all(packages)),
     }
 }
 
@@ -255,6 +269,16 @@ mod tests {
             Ok(&["zlib 1.2.13", "zlib 1.3.1"]),
         );
         check(sel(None, None, Some("^x")), Err("matches `^x`"));
+        check(
+            sel(None, None, None),
+            Ok(&[
+                "curl 8.4.0",
+                "libz 1.9",
+                "libz 1.10",
+                "zlib 1.2.13",
+                "zlib 1.3.1",
+            ]),
+        );
         check(
             sel(None, None, Some("(")),
             Err("not a valid regular expression"),

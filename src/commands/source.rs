@@ -111,9 +111,39 @@ fn download_items(
         .collect()
 }
 
+/// The chosen packages and every package their trees hold, as a build in
+/// the image with the variables would resolve them; sorted, each once.
+fn with_dependencies(
+    config: &Config,
+    packages: &PackageSet,
+    ids: Vec<PackageId>,
+    args: &SourceDownloadArgs,
+) -> Result<Vec<PackageId>> {
+    let env = select::env_from_args(&args.env)?;
+    let image = match &args.image {
+        Some(name) => Some(select::image(config, name)?),
+        None => None,
+    };
+    let target = crate::package::Target {
+        image: image.as_ref(),
+        env: &env,
+    };
+    let mut all = Vec::new();
+    for id in ids {
+        let plan = crate::plan::Plan::new(packages, id, &target)?;
+        all.extend(plan.nodes().iter().map(|node| node.package));
+    }
+    all.sort_by(|a, b| select::by_name_and_version(packages, *a, *b));
+    all.dedup();
+    Ok(all)
+}
+
 fn download(config: &Config, repo: &Repository, args: &SourceDownloadArgs) -> Result<Outcome> {
     let packages = repo.packages();
-    let ids = chosen(repo, &args.which)?;
+    let mut ids = chosen(repo, &args.which)?;
+    if args.recursive {
+        ids = with_dependencies(config, packages, ids, args)?;
+    }
     let items = download_items(config, packages, &ids)?;
     if items.is_empty() {
         crate::ui::packages::print_note("the packages have no sources");

@@ -143,7 +143,7 @@ pub(super) fn submit_tree(
             fail_fast: args.fail_fast,
             job_attempts: config.job_attempts,
             shared_capacity: Some(shared_capacity(&config)?),
-            progress: ProgressMode::detect(args.hide_bars),
+            progress: ProgressMode::detect(ctx.global.hide_bars),
             progress_format: config.progress_format.clone(),
         },
         submitter: {

@@ -4,17 +4,14 @@
 use anyhow::Result;
 
 use super::{select, Context};
-use crate::cli::{DependencyType, WhatDependsArgs};
+use crate::cli::WhatDependsArgs;
 use crate::error::Outcome;
 use crate::package::DependencyKind;
 use crate::ui::packages::{dependency_listing, print_listing, Edge};
 
 pub fn run(ctx: &Context, args: WhatDependsArgs) -> Result<Outcome> {
-    let wanted = |kind: DependencyKind| match args.kind {
-        None => true,
-        Some(DependencyType::Build) => kind == DependencyKind::Build,
-        Some(DependencyType::Runtime) => kind == DependencyKind::Runtime,
-    };
+    let kinds = select::dependency_kinds(&args.kind);
+    let wanted = |kind: DependencyKind| kinds.contains(&kind);
     let repo = ctx.repository()?;
     let packages = repo.packages();
     let mut edges = Vec::new();
@@ -36,10 +33,10 @@ pub fn run(ctx: &Context, args: WhatDependsArgs) -> Result<Outcome> {
             args.name
         ));
     }
-    let kind = match args.kind {
-        None => "",
-        Some(DependencyType::Build) => " at build time",
-        Some(DependencyType::Runtime) => " at run time",
+    let kind = match kinds.as_slice() {
+        [DependencyKind::Build] => " at build time",
+        [DependencyKind::Runtime] => " at run time",
+        _ => "",
     };
     print_listing(
         args.output,

@@ -29,7 +29,9 @@ mod validate;
 pub use database::{mask_url_password, DatabaseTarget, Secret};
 pub use error::{ConfigError, Problem, Problems};
 pub use show::ShownEntry;
-pub use source::{Environment, Layer, Source, ENV_PREFIX, NON_CONFIG_VARS};
+pub use source::{
+    is_config_var, Environment, Layer, Source, ENV_PREFIX, NON_CONFIG_PREFIXES, NON_CONFIG_VARS,
+};
 pub use validate::{
     is_schema_name, COMPATIBILITY, DEFAULT_DATABASE_SCHEMA, DEFAULT_DOCKER_SOCKET,
     DEFAULT_LOG_LIMIT, LOCAL_ENDPOINT,
@@ -48,6 +50,48 @@ pub struct LoadOptions {
     pub user_file: Option<PathBuf>,
     /// `--database-url`.
     pub database_url: Option<String>,
+    /// butido's `--db-*` flags.
+    pub database_flags: DatabaseFlags,
+}
+
+/// butido's database flags (`--db-url HOST`, `--db-port`, `--db-user`,
+/// `--db-password`, `--db-name`, `--db-timeout`): each sets its
+/// `database_*` key above every other layer.
+#[derive(Debug, Clone, Default)]
+pub struct DatabaseFlags {
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub user: Option<String>,
+    pub password: Option<String>,
+    pub name: Option<String>,
+    pub connection_timeout: Option<u32>,
+}
+
+impl DatabaseFlags {
+    /// The flags given, each as its key, its flag and its value.
+    fn items(&self) -> Vec<(&'static str, &'static str, raw::Value)> {
+        let text = |v: &Option<String>| v.clone().map(raw::Value::String);
+        let number = |v: Option<i64>| v.map(raw::Value::Integer);
+        [
+            ("database_host", "--db-url", text(&self.host)),
+            (
+                "database_port",
+                "--db-port",
+                number(self.port.map(i64::from)),
+            ),
+            ("database_user", "--db-user", text(&self.user)),
+            ("database_password", "--db-password", text(&self.password)),
+            ("database_name", "--db-name", text(&self.name)),
+            (
+                "database_connection_timeout",
+                "--db-timeout",
+                number(self.connection_timeout.map(i64::from)),
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(key, flag, value)| Some((key, flag, value?)))
+        .collect()
+    }
 }
 
 /// How an endpoint is reached, from the scheme of its URI.
@@ -292,6 +336,15 @@ impl Config {
                 raw: None,
             };
             raw::set_path(&mut root, &["database_url".to_owned()], item);
+        }
+        for (key, flag, value) in options.database_flags.items() {
+            let item = raw::Item {
+                value,
+                source: Source::Flag(flag.into()),
+                layer: Layer::Flag,
+                raw: None,
+            };
+            raw::set_path(&mut root, &[key.to_owned()], item);
         }
 
         let ctx = validate::Context {

@@ -13,6 +13,19 @@ pub const ENV_PREFIX: &str = "KILN_";
 /// `KILN_*` variables that kiln reads for other purposes: never configuration keys.
 pub const NON_CONFIG_VARS: &[&str] = &["KILN_LOG"];
 
+/// Prefixes of `KILN_*` variables that belong to kiln's tests and
+/// benchmarks (`KILN_TEST_DATABASE_URL`, `KILN_BENCH_SUBMITS`, ...): never
+/// configuration keys, and never warned about.
+pub const NON_CONFIG_PREFIXES: &[&str] = &["KILN_TEST_", "KILN_BENCH_"];
+
+/// Whether a `KILN_*` variable may name a configuration key: not one kiln
+/// reads for another purpose, nor a test or benchmark setting.
+pub fn is_config_var(name: &str) -> bool {
+    name.starts_with(ENV_PREFIX)
+        && !NON_CONFIG_VARS.contains(&name)
+        && !NON_CONFIG_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
 /// The layers of configuration, from the lowest precedence to the highest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Layer {
@@ -143,7 +156,7 @@ impl Environment {
     pub fn config_vars(&self) -> impl Iterator<Item = (&str, &str)> {
         self.vars
             .iter()
-            .filter(|(k, _)| k.starts_with(ENV_PREFIX) && !NON_CONFIG_VARS.contains(&k.as_str()))
+            .filter(|(k, _)| is_config_var(k))
             .map(|(k, v)| (k.as_str(), v.as_str()))
     }
 
@@ -234,6 +247,31 @@ mod tests {
                 ("KILN_LOG", "debug"),
                 ("KILN_SHEBANG", "#!/bin/sh"),
                 ("DOCKER_HOST", "x"),
+            ],
+            "/",
+        );
+        let names: Vec<_> = env.config_vars().map(|(k, _)| k).collect();
+        assert_eq!(names, ["KILN_SHEBANG"]);
+    }
+
+    #[test]
+    fn test_and_benchmark_variables_are_not_configuration() {
+        let check = |name: &str, is_config: bool| {
+            assert_eq!(is_config_var(name), is_config, "{name}");
+        };
+        check("KILN_TEST_DATABASE_URL", false);
+        check("KILN_TEST_", false);
+        check("KILN_BENCH_SUBMITS", false);
+        check("KILN_LOG", false);
+        check("KILN_SHEBANG", true);
+        check("KILN_TESTING", true);
+        check("KILN_DATABASE_URL", true);
+        check("PATH", false);
+        let env = Environment::from_pairs(
+            [
+                ("KILN_TEST_DATABASE_URL", "postgres:///x"),
+                ("KILN_BENCH_JOBS", "100"),
+                ("KILN_SHEBANG", "#!/bin/sh"),
             ],
             "/",
         );

@@ -112,7 +112,7 @@ impl Home {
             repo_root: Some(self.repo()),
             user_file: None,
             database_url: url.map(Into::into),
-            repo_checkout: None,
+            ..LoadOptions::default()
         };
         Config::load_with(&options, &self.env(extra))
     }
@@ -267,6 +267,57 @@ fn passwords_never_show() {
     assert_eq!(e.source, Source::Flag("--database-url".into()));
     // The file's database_* keys are not in effect, so not shown.
     assert!(!c.shown_entries().iter().any(|e| e.key == "database_host"));
+}
+
+/// butido's `--db-*` flags set the database_* keys above every layer; a
+/// URL from a lower layer is refused with them, naming `--database-url`.
+#[test]
+fn butido_database_flags_override_the_keys() {
+    let home = Home::new();
+    home.write_repo(BUTIDO);
+    let load = |flags: DatabaseFlags| {
+        let options = LoadOptions {
+            repo_root: Some(home.repo()),
+            database_flags: flags,
+            ..LoadOptions::default()
+        };
+        Config::load_with(&options, &home.env(&[]))
+    };
+    let c = load(DatabaseFlags {
+        host: Some("other.example".into()),
+        port: Some(6543),
+        name: Some("kiln".into()),
+        connection_timeout: Some(7),
+        ..DatabaseFlags::default()
+    })
+    .expect("flags over the file's keys");
+    assert_eq!(
+        c.database.describe(),
+        "postgres://pgdev:********@other.example:6543/kiln"
+    );
+    assert_eq!(c.database_connection_timeout, Duration::from_secs(7));
+    let source = |key: &str| {
+        c.shown_entries()
+            .into_iter()
+            .find(|e| e.key == key)
+            .map(|e| e.source)
+    };
+    assert_eq!(
+        source("database_port"),
+        Some(Source::Flag("--db-port".into()))
+    );
+
+    home.write_repo("database_url = \"postgres://u@h/db\"");
+    let err = load(DatabaseFlags {
+        port: Some(6543),
+        ..DatabaseFlags::default()
+    })
+    .expect_err("a part of a configured URL");
+    assert!(
+        err.to_string()
+            .contains("give the whole URL with --database-url"),
+        "{err}"
+    );
 }
 
 /// Each case: repository file, user file, variables → the value of one
@@ -607,8 +658,7 @@ fn explicit_user_file_must_exist() {
     let options = LoadOptions {
         repo_root: None,
         user_file: Some(home.path().join("missing.toml")),
-        database_url: None,
-        repo_checkout: None,
+        ..LoadOptions::default()
     };
     let err = Config::load_with(&options, &home.env(&[])).expect_err("missing --config file");
     assert!(matches!(err, ConfigError::Read { .. }), "{err}");

@@ -811,7 +811,9 @@ impl Checker<'_> {
         let target = match (url, parts_layer) {
             (Some((layer, source, text)), Some((parts_layer, parts_source))) => {
                 if parts_layer >= layer {
-                    let why = if parts_layer == layer {
+                    let why = if matches!(parts_source, Source::Flag(_)) && parts_layer > layer {
+                        format!("is a whole URL, of which {parts_source} cannot set a part; give the whole URL with --database-url instead")
+                    } else if parts_layer == layer {
                         format!("is set together with database_* keys (at {parts_source}); set one or the other")
                     } else {
                         format!("is overridden by a database_* key set later (at {parts_source}); set one or the other")

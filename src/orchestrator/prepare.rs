@@ -335,8 +335,7 @@ mod tests {
         let options = LoadOptions {
             repo_root: Some(dir.path().to_owned()),
             user_file: None,
-            database_url: None,
-            repo_checkout: None,
+            ..LoadOptions::default()
         };
         let env = Environment::from_pairs(Vec::<(String, String)>::new(), dir.path());
         let config = Config::load_with(&options, &env).expect("a valid configuration");

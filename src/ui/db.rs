@@ -117,3 +117,19 @@ pub fn print_reaped_containers(endpoint: &str, removed: usize) {
         count(removed, "container")
     );
 }
+
+/// `kiln metrics`: one row per count, as a table, CSV or JSON.
+pub fn print_metrics(
+    format: crate::cli::OutputFormat,
+    metrics: &[crate::db::listings::metrics::Metric],
+) -> anyhow::Result<()> {
+    let rows = metrics
+        .iter()
+        .map(|m| vec![serde_json::json!(m.name), serde_json::json!(m.count)])
+        .collect();
+    let listing = super::listing::Listing {
+        columns: vec!["metric", "count"],
+        rows,
+    };
+    super::listing::print(format, &listing)
+}

@@ -357,6 +357,18 @@ fn section(out: &mut String, name: &str, empty: bool) {
     }
 }
 
+/// The script with each line numbered (`  1 | ...`), numbers right-aligned
+/// to the width of the last.
+pub fn number_lines(script: &str) -> String {
+    let count = script.lines().count();
+    let width = count.to_string().len();
+    let mut out = String::with_capacity(script.len() + count * (width + 3));
+    for (i, line) in script.lines().enumerate() {
+        let _ = writeln!(out, "{:>width$} | {line}", i + 1);
+    }
+    out
+}
+
 /// Whether scripts should be highlighted: standard output is a terminal
 /// and colours are not turned off (`NO_COLOR`, `CLICOLOR=0`).
 pub fn can_highlight() -> bool {
@@ -467,6 +479,19 @@ mod tests {
             &["unpack".into(), "build".into()],
         );
         assert_eq!(out, expected, "{sections:?}");
+    }
+
+    #[test]
+    fn numbered_lines() {
+        let check = |script: &str, want: &str| assert_eq!(number_lines(script), want);
+        check("", "");
+        check("a\n", "1 | a\n");
+        check(
+            &"x\n".repeat(10),
+            &(1..=10)
+                .map(|i| format!("{i:>2} | x\n"))
+                .collect::<String>(),
+        );
     }
 
     #[test]

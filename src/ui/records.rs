@@ -517,6 +517,8 @@ pub fn submit_text(d: &SubmitDetail, names: &DisplayNames) -> String {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct JobSections {
     pub script: bool,
+    /// Number the script's lines.
+    pub line_numbers: bool,
     pub env: bool,
 }
 
@@ -637,8 +639,13 @@ pub fn job_text(d: &JobDetail, sections: JobSections, names: &DisplayNames) -> S
     }
     if sections.script {
         out.push_str("\nscript:\n");
-        out.push_str(&d.script);
-        if !d.script.ends_with('\n') {
+        let script = if sections.line_numbers {
+            super::packages::number_lines(&d.script)
+        } else {
+            d.script.clone()
+        };
+        out.push_str(&script);
+        if !script.ends_with('\n') {
             out.push('\n');
         }
     }

@@ -8,16 +8,16 @@ use crate::support::db_fixture::TestDb;
 use crate::support::{run, Sandbox};
 
 // Submits: two share the prefix `11111111`, one is alone under `2222`.
-const S1: &str = "11111111-0000-4000-8000-000000000001";
-const S2: &str = "11111111-0000-4000-8000-000000000002";
-const S3: &str = "22222222-0000-4000-8000-000000000003";
+pub(crate) const S1: &str = "11111111-0000-4000-8000-000000000001";
+pub(crate) const S2: &str = "11111111-0000-4000-8000-000000000002";
+pub(crate) const S3: &str = "22222222-0000-4000-8000-000000000003";
 // Jobs: J1..J4 share the prefix `aaaaaaaa`; J5 and J6 are alone.
-const J1: &str = "aaaaaaaa-0000-4000-8000-000000000001";
-const J2: &str = "aaaaaaaa-0000-4000-8000-000000000002";
-const J3: &str = "aaaaaaaa-0000-4000-8000-000000000003";
-const J4: &str = "aaaaaaaa-0000-4000-8000-000000000004";
-const J5: &str = "bbbbbbbb-0000-4000-8000-000000000005";
-const J6: &str = "cccccccc-0000-4000-8000-000000000006";
+pub(crate) const J1: &str = "aaaaaaaa-0000-4000-8000-000000000001";
+pub(crate) const J2: &str = "aaaaaaaa-0000-4000-8000-000000000002";
+pub(crate) const J3: &str = "aaaaaaaa-0000-4000-8000-000000000003";
+pub(crate) const J4: &str = "aaaaaaaa-0000-4000-8000-000000000004";
+pub(crate) const J5: &str = "bbbbbbbb-0000-4000-8000-000000000005";
+pub(crate) const J6: &str = "cccccccc-0000-4000-8000-000000000006";
 
 const HASH1: &str = "abc1230000000000000000000000000000000001";
 const HASH2: &str = "def4560000000000000000000000000000000002";
@@ -131,13 +131,13 @@ fn seed(db: &TestDb) {
 
 /// A sandbox, a repository whose config.toml names image short names and a
 /// default limit of 4, and a seeded database.
-struct Env {
-    sandbox: Sandbox,
-    db: TestDb,
+pub(crate) struct Env {
+    pub(crate) sandbox: Sandbox,
+    pub(crate) db: TestDb,
 }
 
 impl Env {
-    fn new() -> Option<Env> {
+    pub(crate) fn new() -> Option<Env> {
         let db = TestDb::create()?;
         let sandbox = Sandbox::new();
         let repo = sandbox.path().join("repo");
@@ -167,12 +167,12 @@ impl Env {
         cmd
     }
 
-    fn kiln(&self, args: &[&str]) -> (Output, String, String) {
+    pub(crate) fn kiln(&self, args: &[&str]) -> (Output, String, String) {
         run(&mut self.command(args))
     }
 
     /// Runs kiln, expects success, returns stdout.
-    fn ok(&self, args: &[&str]) -> String {
+    pub(crate) fn ok(&self, args: &[&str]) -> String {
         let (out, stdout, stderr) = self.kiln(args);
         assert!(
             out.status.success(),
@@ -183,7 +183,7 @@ impl Env {
     }
 
     /// Runs kiln with `--output json`, expects an array, returns it.
-    fn json(&self, args: &[&str]) -> Vec<serde_json::Value> {
+    pub(crate) fn json(&self, args: &[&str]) -> Vec<serde_json::Value> {
         let mut all = args.to_vec();
         all.extend(["--output", "json"]);
         let stdout = self.ok(&all);
@@ -194,7 +194,7 @@ impl Env {
     }
 
     /// The values of one field of a JSON listing, as strings.
-    fn field(&self, args: &[&str], name: &str) -> Vec<String> {
+    pub(crate) fn field(&self, args: &[&str], name: &str) -> Vec<String> {
         self.json(args)
             .iter()
             .map(|row| match &row[name] {
@@ -206,7 +206,7 @@ impl Env {
 }
 
 /// CSV output: the header and the records.
-fn csv(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
+pub(crate) fn csv(text: &str) -> (Vec<String>, Vec<Vec<String>>) {
     let mut reader = csv::Reader::from_reader(text.as_bytes());
     let header = reader
         .headers()

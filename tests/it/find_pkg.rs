@@ -54,8 +54,16 @@ fn nothing_found_and_bad_expressions() {
         "{stderr}"
     );
 
-    let (code, _, stderr) = kiln_in(&sandbox, &root, &["find-pkg", "a", "--terse", "--all"]);
-    assert_eq!(code, 2, "--terse and --all conflict: {stderr}");
+    // As in butido, --terse wins over the sections.
+    let (code, stdout, stderr) = kiln_in(
+        &sandbox,
+        &root,
+        &["find-pkg", "^lib$", "1.10", "--terse", "--all"],
+    );
+    assert_eq!((code, stdout.as_str()), (0, "lib 1.10\n"), "{stderr}");
+
+    let (code, _, stderr) = kiln_in(&sandbox, &root, &["find-pkg", "a", "--terse", "-o", "json"]);
+    assert_eq!(code, 2, "--terse and --output conflict: {stderr}");
 }
 
 #[test]

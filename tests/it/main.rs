@@ -5,6 +5,7 @@
 //! Under `CI=true`, a missing PostgreSQL or Docker fails the test instead of
 //! skipping it.
 
+mod butido_cli;
 mod config;
 mod db;
 mod db_query;

@@ -487,7 +487,7 @@ fn choosing_packages() {
     let server = server();
     let root = repo(&sandbox, &server);
     for (args, expected) in [
-        (&["verify"][..], "--matching"),
+        (&["download", "-I", "busybox"][..], "--recursive"),
         (
             &["verify", "good", "--matching", "g"][..],
             "cannot be used with",
@@ -507,6 +507,11 @@ fn choosing_packages() {
         assert_eq!(code, 2, "{args:?}: {stderr}");
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
+    // Without a package, as in butido: every package of the repository.
+    let (_, all, _) = source(&sandbox, &root, &["url", "-o", "csv"]);
+    let (_, matching, _) = source(&sandbox, &root, &["url", "--matching", ".", "-o", "csv"]);
+    assert_eq!(all, matching);
+    assert!(all.contains("\ngood,"), "{all}");
     assert!(server.requests().is_empty());
 }
 

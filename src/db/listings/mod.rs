@@ -28,6 +28,7 @@ pub mod find_artifact;
 pub mod jobs;
 pub mod lineage;
 pub mod lookups;
+pub mod metrics;
 pub mod provenance;
 pub mod reproduce;
 pub mod stats;
