@@ -2,7 +2,6 @@
 //! the round trip of a ping, its system information, its images. Each
 //! answer is a kiln type; nothing here decides what to do with it.
 
-
 use bollard::query_parameters::ListImagesOptionsBuilder;
 use chrono::{DateTime, Utc};
 

@@ -9,8 +9,11 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use kiln::db::models::JobStatus;
+
 use crate::submit::{config_toml, endpoint_toml, git_repo, Fixture};
-use crate::support::records;
+use crate::support::engine::SecondEngine;
+use crate::support::{records, run};
 
 /// A repository of `roots` packages, each with `leaves` dependencies; every
 /// job sleeps `seconds` and writes one artifact.
@@ -149,4 +152,108 @@ fn concurrent_submits_share_an_endpoint_s_maxjobs() {
         }
     }
     assert_eq!(jobs, 30);
+}
+
+/// The ids of kiln's containers running on `engine`.
+fn running_on(engine: &SecondEngine) -> Vec<String> {
+    let out = engine
+        .docker()
+        .args(["ps", "-q", "--filter", "label=org.kiln.managed=true"])
+        .output()
+        .expect("running docker ps");
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A fan of 20 jobs of 3 s each on the local engine (`first`) and a second
+/// one (`second`, with a short timeout); `fail` is done to the second
+/// engine once a job runs there. Every job must succeed on the first, the
+/// jobs the second engine held show two attempts, the second is recorded
+/// unhealthy, and no container is left on the first.
+fn a_failing_engine_costs_a_retry(fail: impl FnOnce(&SecondEngine)) {
+    let Some(fx) = Fixture::new() else { return };
+    let Some(second) = SecondEngine::start() else {
+        return;
+    };
+    let endpoints = format!(
+        "{}{}timeout = 3\n",
+        endpoint_toml("first", 2),
+        second.endpoint_toml("second", 2)
+    );
+    let repo = fan_repo(&fx, &endpoints, &["fan"], 19, 3.0);
+    let child = spawn_submit(&fx, &repo, "fan");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while running_on(&second).is_empty() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no job ran on the second engine"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    fail(&second);
+    let out = child.wait_with_output().expect("waiting for kiln");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stderr:\n{stderr}");
+    assert!(
+        stderr.contains("endpoint `second`") && stderr.contains("trying again elsewhere"),
+        "{stderr}"
+    );
+
+    let mut conn = fx.db.connect();
+    let submit = records::only_submit(&mut conn);
+    let jobs = records::jobs_of(&mut conn, &submit);
+    assert_eq!(jobs.len(), 20);
+    let mut retried = 0;
+    for job in &jobs {
+        assert_eq!(job.job.status, JobStatus::Succeeded, "{job:?}");
+        let (shown, listed, _) = run(fx.db.kiln(&fx.sandbox).args([
+            "db",
+            "job",
+            &job.job.uuid.to_string(),
+            "-o",
+            "json",
+        ]));
+        assert!(shown.status.success());
+        let detail: serde_json::Value = serde_json::from_str(&listed).expect("JSON");
+        let attempts = detail["attempts"].as_array().expect("attempts").clone();
+        let last = attempts.last().expect("an attempt");
+        assert_eq!(last["outcome"], "succeeded", "{listed}");
+        assert_eq!(last["endpoint"], detail["endpoint"], "{listed}");
+        if attempts.len() > 1 {
+            retried += 1;
+            assert_eq!(attempts.len(), 2, "{listed}");
+            assert_eq!(attempts[0]["endpoint"], "second", "{listed}");
+            assert_eq!(attempts[0]["outcome"], "engine_failed", "{listed}");
+            assert_eq!(last["endpoint"], "first", "{listed}");
+        }
+    }
+    assert!(retried >= 1, "no job was tried again");
+    let (_, listed, _) = run(fx
+        .db
+        .kiln(&fx.sandbox)
+        .args(["db", "endpoints", "-o", "json"]));
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&listed).expect("JSON");
+    let second_row = rows
+        .iter()
+        .find(|r| r["name"] == "second")
+        .expect("second recorded");
+    assert_eq!(second_row["healthy"], false, "{listed}");
+    assert!(
+        crate::submit::kiln_containers_of(submit.uuid).is_empty(),
+        "containers left on the first engine"
+    );
+}
+
+#[test]
+fn a_killed_engine_costs_a_retry_not_the_submit() {
+    a_failing_engine_costs_a_retry(SecondEngine::kill);
+}
+
+#[test]
+fn a_frozen_engine_costs_a_retry_not_the_submit() {
+    a_failing_engine_costs_a_retry(|engine| {
+        engine.freeze();
+    });
 }
