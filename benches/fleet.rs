@@ -121,10 +121,7 @@ fn failover(checks: &mut Vec<(String, bool)>) {
     let alone_repo = bench.repo_on("alone", &packages, "", &first);
     let alone = submit_at_once(&bench, &alone_repo, &["alone"]);
 
-    let both = format!(
-        "{first}{}",
-        second.endpoint_toml("second", FAILOVER_SLOTS)
-    );
+    let both = format!("{first}{}", second.endpoint_toml("second", FAILOVER_SLOTS));
     let packages = fans(&["both"], 39);
     let both_repo = bench.repo_on("both", &packages, "", &both);
     let started = Instant::now();

@@ -34,7 +34,7 @@ pub use source::{
 };
 pub use validate::{
     is_schema_name, COMPATIBILITY, DEFAULT_DATABASE_SCHEMA, DEFAULT_DOCKER_SOCKET,
-    DEFAULT_LOG_LIMIT, LOCAL_ENDPOINT,
+    DEFAULT_LOG_LIMIT, LOCAL_ENDPOINT, MAX_MAXJOBS,
 };
 
 /// Where configuration comes from, besides the fixed locations.

@@ -53,6 +53,10 @@ pub const DEFAULT_JOB_ATTEMPTS: u32 = 3;
 /// The most attempts `job_attempts` may ask for.
 pub const MAX_JOB_ATTEMPTS: u32 = 100;
 
+/// The most jobs an endpoint's `maxjobs` may let run at once (each is a
+/// slot shared through the database, `db::slots`).
+pub const MAX_MAXJOBS: usize = 4096;
+
 /// The most log lines `build_error_lines` may ask to keep for each job.
 pub const MAX_ERROR_LINES: i64 = 100_000;
 
@@ -1085,7 +1089,7 @@ impl Checker<'_> {
         }
         let default_maxjobs = if is_local_engine { local_cpus() } else { 1 };
         let maxjobs = self
-            .integer(et, &prefix, "maxjobs", 1, i64::MAX)
+            .integer(et, &prefix, "maxjobs", 1, MAX_MAXJOBS as i64)
             .map_or(default_maxjobs, to_usize);
         let network_mode = self.nonempty_string(et, &prefix, "network_mode");
         let timeout = secs(

@@ -44,7 +44,7 @@ use crate::db::models::EndpointId;
 pub const SLOT_CLASS: i32 = 0x736c_6f74;
 
 /// The most slots an endpoint can have (`maxjobs`).
-pub const MAX_SLOTS: usize = 4096;
+pub const MAX_SLOTS: usize = crate::config::MAX_MAXJOBS;
 
 /// Opens a session set up for kiln.
 pub type Connector = Arc<dyn Fn() -> anyhow::Result<PgConnection> + Send + Sync>;
