@@ -102,7 +102,7 @@ pub(super) struct Answer<T> {
 /// Connects to every endpoint at once, checks its versions, and does
 /// `work` on each that answered with versions kiln may use. An endpoint
 /// that fails `work` is recorded unhealthy with that error.
-pub(super) async fn ask_each<T, F, Fut>(
+async fn ask_each<T, F, Fut>(
     targets: &[EndpointConfig],
     allowed: &AllowedVersions,
     work: F,
@@ -172,7 +172,7 @@ fn failed_check<T>(config: &EndpointConfig, err: EndpointError) -> Answer<T> {
 /// Records each endpoint's health; when the database cannot be reached,
 /// warns that it was not recorded (what the engines said is printed all
 /// the same).
-pub(super) fn record_health<T>(config: &Config, answers: &[Answer<T>]) {
+fn record_health<T>(config: &Config, answers: &[Answer<T>]) {
     if let Err(err) = try_record_health(config, answers) {
         ui::endpoint::warn_health_not_recorded(&err);
     }
@@ -201,7 +201,7 @@ fn try_record_health<T>(config: &Config, answers: &[Answer<T>]) -> Result<()> {
 
 /// The values of the endpoints that answered; each that did not is named
 /// on standard error and makes the outcome `Failed`.
-pub(super) fn answered<T>(answers: Vec<Answer<T>>) -> (Vec<(EndpointConfig, T)>, Outcome) {
+fn answered<T>(answers: Vec<Answer<T>>) -> (Vec<(EndpointConfig, T)>, Outcome) {
     let mut outcome = Outcome::Success;
     let mut values = Vec::new();
     for answer in answers {
@@ -216,15 +216,33 @@ pub(super) fn answered<T>(answers: Vec<Answer<T>>) -> (Vec<(EndpointConfig, T)>,
     (values, outcome)
 }
 
+/// Asks every target at once ([`ask_each`]), records what was learned of
+/// each one's health, and returns the answers of those that answered, with
+/// `Failed` when one did not (it is named on standard error).
+pub(super) fn ask_all<T, F, Fut>(
+    config: &Config,
+    runtime: &tokio::runtime::Runtime,
+    targets: &[EndpointConfig],
+    work: F,
+) -> (Vec<(EndpointConfig, T)>, Outcome)
+where
+    F: Fn(Endpoint, EngineInfo) -> Fut,
+    Fut: Future<Output = Result<T, EndpointError>>,
+{
+    let allowed = AllowedVersions::from(&config.docker);
+    let answers = runtime.block_on(ask_each(targets, &allowed, work));
+    record_health(config, &answers);
+    answered(answers)
+}
+
 fn ping(
     config: &Config,
     runtime: &tokio::runtime::Runtime,
     targets: &[EndpointConfig],
     args: EndpointPingArgs,
 ) -> Result<Outcome> {
-    let allowed = AllowedVersions::from(&config.docker);
     let pause = Duration::from_secs(args.sleep);
-    let answers = runtime.block_on(ask_each(targets, &allowed, |endpoint, info| async move {
+    let (reports, outcome) = ask_all(config, runtime, targets, |endpoint, info| async move {
         let round_trips = ping_times(&endpoint, args.times, pause).await?;
         Ok(PingReport {
             endpoint: endpoint.name().to_owned(),
@@ -232,9 +250,7 @@ fn ping(
             api_version: info.api_version,
             round_trips,
         })
-    }));
-    record_health(config, &answers);
-    let (reports, outcome) = answered(answers);
+    });
     let reports: Vec<PingReport> = reports.into_iter().map(|(_, r)| r).collect();
     ui::endpoint::print_ping(args.output, &reports)?;
     Ok(outcome)
@@ -262,12 +278,9 @@ fn stats(
     targets: &[EndpointConfig],
     args: EndpointOutputArgs,
 ) -> Result<Outcome> {
-    let allowed = AllowedVersions::from(&config.docker);
-    let answers = runtime.block_on(ask_each(targets, &allowed, |endpoint, _| async move {
+    let (stats, outcome) = ask_all(config, runtime, targets, |endpoint, _| async move {
         endpoint.stats().await
-    }));
-    record_health(config, &answers);
-    let (stats, outcome) = answered(answers);
+    });
     let stats: Vec<_> = stats.into_iter().map(|(c, s)| (c.name, s)).collect();
     ui::endpoint::print_stats(args.output, &stats)?;
     Ok(outcome)
@@ -279,12 +292,9 @@ fn images_list(
     targets: &[EndpointConfig],
     args: EndpointOutputArgs,
 ) -> Result<Outcome> {
-    let allowed = AllowedVersions::from(&config.docker);
-    let answers = runtime.block_on(ask_each(targets, &allowed, |endpoint, _| async move {
+    let (images, outcome) = ask_all(config, runtime, targets, |endpoint, _| async move {
         endpoint.list_images().await
-    }));
-    record_health(config, &answers);
-    let (images, outcome) = answered(answers);
+    });
     let rows: Vec<_> = images
         .into_iter()
         .flat_map(|(c, images)| images.into_iter().map(move |i| (c.name.clone(), i)))
@@ -300,8 +310,7 @@ fn verify_present(
     args: EndpointVerifyPresentArgs,
 ) -> Result<Outcome> {
     let images = images_to_verify(config, args.image.as_deref())?;
-    let allowed = AllowedVersions::from(&config.docker);
-    let answers = runtime.block_on(ask_each(targets, &allowed, |endpoint, _| {
+    let (found, mut outcome) = ask_all(config, runtime, targets, |endpoint, _| {
         let images = images.clone();
         async move {
             let mut ids = Vec::new();
@@ -310,9 +319,7 @@ fn verify_present(
             }
             Ok(ids)
         }
-    }));
-    record_health(config, &answers);
-    let (found, mut outcome) = answered(answers);
+    });
     let rows = presence(&images, &found);
     if rows.iter().any(|r| r.verdict != "present") {
         outcome = Outcome::Failed;

@@ -10,7 +10,7 @@ use anyhow::{Context as _, Result};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::endpoint::{answered, ask_each, record_health};
+use super::endpoint::ask_all;
 use crate::cli::{
     ContainerFilter, EndpointContainersCommand, EndpointContainersListArgs,
     EndpointContainersPruneArgs, EndpointContainersStopArgs, OutputFormat,
@@ -18,7 +18,7 @@ use crate::cli::{
 use crate::config::{Config, EndpointConfig};
 use crate::db::listings::containers::{container_jobs, ContainerJob};
 use crate::db::models::liveness::ContainerOwner;
-use crate::endpoint::{AllowedVersions, Endpoint, KilnContainer, Removal};
+use crate::endpoint::{Endpoint, KilnContainer, Removal};
 use crate::error::Outcome;
 use crate::ui;
 use crate::ui::endpoint::{CleanupReport, ContainerRow};
@@ -88,13 +88,10 @@ fn list_each(
     runtime: &tokio::runtime::Runtime,
     targets: &[EndpointConfig],
 ) -> (Vec<(Endpoint, Vec<KilnContainer>)>, Outcome) {
-    let allowed = AllowedVersions::from(&config.docker);
-    let answers = runtime.block_on(ask_each(targets, &allowed, |endpoint, _| async move {
+    let (found, outcome) = ask_all(config, runtime, targets, |endpoint, _| async move {
         let containers = endpoint.list_kiln_containers().await?;
         Ok((endpoint, containers))
-    }));
-    record_health(config, &answers);
-    let (found, outcome) = answered(answers);
+    });
     (found.into_iter().map(|(_, x)| x).collect(), outcome)
 }
 
