@@ -12,8 +12,9 @@
 //!
 //! Taking a slot for a job that waits ([`Capacity::acquire`]):
 //!
-//! 1. every slot the process does not hold is tried (`pg_try_advisory_lock`);
-//! 2. if none was free, every such slot is waited for at once
+//! 1. the slots the process does not hold are tried in turn
+//!    (`pg_try_advisory_lock`), as many at a time as jobs wait;
+//! 2. once every such slot was found taken, all are waited for at once
 //!    (`pg_advisory_lock`, blocking in the server: no polling). PostgreSQL
 //!    grants a released lock to the session that waited longest, so waiting
 //!    kilns take turns;
@@ -24,6 +25,9 @@
 //! A slot is released when its job is done with it (`pg_advisory_unlock`),
 //! and by the server when the session ends: a crashed kiln's slots free
 //! themselves, and a kiln waiting for one is woken by the server.
+//!
+//! A process thus opens one session per slot it holds or waits for (at
+//! most `maxjobs` per endpoint), plus one to cancel waits.
 //!
 //! When the database cannot be used for this (it is down, or refuses the
 //! connections), the gate says so once and grants slots without it: the
@@ -180,8 +184,9 @@ struct Gate {
     pids: Vec<Option<i32>>,
     states: Vec<State>,
     requests: VecDeque<oneshot::Sender<Slot>>,
-    /// The slots were tried since the jobs began to wait: next, wait.
-    tried: bool,
+    /// The slots tried since the jobs began to wait (once all were, the
+    /// gate waits).
+    tried: Vec<bool>,
     /// The database failed: slots are granted without it.
     unshared: bool,
     tx: mpsc::UnboundedSender<Msg>,
@@ -203,7 +208,7 @@ impl Gate {
             pids: vec![None; maxjobs],
             states: vec![State::Free; maxjobs],
             requests: VecDeque::new(),
-            tried: false,
+            tried: vec![false; maxjobs],
             unshared: false,
             tx,
         }
@@ -272,28 +277,29 @@ impl Gate {
             return;
         }
         if self.requests.is_empty() {
-            self.tried = false;
+            self.tried.fill(false);
             self.cancel_waits();
             return;
         }
         if self.states.contains(&State::Trying) {
             return;
         }
-        let (wait, state) = if self.tried {
-            (true, State::Waiting)
-        } else {
-            (false, State::Trying)
-        };
         let free: Vec<usize> = (0..self.states.len())
             .filter(|&i| self.states[i] == State::Free)
             .collect();
-        if free.is_empty() {
+        // As many slots tried as jobs wait, so that a kiln opens no more
+        // sessions than it needs while slots are free.
+        let untried: Vec<usize> = free.iter().copied().filter(|&i| !self.tried[i]).collect();
+        if !untried.is_empty() {
+            for index in untried.into_iter().take(self.requests.len()) {
+                self.tried[index] = true;
+                self.command(index, Command::Try, State::Trying);
+            }
             return;
         }
-        self.tried = true;
+        // Every free slot was taken by others: wait for all of them.
         for index in free {
-            let command = if wait { Command::Wait } else { Command::Try };
-            self.command(index, command, state);
+            self.command(index, Command::Wait, State::Waiting);
         }
     }
 
