@@ -170,6 +170,8 @@ enum State {
     Free,
     Trying,
     Waiting,
+    /// Waiting, and asked to stop waiting.
+    Cancelling,
     /// Held, by a job or on its way back.
     Held,
     Releasing,
@@ -330,10 +332,13 @@ impl Gate {
     }
 
     fn cancel_waits(&mut self) {
-        let pids: Vec<i32> = (0..self.states.len())
-            .filter(|&i| self.states[i] == State::Waiting)
-            .filter_map(|i| self.pids[i])
-            .collect();
+        let mut pids = Vec::new();
+        for index in 0..self.states.len() {
+            if let (State::Waiting, Some(pid)) = (self.states[index], self.pids[index]) {
+                self.states[index] = State::Cancelling;
+                pids.push(pid);
+            }
+        }
         if pids.is_empty() {
             return;
         }
