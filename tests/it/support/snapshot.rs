@@ -6,7 +6,8 @@
 //! followed by spaces is replaced together with them, by a token padded to
 //! the same width):
 //! - UUIDs by `[uuid-N]`, numbered in order of appearance, and the 8-digit
-//!   short ids of the same UUIDs (or followed by `…`) by the same token, so
+//!   short ids of the same UUIDs (or followed by `…`, or in parentheses) by
+//!   the same token, so
 //!   that a snapshot still shows which job is which. The UUIDs tests write
 //!   into their records themselves (`XXXXXXXX-0000-4000-8000-0000000000NN`)
 //!   stay as they are;
@@ -19,8 +20,9 @@
 //!   and commit (`[VERSION]`).
 //!
 //! [`settings`] adds insta filters for what needs no width: the ports of
-//! the tests' fake servers (`127.0.0.1:[port]`) and the random names of
-//! kiln's temporary files (`.kiln-part-[random]`).
+//! the tests' fake servers (`127.0.0.1:[port]`), the random names of
+//! kiln's temporary files (`.kiln-part-[random]`), and who set a recorded
+//! status (`by kiln [VERSION] [user]@[host] pid [pid]`).
 //!
 //! Tables are laid out without `$COLUMNS` (the sandbox removes it), so at
 //! the width they need.
@@ -48,6 +50,10 @@ pub fn settings() -> insta::Settings {
     settings.set_omit_expression(true);
     settings.set_prepend_module_to_snapshot(true);
     settings.add_filter(r"\.kiln-part-[A-Za-z0-9]{6}\b", ".kiln-part-[random]");
+    settings.add_filter(
+        r"by kiln \[VERSION\] \S+@\S+ pid \d+",
+        "by kiln [VERSION] [user]@[host] pid [pid]",
+    );
     settings.add_filter(r"\b127\.0\.0\.1:\d+", "127.0.0.1:[port]");
     settings
 }
@@ -74,7 +80,7 @@ static UUID: LazyLock<Regex> = LazyLock::new(|| {
         .expect("regex")
 });
 static SHORT_ID: LazyLock<Regex> =
-    LazyLock::new(|| Regex::new(r"\b([0-9a-f]{8})\b(…)?( *)").expect("regex"));
+    LazyLock::new(|| Regex::new(r"(\(?)\b([0-9a-f]{8})\b(…|\)?)( *)").expect("regex"));
 static FIXTURE_UUID: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[0-9a-f]{8}-0000-4000-8000-0000000000[0-9a-f]{2} *$").expect("regex")
 });
@@ -98,7 +104,7 @@ static VARYING: LazyLock<Vec<(Regex, &'static str)>> = LazyLock::new(|| {
         (r"\b\d{4}-\d\d-\d\d \d\d:\d\d\b", "YYYY-MM-DD HH:MM"),
         (r"\b\d\d:\d\d:\d\d\b", "HH:MM:SS"),
         (
-            r"\b(?:\d+(?:\.\d)?(?:ms|s)|\d+m\d\ds|\d+h\d\dm|\d+d\d\dh)\b",
+            r"\b(?:\d{1,3}ms|\d{1,2}(?:\.\d)?s|\d{1,2}m\d\ds|\d{1,2}h\d\dm|\d{1,5}d\d\dh)\b",
             "[dur]",
         ),
     ]
@@ -153,14 +159,15 @@ fn number_uuids(text: &str) -> String {
     });
     SHORT_ID
         .replace_all(&text, |c: &Captures| {
-            let ellipsis = c.get(2).map_or("", |m| m.as_str());
-            let known = full.iter().any(|p| p == &c[1]);
-            let fixture = fixtures.iter().any(|p| p == &c[1]);
-            if fixture || (!known && ellipsis.is_empty()) {
+            let (open, id, close) = (&c[1], &c[2], &c[3]);
+            let known = full.iter().any(|p| p == id);
+            let fixture = fixtures.iter().any(|p| p == id);
+            let in_parentheses = open == "(" && close == ")";
+            if fixture || !(known || close == "…" || in_parentheses) {
                 return c[0].to_owned();
             }
-            let token = format!("[uuid-{}]{ellipsis}", number_of(&c[1]));
-            padded(&token, &c[0], &c[3])
+            let token = format!("{open}[uuid-{}]{close}", number_of(id));
+            padded(&token, &c[0], &c[4])
         })
         .into_owned()
 }
@@ -178,19 +185,17 @@ fn padded(token: &str, matched: &str, spaces: &str) -> String {
 
 #[test]
 fn scrub_numbers_ids_and_keeps_columns() {
-    let text = concat!(
-        " JOB                                   TOOK   AT
+    let text = " JOB                                   TOOK   AT
  0f0e0d0c-1111-4222-8333-944445555666  0.3s   2026-11-22 03:14
  aaaaaaaa-0000-4000-8000-000000000001  12.5s  2026-11-22 03:15
 job 0f0e0d0c… of submit 9a9b9c9d-1111-4222-8333-944445555666 at 03:14:15 took 4m05s
-"
-    );
-    let expected = concat!(
-        " JOB                                   TOOK   AT
+a 1 (9a9b9c9d) and 12345678 bytes
+";
+    let expected = " JOB                                   TOOK   AT
  [uuid-1]                              [dur]  YYYY-MM-DD HH:MM
  aaaaaaaa-0000-4000-8000-000000000001  [dur]  YYYY-MM-DD HH:MM
 job [uuid-1]… of submit [uuid-2] at HH:MM:SS took [dur]
-"
-    );
+a 1 ([uuid-2]) and 12345678 bytes
+";
     assert_eq!(scrub(text), expected);
 }
