@@ -5,6 +5,7 @@
 
 use std::path::PathBuf;
 
+use crate::support::snapshot::assert_snapshot;
 use crate::support::{run, Sandbox};
 
 /// A butido repository's `config.toml`, with every kind of key.
@@ -191,26 +192,10 @@ fn passwords_are_masked_in_every_format() {
 
 #[test]
 fn table_output_has_one_key_per_line() {
-    let (sandbox, file) = repo_with(BUTIDO);
+    let (sandbox, _) = repo_with(BUTIDO);
     let (out, stdout, stderr) = run(sandbox.kiln().args(["--repo", "repo", "config", "show"]));
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    let line = stdout
-        .lines()
-        .find(|l| {
-            l.trim_start()
-                .starts_with("docker.endpoints.testhostname.uri ")
-        })
-        .unwrap_or_else(|| panic!("no uri line in:\n{stdout}"));
-    assert!(line.contains("http://0.0.0.0:8095"), "{line}");
-    assert!(
-        line.trim_end().ends_with(&format!("{}:30", file.display())),
-        "{line}"
-    );
-    let header = stdout.lines().next().expect("a header");
-    assert!(
-        header.contains("KEY") && header.contains("VALUE") && header.contains("SOURCE"),
-        "{header}"
-    );
+    assert_snapshot!("config_show_table", stdout);
 }
 
 #[test]
@@ -282,7 +267,7 @@ fn stray_variable_is_a_warning() {
         .args(["--repo", "repo", "config", "show"])
         .env("KILN_MAXJOBZ", "3"));
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(stderr.contains("KILN_MAXJOBZ"), "{stderr}");
+    assert_snapshot!("stray_variable_warning", stderr);
 }
 
 #[test]
@@ -305,37 +290,33 @@ fn works_without_a_repository() {
     assert!(stdout.contains("available_phases,[],default"), "{stdout}");
 }
 
-/// Each case: text of config.toml → fragments stderr must hold (besides the file's path).
+/// Each case: what is wrong, the text of config.toml.
 #[test]
 fn mistakes_exit_2_naming_file_key_and_line() {
-    let cases: &[(&str, &str, &[&str])] = &[
+    let cases: &[(&str, &str)] = &[
         (
             "unknown key",
             "compatibility = 1\navailable_phases = [\"build\"]\ncolour = \"blue\"\n[docker]\nimages = [\"debian:12\"]\n",
-            &[":3: `colour`: unknown key"],
         ),
         (
             "wrong type",
             "compatibility = 1\navailable_phases = [\"build\"]\n[docker]\nimages = [\"debian:12\"]\n[docker.endpoints.b]\nuri = \"http://b:2375\"\nmaxjobs = \"four\"\n",
-            &[":7: `docker.endpoints.b.maxjobs`: expected an integer, found a string"],
         ),
         (
             "syntax error",
             "compatibility = 1\navailable_phases = [\"build\"\n[docker]\n",
-            &[":2:", "syntax error"],
         ),
         (
             "newer format",
             "compatibility = 2\n",
-            &[":1: `compatibility`:", "format 2"],
         ),
         (
             "missing phases",
             "compatibility = 1\n[docker]\nimages = [\"debian:12\"]\n",
-            &["`available_phases`: is required"],
         ),
     ];
-    for (what, text, fragments) in cases {
+    let mut transcript = String::new();
+    for (what, text) in cases {
         let (sandbox, file) = repo_with(text);
         let (out, stdout, stderr) = run(sandbox.kiln().args(["--repo", "repo", "config", "show"]));
         assert_eq!(
@@ -347,13 +328,9 @@ fn mistakes_exit_2_naming_file_key_and_line() {
             stderr.contains(&file.display().to_string()),
             "{what}: no file name in:\n{stderr}"
         );
-        for fragment in *fragments {
-            assert!(
-                stderr.contains(fragment),
-                "{what}: no {fragment:?} in:\n{stderr}"
-            );
-        }
+        transcript += &format!("# {what}\n{stderr}\n");
     }
+    assert_snapshot!("config_mistakes", transcript);
 }
 
 #[test]
@@ -364,12 +341,7 @@ fn bad_variable_exits_2_naming_it() {
         .args(["--repo", "repo", "config", "show"])
         .env("KILN_BUILD_ERROR_LINES", "lots"));
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains(
-            "environment variable KILN_BUILD_ERROR_LINES: `build_error_lines`: expected an integer"
-        ),
-        "{stderr}"
-    );
+    assert_snapshot!("bad_variable", stderr);
 }
 
 #[test]
@@ -379,5 +351,5 @@ fn missing_config_file_flag_exits_2() {
         .kiln()
         .args(["--config", "nope.toml", "config", "show"]));
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("nope.toml"), "{stderr}");
+    assert_snapshot!("missing_config_file_flag", stderr);
 }

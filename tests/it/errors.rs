@@ -11,6 +11,7 @@ use kiln::db::models::JobStatus;
 use crate::submit::{config_toml, git_repo, Fixture};
 use crate::support::http::{Reply, Server};
 use crate::support::records;
+use crate::support::snapshot::assert_snapshot;
 use crate::support::{run, Sandbox};
 
 /// How often `needle` occurs in `text`.
@@ -28,13 +29,7 @@ fn a_missing_config_file_is_said_once() {
         .arg(&missing)
         .args(["config", "show"]));
     assert_eq!(out.status.code(), Some(2), "{stdout}{stderr}");
-    assert_eq!(
-        stderr.trim_end(),
-        format!(
-            "error: cannot read configuration file {}\n  caused by: no such file",
-            missing.display()
-        )
-    );
+    assert_snapshot!("missing_config_file", stderr);
 }
 
 /// Where a submit stages its outputs.
@@ -102,7 +97,7 @@ fn a_missing_source_file_is_said_once() {
         return;
     };
     assert_said_once(code, &output, &job, "No such file or directory");
-    assert!(output.contains("for upload"), "{output}");
+    assert_snapshot!("missing_source_file", output);
 }
 
 /// A fake Docker engine that answers what a submit asks before it creates
@@ -164,6 +159,7 @@ fn a_docker_error_status_is_said_once() {
     assert_said_once(code, &output, &job, "Docker responded with status code 500");
     assert_said_once(code, &output, &job, "the fake engine creates no container");
     assert_said_once(code, &output, &job, "endpoint `fake`");
+    assert_snapshot!("docker_error_status", output);
 }
 
 /// A small tmpfs, unmounted when dropped.
@@ -202,4 +198,5 @@ fn a_full_disk_is_said_once() {
         return;
     };
     assert_said_once(code, &output, &job, "No space left on device");
+    assert_snapshot!("full_disk", output);
 }

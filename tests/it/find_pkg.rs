@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use crate::support::repo::{examples, kiln_in, write_files, write_repo};
+use crate::support::snapshot::{assert_snapshot, session};
 use crate::support::Sandbox;
 use crate::what_depends::REPO;
 
@@ -35,24 +36,18 @@ fn matches_names_anywhere_sorted_by_name_and_version() {
 fn nothing_found_and_bad_expressions() {
     let sandbox = Sandbox::new();
     let root = write_repo(&sandbox, REPO);
-    let (code, stdout, stderr) = kiln_in(&sandbox, &root, &["find-pkg", "^zzz"]);
-    assert_eq!(code, 0);
-    assert_eq!(stdout, "");
-    assert!(
-        stderr.contains("no package name matches `^zzz`"),
-        "{stderr}"
-    );
-
-    let (code, _, stderr) = kiln_in(&sandbox, &root, &["find-pkg", "app", "7"]);
-    assert_eq!(code, 0);
-    assert!(stderr.contains("in version 7"), "{stderr}");
-
-    let (code, _, stderr) = kiln_in(&sandbox, &root, &["find-pkg", "a(b"]);
-    assert_eq!(code, 2);
-    assert!(
-        stderr.contains("`a(b` is not a valid regular expression"),
-        "{stderr}"
-    );
+    let mut transcript = String::new();
+    for (args, expected_code) in [
+        (&["find-pkg", "^zzz"][..], 0),
+        (&["find-pkg", "app", "7"], 0),
+        (&["find-pkg", "a(b"], 2),
+    ] {
+        let (code, stdout, stderr) = kiln_in(&sandbox, &root, args);
+        assert_eq!(code, expected_code, "{args:?}: {stderr}");
+        assert_eq!(stdout, "", "{args:?}: nothing found");
+        transcript += &session(args, code, &stdout, &stderr);
+    }
+    assert_snapshot!("nothing_found_and_bad_expression", transcript);
 
     // As in butido, --terse wins over the sections.
     let (code, stdout, stderr) = kiln_in(
@@ -82,41 +77,13 @@ fn sections_show_what_was_asked() {
         ],
     );
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(
-        stdout,
-        "app 2.0 (app/pkg.toml)\n  \
-         dependencies:\n    \
-         build: make =4.3\n    \
-         runtime: lib =1.10\n    \
-         runtime: extra =1 if { has_env = [\"WITH_EXTRA\"] }\n  \
-         environment:\n    \
-         LANG=C\n"
-    );
+    assert_snapshot!("dependencies_and_env", stdout);
 
     let (code, stdout, stderr) = kiln_in(&sandbox, &root, &["find-pkg", "^make$", "--all"]);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(
-        stdout,
-        "make 4.3 (make/pkg.toml)\n  \
-         sources: none\n  \
-         dependencies: none\n  \
-         patches: none\n  \
-         environment:\n    \
-         LANG=C\n  \
-         allowed images: any\n  \
-         denied images: none\n  \
-         phases:\n    \
-         build (set in pkg.toml)\n  \
-         script:\n\
-         #!/bin/bash\n\
-         ### phase unpack\n\
-         # this package has no `unpack` phase\n\
-         ### / unpack phase\n\
-         ### phase build\n\
-         make make\n\
-         ### / build phase\n",
-        "the script is plain when stdout is not a terminal"
-    );
+    // The script is plain when stdout is not a terminal.
+    assert!(!stdout.contains('\u{1b}'), "{stdout:?}");
+    assert_snapshot!("all_sections", stdout);
 
     let (code, stdout, _) = kiln_in(&sandbox, &root, &["find-pkg", "^lib$", "--show-script"]);
     assert_eq!(code, 0);
@@ -198,16 +165,7 @@ fn on_the_example_repository() {
 
     let (code, stdout, stderr) = kiln_in(&sandbox, &root, &["find-pkg", "^openssl$", "--all"]);
     assert_eq!(code, 0, "{stderr}");
-    for expected in [
-        "openssl 3.1.4 (libs/openssl/pkg.toml)\n",
-        "    libs/openssl/patches/0001-default-openssldir.patch\n",
-        "    check (set in libs/openssl/pkg.toml)\n",
-        "    package (file scripts/package.sh, set in pkg.toml)\n",
-        "  script:\n#!/bin/bash\n### phase unpack\n",
-        "SRC=\"$WORK/openssl-3.1.4\"",
-    ] {
-        assert!(stdout.contains(expected), "lacks {expected:?}: {stdout}");
-    }
+    assert_snapshot!("example_openssl_all", stdout);
 }
 
 #[test]
@@ -217,10 +175,5 @@ fn help_teaches() {
     cmd.args(["find-pkg", "--help"]);
     let (out, stdout, _) = crate::support::run(&mut cmd);
     assert!(out.status.success());
-    assert!(stdout.contains("Examples:"), "{stdout}");
-    assert!(
-        stdout.contains("kiln find-pkg '^zlib$' --terse"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("package_print_format"), "{stdout}");
+    assert_snapshot!("help", stdout);
 }

@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use crate::support::repo::{kiln_in, write_repo};
+use crate::support::snapshot::{assert_snapshot, session};
 use crate::support::{run, Sandbox};
 
 /// Runs `kiln --repo ROOT tree-of ARGS...`; returns exit code, stdout, stderr.
@@ -55,16 +56,7 @@ fn prints_the_tree_once_per_subtree() {
     let root = write_repo(&sandbox, SMALL);
     let (code, stdout, stderr) = tree_of(&sandbox, &root, &["app", "2.0"]);
     assert_eq!(code, 0, "{stderr}");
-    assert_eq!(
-        stdout,
-        "app 2.0\n\
-         ├── make 4.3 (build)\n\
-         │   └── libc 2\n\
-         ├── lib 1.10\n\
-         │   └── util 1.0\n\
-         │       └── libc 2\n\
-         └── util 1.0 (*)\n"
-    );
+    assert_snapshot!("tree", stdout);
     assert_eq!(stderr, "", "an explicit version needs no note");
 }
 
@@ -75,10 +67,7 @@ fn takes_the_highest_version_and_says_so() {
     let (code, stdout, stderr) = tree_of(&sandbox, &root, &["app"]);
     assert_eq!(code, 0, "{stderr}");
     assert!(stdout.starts_with("app 2.0\n"), "{stdout}");
-    assert!(
-        stderr.contains("app has versions 1.9, 2.0; showing the highest, 2.0"),
-        "{stderr}"
-    );
+    assert_snapshot!("highest_version_note", stderr);
 
     let (code, stdout, _) = tree_of(&sandbox, &root, &["app", "1.9"]);
     assert_eq!(code, 0);
@@ -91,17 +80,13 @@ fn conditions_see_the_command_line_variables() {
     let root = write_repo(&sandbox, SMALL);
     let (code, stdout, stderr) = tree_of(&sandbox, &root, &["app", "2.0", "-E", "WITH_EXTRA=1"]);
     assert_eq!(code, 0, "{stderr}");
-    assert!(
-        stdout.ends_with("├── util 1.0 (*)\n└── extra 1\n"),
-        "{stdout}"
-    );
+    assert_snapshot!("tree_with_extra", stdout);
 
-    let (code, _, stderr) = tree_of(&sandbox, &root, &["app", "-E", "not-a-name=1"]);
+    let args = ["app", "-E", "not-a-name=1"];
+    let (code, stdout, stderr) = tree_of(&sandbox, &root, &args);
     assert_eq!(code, 2);
-    assert!(
-        stderr.contains("-E `not-a-name` is not a valid variable name"),
-        "{stderr}"
-    );
+    let text = session(&[&["tree-of"], &args[..]].concat(), code, &stdout, &stderr);
+    assert_snapshot!("bad_variable_name", text);
 }
 
 #[test]
@@ -114,16 +99,7 @@ fn serial_build_order_dot_and_json() {
 
     let (code, stdout, _) = tree_of(&sandbox, &root, &["app", "2.0", "--dot"]);
     assert_eq!(code, 0);
-    assert!(stdout.starts_with("digraph \"app 2.0\" {\n"), "{stdout}");
-    assert!(
-        stdout.contains("  \"app 2.0\" -> \"make 4.3\" [style=dotted];\n"),
-        "{stdout}"
-    );
-    assert!(
-        stdout.contains("  \"app 2.0\" -> \"lib 1.10\";\n"),
-        "{stdout}"
-    );
-    assert!(stdout.trim_end().ends_with('}'));
+    assert_snapshot!("dot", stdout);
 
     let (code, stdout, _) = tree_of(&sandbox, &root, &["app", "2.0", "--output", "json"]);
     assert_eq!(code, 0);
@@ -160,21 +136,13 @@ fn images_decide_conditions_and_are_checked() {
     assert_eq!(code, 0, "{stderr}");
     assert_eq!(stdout, "musl-only 1\n");
 
-    let (code, _, stderr) = tree_of(&sandbox, &root, &["musl-only", "-I", "deb12"]);
-    assert_eq!(code, 2);
-    assert!(
-        stderr.contains(
-            "musl-only 1 (in musl/pkg.toml) may not be built on image registry.example/debian:12"
-        ),
-        "{stderr}"
-    );
-
-    let (code, _, stderr) = tree_of(&sandbox, &root, &["app", "-I", "centos"]);
-    assert_eq!(code, 2);
-    assert!(
-        stderr.contains("-I centos: not a configured image (docker.images has: deb12, alpine:3)"),
-        "{stderr}"
-    );
+    let mut transcript = String::new();
+    for args in [&["musl-only", "-I", "deb12"][..], &["app", "-I", "centos"]] {
+        let (code, stdout, stderr) = tree_of(&sandbox, &root, args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        transcript += &session(&[&["tree-of"], args].concat(), code, &stdout, &stderr);
+    }
+    assert_snapshot!("image_errors", transcript);
 }
 
 #[test]
@@ -202,33 +170,30 @@ fn in_image_conditions() {
     }
 }
 
-/// Runs tree-of on a broken repository and checks for exit code 2 and a
-/// message holding every one of `expected` (ROOT stands for the repository).
-fn check_broken(files: &[(&str, &str)], args: &[&str], expected: &[&str]) {
+/// Runs tree-of on a broken repository, checks for exit code 2, and
+/// returns the run as a snapshot shows it (ROOT stands for the repository).
+fn broken(files: &[(&str, &str)], args: &[&str]) -> String {
     let sandbox = Sandbox::new();
     let root = write_repo(&sandbox, files);
     let (code, stdout, stderr) = tree_of(&sandbox, &root, args);
     assert_eq!(code, 2, "{files:?}: stdout {stdout} stderr {stderr}");
     let stderr = stderr.replace(&root.display().to_string(), "ROOT");
-    for fragment in expected {
-        assert!(
-            stderr.contains(fragment),
-            "{files:?}: `{stderr}` lacks `{fragment}`"
-        );
-    }
+    let mut all = vec!["tree-of"];
+    all.extend_from_slice(args);
+    session(&all, code, &stdout, &stderr)
 }
 
 #[test]
 fn broken_repositories() {
+    let mut transcript = String::new();
     let ok_b = ("b/pkg.toml", "name = \"b\"\nversion = \"1\"\n");
     // A TOML syntax error, with line and column.
-    check_broken(
+    transcript.push_str(&broken(
         &[("a/pkg.toml", "name = \"a\"\nversion = \n"), ok_b],
         &["b"],
-        &["error: ROOT/a/pkg.toml:2:11: TOML syntax error"],
-    );
+    ));
     // An unknown key, with its key path.
-    check_broken(
+    transcript.push_str(&broken(
         &[
             (
                 "a/pkg.toml",
@@ -237,20 +202,18 @@ fn broken_repositories() {
             ok_b,
         ],
         &["a"],
-        &["ROOT/a/pkg.toml:4:1: `dependencies.biuld`: unknown key"],
-    );
+    ));
     // An unknown key in a shared layer is reported once, for that layer.
-    check_broken(
+    transcript.push_str(&broken(
         &[
             ("pkg.toml", "[enviroment]\nX = \"1\"\n"),
             ("a/pkg.toml", "name = \"a\"\nversion = \"1\"\n"),
             ok_b,
         ],
         &["a"],
-        &["error: ROOT/pkg.toml:1:2: `enviroment`: unknown key"],
-    );
+    ));
     // A cycle, printed.
-    check_broken(
+    transcript.push_str(&broken(
         &[
             (
                 "a/pkg.toml",
@@ -262,79 +225,61 @@ fn broken_repositories() {
             ),
         ],
         &["a"],
-        &["dependency cycle: a 1 -> b 1 -> a 1"],
-    );
+    ));
     // A missing dependency: the package and the file that asked for it.
-    check_broken(
+    transcript.push_str(&broken(
         &[(
             "a/pkg.toml",
             "name = \"a\"\nversion = \"1\"\n[dependencies]\nruntime = [\"nope =3\"]\n",
         )],
         &["a"],
-        &["a 1 (in a/pkg.toml) depends on nope 3, which the repository does not have"],
-    );
+    ));
     // A missing dependency listed by a shared layer: that layer is named.
-    check_broken(
+    transcript.push_str(&broken(
         &[
             ("pkgs/pkg.toml", "[dependencies]\nbuild = [\"gcc =13\"]\n"),
             ("pkgs/a/pkg.toml", "name = \"a\"\nversion = \"1\"\n"),
         ],
         &["a"],
-        &["a 1 (in pkgs/pkg.toml) depends on gcc 13, which the repository does not have"],
-    );
+    ));
     // A duplicate package: both files.
-    check_broken(
+    transcript.push_str(&broken(
         &[
             ("a/pkg.toml", "name = \"a\"\nversion = \"1\"\n"),
             ("x/a/pkg.toml", "name = \"a\"\nversion = \"=1\"\n"),
         ],
         &["a"],
-        &["package a 1 is defined twice: in ROOT/a/pkg.toml and in ROOT/x/a/pkg.toml"],
-    );
+    ));
     // A patch path that leaves the repository: the layer that set it.
-    check_broken(
+    transcript.push_str(&broken(
         &[
             ("pkg.toml", "patches = [\"../outside.patch\"]\n"),
             ("a/pkg.toml", "name = \"a\"\nversion = \"1\"\n"),
         ],
         &["a"],
-        &["ROOT/pkg.toml:1:12: `patches[0]`: patch `../outside.patch` leaves the repository"],
-    );
+    ));
     // A patch that does not exist.
-    check_broken(
+    transcript.push_str(&broken(
         &[(
             "a/pkg.toml",
             "name = \"a\"\nversion = \"1\"\npatches = [\"fix.patch\"]\n",
         )],
         &["a"],
-        &["ROOT/a/pkg.toml:3:12: `patches[0]`: patch `fix.patch` does not exist"],
-    );
+    ));
     // A leaf without a version.
-    check_broken(
-        &[("a/pkg.toml", "name = \"a\"\n")],
-        &["a"],
-        &["ROOT/a/pkg.toml: `version`: missing"],
-    );
+    transcript.push_str(&broken(&[("a/pkg.toml", "name = \"a\"\n")], &["a"]));
     // All problems of a load are reported together.
-    check_broken(
+    transcript.push_str(&broken(
         &[
             ("a/pkg.toml", "name = \"a\"\nversion = \"1\"\nfoo = 1\n"),
             ("b/pkg.toml", "name = \"b\"\nversion = \"1\"\nbar = 1\n"),
         ],
         &["a"],
-        &[
-            "2 problems in the package repository",
-            "ROOT/a/pkg.toml:3:1: `foo`",
-            "ROOT/b/pkg.toml:3:1: `bar`",
-        ],
-    );
+    ));
     // Asking for what is not there.
-    check_broken(
-        &[ok_b],
-        &["zzz"],
-        &["the repository ROOT has no package zzz"],
-    );
-    check_broken(&[ok_b], &["b", "7"], &["b has no version 7 (it has 1)"]);
+    transcript.push_str(&broken(&[ok_b], &["zzz"]));
+    transcript.push_str(&broken(&[ok_b], &["b", "7"]));
+    assert_snapshot!("broken_repositories", transcript);
 }
 
 #[test]
@@ -344,10 +289,7 @@ fn outside_a_repository() {
     cmd.args(["tree-of", "a"]);
     let (out, _, stderr) = run(&mut cmd);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains("not inside a package repository"),
-        "{stderr}"
-    );
+    assert_snapshot!("outside_a_repository", stderr);
 }
 
 #[test]
@@ -357,12 +299,7 @@ fn help_teaches() {
     cmd.args(["tree-of", "--help"]);
     let (out, stdout, _) = run(&mut cmd);
     assert!(out.status.success());
-    assert!(stdout.contains("Examples:"), "{stdout}");
-    assert!(
-        stdout.contains("kiln tree-of openssl 3.0.13 -I debian:12"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("(*)"), "{stdout}");
+    assert_snapshot!("help", stdout);
 }
 
 /// A NUL in any key or value of a `pkg.toml` is refused at load (exit code
@@ -371,33 +308,24 @@ fn help_teaches() {
 #[test]
 fn nul_and_control_characters_are_refused_at_load() {
     let sandbox = Sandbox::new();
-    for (text, expected) in [
-        (
-            "name = \"a\"\nversion = \"1\"\n[environment]\nA = \"x\\u0000y\"\n",
-            "pkg.toml:4:5: `environment.A`: holds a NUL character",
-        ),
-        (
-            "name = \"a\"\nversion = \"1\"\n[meta]\n\"k\\u0000\" = \"v\"\n",
-            "pkg.toml:4:1: `meta.\"k\\0\"`: holds a NUL character",
-        ),
-        (
-            "name = \"a\"\nversion = \"1\\u001b[2J\"\n",
-            "pkg.toml:2:11: `version`: version `1\\u{1b}[2J` is not valid",
-        ),
-        (
-            "name = \"a\\u0007\"\nversion = \"1\"\n",
-            "pkg.toml:1:8: `name`: package name `a\\u{7}` is not valid",
-        ),
+    let mut transcript = String::new();
+    for text in [
+        "name = \"a\"\nversion = \"1\"\n[environment]\nA = \"x\\u0000y\"\n",
+        "name = \"a\"\nversion = \"1\"\n[meta]\n\"k\\u0000\" = \"v\"\n",
+        "name = \"a\"\nversion = \"1\\u001b[2J\"\n",
+        "name = \"a\\u0007\"\nversion = \"1\"\n",
     ] {
         let root = write_repo(&sandbox, &[("a/pkg.toml", text)]);
         let (code, stdout, stderr) = tree_of(&sandbox, &root, &["a"]);
         assert_eq!(code, 2, "{text:?}: {stdout}{stderr}");
-        assert!(stderr.contains(expected), "{text:?}: {stderr}");
         assert!(
             !stderr.contains('\u{1b}') && !stderr.contains('\0'),
             "{stderr:?}"
         );
+        let stderr = stderr.replace(&root.display().to_string(), "ROOT");
+        transcript += &format!("# a/pkg.toml: {text:?}\n{stderr}\n");
     }
+    assert_snapshot!("control_characters", transcript);
 }
 
 /// A package name given on the command line is quoted with its control

@@ -8,6 +8,7 @@ pub mod docker;
 pub mod engine;
 pub mod http;
 pub mod repo;
+pub mod snapshot;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -41,7 +42,8 @@ impl Sandbox {
         self.dir.path()
     }
 
-    /// A `kiln` command with this sandbox's environment.
+    /// A `kiln` command with this sandbox's environment (no `KILN_*`
+    /// variables, no `$COLUMNS`: tables take the width they need).
     pub fn kiln(&self) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln"));
         for (key, _) in std::env::vars_os() {
@@ -54,6 +56,7 @@ impl Sandbox {
             .env("XDG_CACHE_HOME", self.path().join("cache"))
             .env("HOME", self.path().join("home"))
             .env("NO_COLOR", "1")
+            .env_remove("COLUMNS")
             .current_dir(self.path());
         cmd
     }
