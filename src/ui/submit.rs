@@ -133,7 +133,15 @@ fn count_statuses(summary: &SubmitSummary) -> String {
         .filter(|(_, n)| *n > 0)
         .map(|(s, n)| format!("{n} {s}"))
         .collect();
-    format!("{} jobs: {}", summary.report.jobs.len(), parts.join(", "))
+    format!("{}: {}", jobs(summary.report.jobs.len()), parts.join(", "))
+}
+
+/// `1 job`, `2 jobs`.
+fn jobs(n: usize) -> String {
+    match n {
+        1 => "1 job".to_owned(),
+        n => format!("{n} jobs"),
+    }
 }
 
 /// What `submit --dry-run` found: per job, `build` and why, or `reuse` and
@@ -179,8 +187,8 @@ pub fn print_dry_run(planned: &DryRun, format: OutputFormat) -> Result<()> {
         }
         writeln!(
             out,
-            "\n{} jobs: {} to build, {reused} to reuse (dry run: nothing recorded, nothing run)",
-            planned.jobs.len(),
+            "\n{}: {} to build, {reused} to reuse (dry run: nothing recorded, nothing run)",
+            jobs(planned.jobs.len()),
             planned.jobs.len() - reused
         )
     })

@@ -267,7 +267,7 @@ fn ctrl_c_while_the_database_is_down_stops_at_once_and_leaves_no_container() {
     let (code, stdout, stderr) = wait_at_most(child, Duration::from_secs(10), "after Ctrl-C");
     assert_eq!(code, 130, "stdout:\n{stdout}\nstderr:\n{stderr}");
     assert!(kiln_containers_of(uuid).is_empty(), "containers left");
-    assert!(stdout.contains("1 jobs: 1 cancelled"), "{stdout}");
+    assert!(stdout.contains("1 job: 1 cancelled"), "{stdout}");
 
     // Once the database is back, the next run closes the records the
     // interrupted one could not write: its process is gone.
