@@ -26,7 +26,7 @@ use support::{ensure_image, local_engine, package, setup, Bench, Package};
 
 /// The integration tests' support, for its second engine.
 #[path = "../tests/it/support/mod.rs"]
-#[allow(dead_code, unused_imports)]
+#[allow(dead_code, unused_imports, unused_macros)]
 mod it_support;
 use it_support::engine::SecondEngine;
 
