@@ -3,6 +3,11 @@
 //! --version` and every recorded submit say which kiln built it. Outside a
 //! git checkout (a packaged source tree) the version is the crate's alone.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "cargo reads its directives from a build script's standard output"
+)]
+
 use std::path::Path;
 use std::process::Command;
 

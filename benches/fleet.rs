@@ -18,6 +18,11 @@
 //! `cargo bench --bench fleet -- shared`. The exit code is 1 if a target is
 //! missed.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "a benchmark prints its numbers on standard output"
+)]
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 

@@ -22,6 +22,11 @@
 //! Run with `cargo bench --bench lineage`. The exit code is 1 if the
 //! target is missed or the releases found are not those the history holds.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "a benchmark prints its numbers on standard output"
+)]
+
 use std::time::{Duration, Instant};
 
 use diesel::prelude::*;

@@ -12,6 +12,11 @@
 //!
 //! Run with `cargo bench --bench plan`; the exit code is 1 if a target is missed.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "a benchmark prints its numbers on standard output"
+)]
+
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 

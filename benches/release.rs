@@ -10,6 +10,11 @@
 //! Run with `cargo bench --bench release`. The exit code is 1 if a target
 //! is missed.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "a benchmark prints its numbers on standard output"
+)]
+
 mod support;
 use support::{ensure_image, package, setup, timed};
 

@@ -19,6 +19,11 @@
 //! those: `cargo bench --bench reuse -- chain`. The exit code is 1 if a
 //! target is missed.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "a benchmark prints its numbers on standard output"
+)]
+
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};

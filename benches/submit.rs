@@ -30,6 +30,11 @@
 //! `overhead`, `log`, `artifact`, `files`, `long-line`); the exit code is 1
 //! if a target is missed.
 
+#![allow(
+    clippy::print_stdout,
+    reason = "a benchmark prints its numbers on standard output"
+)]
+
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Stdio};

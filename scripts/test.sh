@@ -3,8 +3,9 @@
 #
 # It starts what the tests need when it is not running yet: a PostgreSQL
 # server for the tests (the system cluster when run as root, else a private
-# one under target/), and the busybox test image. Extra arguments go to
-# `cargo test`.
+# one under target/), and the busybox test image. Then it checks the code
+# with `cargo fmt --check` and `cargo clippy --all-targets -- -D warnings`
+# (the `[lints]` of Cargo.toml). Extra arguments go to `cargo test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,5 +58,10 @@ elif [ "${CI:-}" = true ]; then
 else
     echo "scripts/test.sh: Docker is not reachable; tests that need it will be skipped" >&2
 fi
+
+# --- Lints -------------------------------------------------------------------
+# The `[lints]` of Cargo.toml and rustfmt, before any test runs.
+cargo fmt --check || fail "cargo fmt --check found unformatted code: run cargo fmt"
+cargo clippy --locked --all-targets -- -D warnings || fail "cargo clippy found warnings"
 
 exec cargo test --locked "$@"

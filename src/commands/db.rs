@@ -61,7 +61,7 @@ fn record_lost(conn: &mut diesel::PgConnection) -> Result<usize> {
 fn reap(config: &crate::config::Config) -> Result<Outcome> {
     let mut conn = db::connect(config)?;
     let jobs = record_lost(&mut conn)?;
-    ui::db::print_reaped_jobs(jobs);
+    ui::db::print_reaped_jobs(jobs)?;
     let pool = db::pool(config)?;
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -74,7 +74,7 @@ fn reap(config: &crate::config::Config) -> Result<Outcome> {
             crate::orchestrator::submit::remove_leftovers(&pool, &connected).await
         });
         match removed {
-            Ok(n) => ui::db::print_reaped_containers(&endpoint.name, n),
+            Ok(n) => ui::db::print_reaped_containers(&endpoint.name, n)?,
             Err(err) => {
                 ui::print_error(&err.context(format!("endpoint `{}`", endpoint.name)));
                 outcome = Outcome::Failed;
@@ -89,13 +89,13 @@ fn setup(location: &Location) -> Result<Outcome> {
     let applied = db::run_pending_migrations(&mut conn, location.schema())
         .with_context(|| format!("setting up the database at {}", location.describe()))?;
     let after = db::migration_status(&mut conn)?;
-    ui::db::print_setup(&applied, &after);
+    ui::db::print_setup(&applied, &after)?;
     Ok(Outcome::Success)
 }
 
 fn status(location: &Location) -> Result<Outcome> {
     let status = location.status();
-    ui::db::print_status(&status);
+    ui::db::print_status(&status)?;
     Ok(match status.reachability {
         Reachability::Reachable { .. } => Outcome::Success,
         Reachability::Unreachable { .. } => Outcome::Failed,
@@ -171,9 +171,9 @@ fn stop(location: &Location) -> Result<Outcome> {
                     server.dir().display()
                 )
             })?;
-            ui::db::print_stop(server.dir(), outcome);
+            ui::db::print_stop(server.dir(), outcome)?;
         }
-        db::Server::External { .. } => ui::db::print_stop_external(&location.describe()),
+        db::Server::External { .. } => ui::db::print_stop_external(&location.describe())?,
     }
     Ok(Outcome::Success)
 }

@@ -145,5 +145,5 @@ fn reverse(conn: &mut Conn, start: &StartSet, what: &str, view: View) -> Result<
 }
 
 fn print_text(text: &str) -> Result<()> {
-    listing::write_stdout(|out| out.write_all(text.as_bytes()))
+    crate::ui::write_stdout(|out| out.write_all(text.as_bytes()))
 }

@@ -47,7 +47,7 @@ pub fn submit(config: &Config, args: DbSubmitArgs) -> Result<Outcome> {
             ));
         }
     }
-    listing::write_stdout(|out| out.write_all(text.as_bytes()))?;
+    crate::ui::write_stdout(|out| out.write_all(text.as_bytes()))?;
     Ok(Outcome::Success)
 }
 
@@ -86,10 +86,10 @@ pub fn job(config: &Config, args: DbJobArgs) -> Result<Outcome> {
     };
     let text = records::job_text(&detail, sections, &names);
     if !args.log {
-        listing::write_stdout(|out| out.write_all(text.as_bytes()))?;
+        crate::ui::write_stdout(|out| out.write_all(text.as_bytes()))?;
         return Ok(Outcome::Success);
     }
-    let mut out = listing::raw_stdout();
+    let mut out = crate::ui::stdout::stream();
     let header = out
         .write_all(text.as_bytes())
         .and_then(|()| out.write_all(b"\nlog:\n"));
@@ -112,7 +112,7 @@ pub fn log_of(config: &Config, args: DbLogOfArgs) -> Result<Outcome> {
         ));
         (id, uuid) = (source, source_uuid);
     }
-    let mut out = listing::raw_stdout();
+    let mut out = crate::ui::stdout::stream();
     stream_log(&mut conn, id, uuid, &mut out, args.follow)
 }
 
@@ -151,11 +151,7 @@ fn stream_log(
 
 /// A closed stdout ends the output quietly; any other write error is one.
 fn closed_or(e: std::io::Error) -> Result<Outcome> {
-    if listing::is_broken_pipe(&e) {
-        Ok(Outcome::Success)
-    } else {
-        Err(anyhow::Error::new(e).context("writing to standard output"))
-    }
+    crate::ui::stdout::finish(Err(e)).map(|()| Outcome::Success)
 }
 
 fn reject_csv(format: OutputFormat, command: &str) -> Result<()> {

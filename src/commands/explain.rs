@@ -28,7 +28,7 @@ pub fn run(ctx: &Context, args: ExplainArgs) -> Result<Outcome> {
         OutputFormat::Json => listing::print_json(&explanation)?,
         _ => {
             let text = crate::ui::explain::text(&explanation);
-            listing::write_stdout(|out| out.write_all(text.as_bytes()))?;
+            crate::ui::write_stdout(|out| out.write_all(text.as_bytes()))?;
         }
     }
     Ok(Outcome::Success)

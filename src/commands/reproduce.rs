@@ -46,7 +46,7 @@ pub fn run(ctx: &Context, args: ReproduceArgs) -> Result<Outcome> {
     let (summary, _, config) = submit_tree(ctx, &submit_args, &origin)?
         .context("a reproduction is a submit, never a dry run")?;
     drop(checkout);
-    print_summary(&summary, &config, &mut std::io::stderr().lock())?;
+    print_summary(&summary, &config, crate::ui::submit::SummaryTo::Stderr)?;
     if summary.report.interrupted {
         return Ok(outcome_of(&summary));
     }

@@ -18,6 +18,7 @@ use crate::package::{PackageId, PackageSet, Target};
 use crate::plan::Plan;
 use crate::repo::git::{Checkout, CheckoutError};
 use crate::ui::progress::ProgressMode;
+use crate::ui::submit::SummaryTo;
 
 pub fn run(ctx: &Context, args: SubmitArgs) -> Result<Outcome> {
     let checkout = match &args.commit {
@@ -33,10 +34,10 @@ pub fn run(ctx: &Context, args: SubmitArgs) -> Result<Outcome> {
     };
     match args.output {
         Some(OutputFormat::Json) => {
-            print_summary(&summary, &config, &mut std::io::stderr().lock())?;
+            print_summary(&summary, &config, SummaryTo::Stderr)?;
             print_submit_document(&config, summary.uuid, &staging)?;
         }
-        _ => print_summary(&summary, &config, &mut std::io::stdout().lock())?,
+        _ => print_summary(&summary, &config, SummaryTo::Stdout)?,
     }
     Ok(outcome_of(&summary))
 }
@@ -174,12 +175,8 @@ pub(super) fn submit_tree(
 }
 
 /// Prints how every job of a submit ended.
-pub(super) fn print_summary(
-    summary: &SubmitSummary,
-    config: &Config,
-    out: &mut dyn std::io::Write,
-) -> Result<()> {
-    crate::ui::submit::print_summary(summary, config.build_error_lines, out)
+pub(super) fn print_summary(summary: &SubmitSummary, config: &Config, to: SummaryTo) -> Result<()> {
+    crate::ui::submit::print_summary(summary, config.build_error_lines, to)
 }
 
 /// The exit of a submit: interrupted, every job succeeded, or not.

@@ -1,7 +1,7 @@
 //! `kiln tree-of NAME [VERSION]`: load the repository, plan the tree of one
 //! package for an image and variables, print it.
 
-use anyhow::{Context as _, Result};
+use anyhow::Result;
 
 use super::{select, Context};
 use crate::cli::{TreeFormat, TreeOfArgs};
@@ -31,6 +31,6 @@ pub fn run(ctx: &Context, args: TreeOfArgs) -> Result<Outcome> {
         env: &env,
     };
     let plan = Plan::new(packages, package, &target)?;
-    crate::ui::tree::print(view, packages, &plan).context("writing the tree")?;
+    crate::ui::tree::print(view, packages, &plan)?;
     Ok(Outcome::Success)
 }

@@ -1,12 +1,11 @@
 //! The database part of configuration: [`Secret`] (a string `Debug` never
 //! shows), [`DatabaseTarget`], building a `postgres://` URL from butido's
-//! `database_*` keys, and masking the password of a URL for display.
+//! `database_*` keys. Passwords in URLs are [`super::password`]'s.
 //! Pure: no I/O.
 
 use std::path::PathBuf;
 
-/// What a masked password looks like.
-pub const MASK: &str = "********";
+pub use super::password::MASK;
 
 /// A secret string: never printed by `Debug`, and it has no `Display`.
 #[derive(Clone, PartialEq, Eq)]
@@ -24,7 +23,7 @@ impl Secret {
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("\"********\"")
+        write!(f, "\"{MASK}\"")
     }
 }
 
@@ -43,7 +42,7 @@ impl DatabaseTarget {
     pub fn describe(&self) -> String {
         match self {
             DatabaseTarget::Embedded { dir } => format!("embedded server in {}", dir.display()),
-            DatabaseTarget::External { url } => mask_url_password(url.expose()),
+            DatabaseTarget::External { url } => super::password::mask_password(url.expose()),
         }
     }
 }
@@ -113,46 +112,6 @@ pub(crate) fn is_postgres_url(url: &str) -> bool {
     url.starts_with("postgres://") || url.starts_with("postgresql://")
 }
 
-/// The URL with any password replaced by [`MASK`]: the one in the user
-/// information (`user:password@`) and a `password=` query parameter.
-pub fn mask_url_password(url: &str) -> String {
-    let (scheme, rest) = match url.find("://") {
-        Some(i) => (&url[..i + 3], &url[i + 3..]),
-        None => ("", url),
-    };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    let authority = match authority.rfind('@') {
-        Some(at) => {
-            let (userinfo, host) = authority.split_at(at);
-            match userinfo.find(':') {
-                Some(colon) => format!("{}:{MASK}{host}", &userinfo[..colon]),
-                None => authority.to_owned(),
-            }
-        }
-        None => authority.to_owned(),
-    };
-    let tail = match tail.find('?') {
-        Some(q) => {
-            let (path, query) = tail.split_at(q + 1);
-            let (query, fragment) = match query.find('#') {
-                Some(h) => query.split_at(h),
-                None => (query, ""),
-            };
-            let query: Vec<String> = query
-                .split('&')
-                .map(|pair| match pair.split_once('=') {
-                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}={MASK}"),
-                    _ => pair.to_owned(),
-                })
-                .collect();
-            format!("{path}{}{fragment}", query.join("&"))
-        }
-        None => tail.to_owned(),
-    };
-    format!("{scheme}{authority}{tail}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -167,36 +126,6 @@ mod tests {
         assert!(!format!("{t:?}").contains("hunter2"));
         assert!(!format!("{t:#?}").contains("hunter2"));
         assert_eq!(t.describe(), "postgres://u:********@h/db");
-    }
-
-    #[test]
-    fn mask_url_password_cases() {
-        let cases = [
-            (
-                "postgres://u:pw@h:5432/db",
-                "postgres://u:********@h:5432/db",
-            ),
-            ("postgres://u@h/db", "postgres://u@h/db"),
-            ("postgres://h/db", "postgres://h/db"),
-            (
-                "postgres:///postgres?host=/var/run/postgresql",
-                "postgres:///postgres?host=/var/run/postgresql",
-            ),
-            (
-                "postgres://u:p%40ss@h/db?sslmode=require",
-                "postgres://u:********@h/db?sslmode=require",
-            ),
-            (
-                "postgres://h/db?user=u&password=pw&x=1",
-                "postgres://h/db?user=u&password=********&x=1",
-            ),
-            ("postgres://u:a@b@h", "postgres://u:********@h"),
-            ("postgresql://u:pw@h", "postgresql://u:********@h"),
-            ("not a url", "not a url"),
-        ];
-        for (url, want) in cases {
-            assert_eq!(mask_url_password(url), want, "{url}");
-        }
     }
 
     #[test]

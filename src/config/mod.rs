@@ -19,6 +19,7 @@ use std::time::Duration;
 
 mod database;
 mod error;
+mod password;
 #[cfg(test)]
 mod proptests;
 mod raw;
@@ -26,8 +27,9 @@ mod show;
 mod source;
 mod validate;
 
-pub use database::{mask_url_password, DatabaseTarget, Secret};
+pub use database::{DatabaseTarget, Secret};
 pub use error::{ConfigError, Problem, Problems};
+pub use password::{mask_password, split_password, MASK};
 pub use show::ShownEntry;
 pub use source::{
     is_config_var, Environment, Layer, Source, ENV_PREFIX, NON_CONFIG_PREFIXES, NON_CONFIG_VARS,

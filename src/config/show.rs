@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value as Json};
 
-use super::database::mask_url_password;
+use super::password::mask_password;
 use super::{Config, DatabaseTarget, Source};
 
 /// One effective key: its value (as JSON; `null` when unset) and where it came from.
@@ -59,7 +59,7 @@ pub(crate) fn entries(c: &Config) -> Vec<ShownEntry> {
     push("source_cache", path_json(&c.source_cache));
     let database = match &c.database {
         DatabaseTarget::Embedded { dir } => json!(format!("embedded ({})", dir.display())),
-        DatabaseTarget::External { url } => json!(mask_url_password(url.expose())),
+        DatabaseTarget::External { url } => json!(mask_password(url.expose())),
     };
     push("database", database);
     for (key, value) in &p.database_keys {
@@ -96,7 +96,7 @@ pub(crate) fn entries(c: &Config) -> Vec<ShownEntry> {
     );
     for e in &c.docker.endpoints {
         let k = |s: &str| format!("docker.endpoints.{}.{s}", e.name);
-        push(&k("uri"), mask_url_password(&e.uri).into());
+        push(&k("uri"), mask_password(&e.uri).into());
         let ty = match e.kind() {
             super::EndpointKind::Socket => "socket",
             super::EndpointKind::Http | super::EndpointKind::Https => "http",

@@ -9,16 +9,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use super::database::{
-    build_url, is_postgres_url, mask_url_password, DatabaseParts, DatabaseTarget, Secret, MASK,
-};
+use super::database::{build_url, is_postgres_url, DatabaseParts, DatabaseTarget, Secret, MASK};
 use super::error::Problem;
+use super::password::mask_password;
 use super::raw::{join_key, Item, Table, Value};
 use super::source::{Environment, Layer, Source};
 use super::{
     Config, ContainersConfig, DockerConfig, EndpointConfig, EndpointKind, ImageConfig, Provenance,
     TlsConfig,
 };
+use crate::package::{is_env_name, ENV_NAME_RULE};
 
 /// The newest configuration format this kiln knows (`compatibility`).
 pub const COMPATIBILITY: i64 = 1;
@@ -298,13 +298,6 @@ fn to_u64(n: i64) -> u64 {
 
 fn to_usize(n: i64) -> usize {
     usize::try_from(n).unwrap_or(usize::MAX)
-}
-
-/// Whether `name` is a valid environment variable name.
-fn is_env_name(name: &str) -> bool {
-    let mut chars = name.chars();
-    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 fn check_progress_template(t: &str) -> Result<(), String> {
@@ -619,7 +612,9 @@ impl Checker<'_> {
             if is_env_name(n) {
                 Ok(())
             } else {
-                Err("not a valid environment variable name".into())
+                Err(format!(
+                    "not a valid environment variable name ({ENV_NAME_RULE})"
+                ))
             }
         })
         .map(|(_, v)| v)
@@ -808,7 +803,7 @@ impl Checker<'_> {
                 );
                 return None;
             }
-            shown.insert(0, (key, super::database::mask_url_password(&text).into()));
+            shown.insert(0, (key, mask_password(&text).into()));
             Some((layer, source, text))
         });
 
@@ -1075,7 +1070,7 @@ impl Checker<'_> {
                         self.problem(
                             &source,
                             &path,
-                            format!("`{ty}` does not fit the URI `{}`", mask_url_password(uri)),
+                            format!("`{ty}` does not fit the URI `{}`", mask_password(uri)),
                         );
                     }
                 }
@@ -1168,7 +1163,7 @@ impl Checker<'_> {
                 c.problem(
                     &source,
                     &path,
-                    format!("`{name}` is not a valid environment variable name"),
+                    format!("`{name}` is not a valid environment variable name ({ENV_NAME_RULE})"),
                 );
                 return None;
             }
@@ -1214,20 +1209,6 @@ mod tests {
                 (Err(got), Err(want)) => assert!(got.contains(want), "{uri}: {got}"),
                 (got, want) => panic!("{uri}: got {got:?}, want {want:?}"),
             }
-        }
-    }
-
-    #[test]
-    fn env_names() {
-        let cases = [
-            ("FOO", true),
-            ("_x1", true),
-            ("1X", false),
-            ("A-B", false),
-            ("", false),
-        ];
-        for (name, want) in cases {
-            assert_eq!(is_env_name(name), want, "{name}");
         }
     }
 

@@ -635,6 +635,10 @@ impl DirView {
             // SAFETY: runs in the child between fork and exec, and only calls
             // fcntl(2), which is async-signal-safe, on a descriptor the child
             // inherited; it lets that one descriptor survive the exec.
+            #[allow(
+                unsafe_code,
+                reason = "pre_exec is unsafe; the SAFETY comment says why this use is sound"
+            )]
             unsafe {
                 cmd.pre_exec(move || {
                     if nix::libc::fcntl(fd, nix::libc::F_SETFD, 0) == -1 {

@@ -21,7 +21,7 @@ use uuid::Uuid;
 use super::{Event, JobSpec};
 use crate::db::lease::SubmitLease;
 use crate::db::models::jobs::{Job, LogState};
-use crate::db::models::log_chunks::NewLogChunk;
+use crate::db::models::log_chunks;
 use crate::db::models::JobId;
 use crate::endpoint::{
     Container, ContainerSpec, Created, Endpoint, Finished, Removal, Running, UploadSet,
@@ -702,16 +702,7 @@ async fn store_chunks(
             Stored::Chunk(chunk) => {
                 lease
                     .write(format!("storing the log of job {uuid}"), move |conn| {
-                        NewLogChunk {
-                            job_id: job,
-                            seq: chunk.seq,
-                            first_line: chunk.first_line,
-                            line_count: chunk.line_count,
-                            raw_bytes: chunk.raw_bytes,
-                            data: &chunk.data,
-                        }
-                        .insert(conn)?;
-                        Ok(())
+                        Ok(log_chunks::insert(conn, job, &chunk)?)
                     })
                     .await?;
             }

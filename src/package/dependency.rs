@@ -175,15 +175,11 @@ pub fn parse_env_assignment(s: &str) -> Result<(String, String), String> {
             escape_controls(s)
         ));
     };
-    let mut chars = name.chars();
-    let valid = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid {
+    if !super::is_env_name(name) {
         return Err(format!(
-            "`{}` is not a valid variable name (letters, digits and _, not starting with a digit)",
-            escape_controls(name)
+            "`{}` is not a valid variable name ({})",
+            escape_controls(name),
+            super::ENV_NAME_RULE
         ));
     }
     if value.contains('\0') {

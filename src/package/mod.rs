@@ -13,6 +13,7 @@ use std::sync::Arc;
 use serde::Serialize;
 
 mod dependency;
+mod env_name;
 pub mod lint;
 mod name;
 pub mod script;
@@ -20,6 +21,7 @@ pub mod script;
 pub use dependency::{
     image_is, parse_env_assignment, Condition, Dependency, DependencyError, DependencyKind, Target,
 };
+pub use env_name::{is_env_name, ENV_NAME_RULE};
 pub use name::{NameError, PackageName, PackageVersion};
 
 /// One package: the merged layers of one leaf `pkg.toml`.

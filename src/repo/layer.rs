@@ -354,12 +354,14 @@ impl Cx<'_, '_> {
             for (key, _) in table.iter() {
                 let name = key.get_ref().as_ref();
                 // A NUL is reported by `refuse_nul`.
-                let control = name.chars().any(|c| c.is_control() && c != '\0');
-                if name.is_empty() || name.contains('=') || control {
+                if !name.contains('\0') && !crate::package::is_env_name(name) {
                     self.invalid(
                         key.span(),
                         path.key(name),
-                        "not a valid variable name (empty, or holds `=` or a control character)",
+                        format!(
+                            "not a valid variable name ({})",
+                            crate::package::ENV_NAME_RULE
+                        ),
                     );
                 }
             }
@@ -814,6 +816,8 @@ mod tests {
             (&[], "[environment]\nA = \"x\\u0000y\"", "pkg.toml:2:5: `environment.A`: holds a NUL character"),
             (&[], "[environment]\n\"A\\u0000\" = \"x\"", "pkg.toml:2:1: `environment.\"A\\0\"`: holds a NUL character"),
             (&[], "[environment]\n\"A\\u001b\" = \"x\"", "`environment.\"A\\u{1b}\"`: not a valid variable name"),
+            (&[], "[environment]\n\"A-B\" = \"x\"", "pkg.toml:2:1: `environment.A-B`: not a valid variable name (letters, digits and _, not starting with a digit)"),
+            (&[], "[environment]\n\"1X\" = \"x\"", "`environment.1X`: not a valid variable name"),
             (&[], "[meta]\nx = \"\\u0000\"", "`meta.x`: holds a NUL character"),
             (&[], "[phases.build]\nscript = \"echo \\u0000\"", "`phases.build.script`: holds a NUL character"),
             (&[], "[dependencies]\nruntime = [ { name = \"a =1\", condition = { has_env = [\"\\u0000\"] } } ]", "`dependencies.runtime[0].condition.has_env[0]`: holds a NUL character"),

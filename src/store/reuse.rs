@@ -177,10 +177,10 @@ mod tests {
             Err(ArtifactProblem::Unusable(_))
         ));
         let cases: &[(&[PathBuf], ArtifactProblem)] = &[
-            (&[gone.clone()], ArtifactProblem::Missing),
+            (std::slice::from_ref(&gone), ArtifactProblem::Missing),
             (&[], ArtifactProblem::Missing),
             (
-                &[gone, changed.clone()],
+                &[gone.clone(), changed.clone()],
                 ArtifactProblem::Changed {
                     found: digest(b"other"),
                 },

@@ -1,5 +1,5 @@
 //! Everything the user reads: errors, tables, CSV, JSON, progress bars. The
-//! only writer to the terminal.
+//! only writer to the terminal; standard output goes through [`stdout`].
 
 pub mod db;
 pub mod endpoint;
@@ -14,24 +14,12 @@ pub mod records;
 pub mod release;
 pub mod reproduce;
 pub mod sources;
+pub mod stdout;
 pub mod submit;
 pub mod tabular;
 pub mod tree;
 
-/// Writes to standard output through a buffer; a reader that stopped
-/// early (`kiln ... | head`) is not an error.
-pub fn write_stdout(
-    write: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>,
-) -> anyhow::Result<()> {
-    use std::io::Write as _;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
-    match write(&mut out).and_then(|()| out.flush()) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
-        Err(e) => Err(anyhow::Error::new(e).context("writing to standard output")),
-    }
-}
+pub use stdout::write_stdout;
 
 /// A note for the user on standard error, beside output that goes to
 /// standard output.

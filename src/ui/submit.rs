@@ -6,7 +6,7 @@
 
 use std::io::Write;
 
-use anyhow::Result;
+use anyhow::{Context as _, Result};
 use serde_json::Value as Json;
 
 use super::listing::{self, Listing};
@@ -15,12 +15,28 @@ use crate::db::models::JobStatus;
 use crate::orchestrator::reuse::{short, BuildReason, Decision};
 use crate::orchestrator::submit::{DryRun, SubmitSummary};
 
-/// Prints the summary to `out` (stdout, or stderr when stdout carries JSON).
-pub fn print_summary(
-    summary: &SubmitSummary,
-    error_lines: usize,
-    out: &mut dyn Write,
-) -> Result<()> {
+/// Where a summary goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SummaryTo {
+    Stdout,
+    /// When standard output carries a JSON document.
+    Stderr,
+}
+
+/// Prints the summary to standard output or error.
+pub fn print_summary(summary: &SubmitSummary, error_lines: usize, to: SummaryTo) -> Result<()> {
+    let mut text = Vec::new();
+    write_summary(summary, error_lines, &mut text)?;
+    match to {
+        SummaryTo::Stdout => super::write_stdout(|out| out.write_all(&text)),
+        SummaryTo::Stderr => std::io::stderr()
+            .lock()
+            .write_all(&text)
+            .context("writing to standard error"),
+    }
+}
+
+fn write_summary(summary: &SubmitSummary, error_lines: usize, out: &mut dyn Write) -> Result<()> {
     let mut listing = Listing {
         columns: vec![
             "package",

@@ -15,6 +15,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use comfy_table::{ContentArrangement, Table};
 use serde::Serialize;
 
+use super::write_stdout;
 use crate::cli::OutputFormat;
 use crate::config::ImageConfig;
 
@@ -176,19 +177,6 @@ fn terminal_width() -> Option<u16> {
     } else {
         None
     }
-}
-
-pub use super::write_stdout;
-
-/// Stdout for a stream of raw bytes (a log), buffered; the caller flushes
-/// when the reader should see what was written so far.
-pub fn raw_stdout() -> impl Write {
-    io::BufWriter::with_capacity(1 << 16, io::stdout().lock())
-}
-
-/// Whether an I/O error is stdout being closed by its reader.
-pub fn is_broken_pipe(err: &io::Error) -> bool {
-    err.kind() == io::ErrorKind::BrokenPipe
 }
 
 /// A note for the user on stderr (such as a listing being empty).

@@ -23,18 +23,13 @@ pub enum TreeView {
 
 /// Prints `plan` on standard output as `view`. A reader that goes away
 /// early (`kiln tree-of x | head`) is not an error.
-pub fn print(view: TreeView, packages: &PackageSet, plan: &Plan) -> io::Result<()> {
-    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
-    let written = match view {
+pub fn print(view: TreeView, packages: &PackageSet, plan: &Plan) -> anyhow::Result<()> {
+    super::write_stdout(|mut out| match view {
         TreeView::Tree => write_tree(&mut out, packages, plan),
         TreeView::Dot => write_dot(&mut out, packages, plan),
         TreeView::BuildOrder => write_build_order(&mut out, packages, plan),
         TreeView::Json => write_json(&mut out, packages, plan),
-    };
-    match written.and_then(|()| out.flush()) {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        other => other,
-    }
+    })
 }
 
 /// Tells (on standard error) which of several versions was taken.

@@ -487,11 +487,12 @@ fn models_record_a_submit_from_plan_to_release() {
     use kiln::db::models::job_envs::JobEnv;
     use kiln::db::models::job_input_artifacts::JobInputArtifact;
     use kiln::db::models::jobs::{FinalJobStatus, Job, JobEnd, JobStart, LogState, NewJob};
-    use kiln::db::models::log_chunks::{LogChunk, NewLogChunk};
+    use kiln::db::models::log_chunks;
     use kiln::db::models::releases::{NewRelease, Release, Removal, Removing};
     use kiln::db::models::submit_envs::SubmitEnv;
     use kiln::db::models::submits::{NewSubmit, Submit, SubmitEnd};
     use kiln::db::models::{JobStatus, SubmitStatus};
+    use kiln::log::LogChunk;
 
     let Some(db) = TestDb::new() else { return };
     let db = db.migrated();
@@ -709,23 +710,28 @@ fn models_record_a_submit_from_plan_to_release() {
     assert_eq!(attempts.len(), 1, "only the attempt written: {attempts:?}");
     assert_eq!((attempts[0].attempt, attempts[0].outcome), (2, None));
 
-    NewLogChunk {
-        job_id: first.id,
+    let chunk = LogChunk {
         seq: 0,
+        written_at: chrono::Utc::now(),
         first_line: 0,
         line_count: 2,
         raw_bytes: 12,
-        data: b"\x28\xb5",
-    }
-    .insert(c)
-    .expect("chunk");
-    assert_eq!(LogChunk::next_seq(c, first.id).expect("next"), 1);
+        data: b"\x28\xb5".to_vec(),
+    };
+    log_chunks::insert(c, first.id, &chunk).expect("chunk");
+    log_chunks::insert(c, first.id, &chunk).expect("a chunk stored again is left");
+    assert_eq!(log_chunks::next_seq(c, first.id).expect("next"), 1);
+    let stored = log_chunks::find(c, first.id, 0)
+        .expect("find")
+        .expect("chunk");
     assert_eq!(
-        LogChunk::find(c, first.id, 0)
-            .expect("find")
-            .expect("chunk")
-            .line_count,
-        2
+        (stored.line_count, stored.raw_bytes, &stored.data),
+        (2, 12, &chunk.data)
+    );
+    assert!(log_chunks::find(c, first.id, 1).expect("find").is_none());
+    assert_eq!(
+        log_chunks::from_seq(c, first.id, 0).expect("chunks"),
+        [stored]
     );
     Job::record_log_size(c, first.id, 12, LogState::Complete).expect("log size");
 

@@ -4,7 +4,7 @@
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::db_fixture::TestDb;
+use crate::support::db::TestDb;
 use crate::support::snapshot::{assert_snapshot, session};
 use crate::support::{run, Sandbox};
 
@@ -139,7 +139,7 @@ pub(crate) struct Env {
 
 impl Env {
     pub(crate) fn new() -> Option<Env> {
-        let db = TestDb::create()?;
+        let db = TestDb::new()?;
         let sandbox = Sandbox::new();
         let repo = sandbox.path().join("repo");
         std::fs::create_dir_all(&repo).expect("creating the repository");

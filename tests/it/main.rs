@@ -6,6 +6,7 @@
 //! skipping it.
 
 mod butido_cli;
+mod closed_stdout;
 mod config;
 mod db;
 mod db_query;

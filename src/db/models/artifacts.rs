@@ -63,13 +63,6 @@ impl BatchInsert for NewArtifact<'_> {
 }
 
 impl Artifact {
-    pub fn find(conn: &mut PgConnection, id: ArtifactId) -> QueryResult<Artifact> {
-        artifacts::table
-            .find(id)
-            .select(Artifact::as_select())
-            .first(conn)
-    }
-
     pub fn find_by_job_and_path(
         conn: &mut PgConnection,
         job: JobId,

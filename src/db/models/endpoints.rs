@@ -72,13 +72,6 @@ impl NewEndpoint<'_> {
 }
 
 impl Endpoint {
-    pub fn find(conn: &mut PgConnection, id: EndpointId) -> QueryResult<Endpoint> {
-        endpoints::table
-            .find(id)
-            .select(Endpoint::as_select())
-            .first(conn)
-    }
-
     pub fn find_by_name(conn: &mut PgConnection, name: &str) -> QueryResult<Option<Endpoint>> {
         endpoints::table
             .filter(endpoints::name.eq(name))

@@ -47,12 +47,3 @@ impl NewEnvVar<'_> {
         }
     }
 }
-
-impl EnvVar {
-    pub fn find(conn: &mut PgConnection, id: EnvVarId) -> QueryResult<EnvVar> {
-        env_vars::table
-            .find(id)
-            .select(EnvVar::as_select())
-            .first(conn)
-    }
-}

@@ -45,20 +45,3 @@ impl NewGitHash<'_> {
         }
     }
 }
-
-impl GitHash {
-    pub fn find(conn: &mut PgConnection, id: GitHashId) -> QueryResult<GitHash> {
-        git_hashes::table
-            .find(id)
-            .select(GitHash::as_select())
-            .first(conn)
-    }
-
-    pub fn find_by_hash(conn: &mut PgConnection, hash: &str) -> QueryResult<Option<GitHash>> {
-        git_hashes::table
-            .filter(git_hashes::hash.eq(hash))
-            .select(GitHash::as_select())
-            .first(conn)
-            .optional()
-    }
-}

@@ -43,12 +43,3 @@ impl NewImageDigest<'_> {
             .get_result(conn)
     }
 }
-
-impl ImageDigest {
-    pub fn find(conn: &mut PgConnection, id: ImageDigestId) -> QueryResult<ImageDigest> {
-        image_digests::table
-            .find(id)
-            .select(ImageDigest::as_select())
-            .first(conn)
-    }
-}

@@ -44,20 +44,3 @@ impl NewImage<'_> {
         }
     }
 }
-
-impl Image {
-    pub fn find(conn: &mut PgConnection, id: ImageId) -> QueryResult<Image> {
-        images::table
-            .find(id)
-            .select(Image::as_select())
-            .first(conn)
-    }
-
-    pub fn find_by_name(conn: &mut PgConnection, name: &str) -> QueryResult<Option<Image>> {
-        images::table
-            .filter(images::name.eq(name))
-            .select(Image::as_select())
-            .first(conn)
-            .optional()
-    }
-}

@@ -32,13 +32,4 @@ impl JobEnv {
         })?;
         Ok(counts.into_iter().sum())
     }
-
-    /// The variables of one job.
-    pub fn env_ids(conn: &mut PgConnection, job: JobId) -> QueryResult<Vec<EnvVarId>> {
-        job_envs::table
-            .filter(job_envs::job_id.eq(job))
-            .select(job_envs::env_id)
-            .order(job_envs::env_id)
-            .load(conn)
-    }
 }

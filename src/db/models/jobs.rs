@@ -206,13 +206,6 @@ pub struct JobEnd<'a> {
 }
 
 impl NewJob<'_> {
-    pub fn insert(&self, conn: &mut PgConnection) -> QueryResult<Job> {
-        diesel::insert_into(jobs::table)
-            .values(self)
-            .returning(Job::as_returning())
-            .get_result(conn)
-    }
-
     /// Inserts jobs, however many, all or none, returning them in the same order.
     pub fn insert_all(conn: &mut PgConnection, jobs: &[NewJob<'_>]) -> QueryResult<Vec<Job>> {
         let batches = insert_in_batches(conn, jobs, |conn, batch| {

@@ -1,80 +1,91 @@
 //! `log_chunks`: a job's log as it is written, in zstd-compressed chunks of
 //! whole lines, numbered from 0, so that another process can follow it.
+//! A chunk is [`crate::log::LogChunk`], the one type of it (made by the
+//! log's encoder, stored and read back here); this file owns its queries.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 
 use super::JobId;
 use crate::db::schema::log_chunks;
+use crate::log::LogChunk;
 
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
-#[diesel(table_name = log_chunks, check_for_backend(diesel::pg::Pg))]
-pub struct LogChunk {
-    pub job_id: JobId,
-    pub seq: i32,
-    pub written_at: DateTime<Utc>,
-    /// The number (from 0) of the chunk's first line in the job's log.
-    pub first_line: i64,
-    pub line_count: i32,
-    /// The size before compression.
-    pub raw_bytes: i32,
-    /// zstd-compressed lines.
-    pub data: Vec<u8>,
-}
+/// The columns of a chunk, in the order of [`LogChunk`]'s fields.
+type Columns = (
+    log_chunks::seq,
+    log_chunks::written_at,
+    log_chunks::first_line,
+    log_chunks::line_count,
+    log_chunks::raw_bytes,
+    log_chunks::data,
+);
 
-#[derive(Debug, Clone, Copy, Insertable)]
-#[diesel(table_name = log_chunks)]
-pub struct NewLogChunk<'a> {
-    pub job_id: JobId,
-    pub seq: i32,
-    pub first_line: i64,
-    pub line_count: i32,
-    pub raw_bytes: i32,
-    pub data: &'a [u8],
-}
+const COLUMNS: Columns = (
+    log_chunks::seq,
+    log_chunks::written_at,
+    log_chunks::first_line,
+    log_chunks::line_count,
+    log_chunks::raw_bytes,
+    log_chunks::data,
+);
 
-impl NewLogChunk<'_> {
-    /// Inserts the chunk; one already stored (a write tried again after a
-    /// lost connection) is left as it is.
-    pub fn insert(&self, conn: &mut PgConnection) -> QueryResult<()> {
-        diesel::insert_into(log_chunks::table)
-            .values(self)
-            .on_conflict_do_nothing()
-            .execute(conn)
-            .map(drop)
+type Row = (i32, DateTime<Utc>, i64, i32, i32, Vec<u8>);
+
+fn chunk_of((seq, written_at, first_line, line_count, raw_bytes, data): Row) -> LogChunk {
+    LogChunk {
+        seq,
+        written_at,
+        first_line,
+        line_count,
+        raw_bytes,
+        data,
     }
 }
 
-impl LogChunk {
-    pub fn find(conn: &mut PgConnection, job: JobId, seq: i32) -> QueryResult<Option<LogChunk>> {
-        log_chunks::table
-            .find((job, seq))
-            .select(LogChunk::as_select())
-            .first(conn)
-            .optional()
-    }
+/// Inserts `chunk` of job `job` (its time is the database's); one already
+/// stored (a write tried again after a lost connection) is left as it is.
+pub fn insert(conn: &mut PgConnection, job: JobId, chunk: &LogChunk) -> QueryResult<()> {
+    diesel::insert_into(log_chunks::table)
+        .values((
+            log_chunks::job_id.eq(job),
+            log_chunks::seq.eq(chunk.seq),
+            log_chunks::first_line.eq(chunk.first_line),
+            log_chunks::line_count.eq(chunk.line_count),
+            log_chunks::raw_bytes.eq(chunk.raw_bytes),
+            log_chunks::data.eq(&chunk.data),
+        ))
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .map(drop)
+}
 
-    /// The chunks of a job from `from_seq` on, in order: the log so far, or
-    /// what a follower has not read yet.
-    pub fn from_seq(
-        conn: &mut PgConnection,
-        job: JobId,
-        from_seq: i32,
-    ) -> QueryResult<Vec<LogChunk>> {
-        log_chunks::table
-            .filter(log_chunks::job_id.eq(job))
-            .filter(log_chunks::seq.ge(from_seq))
-            .order(log_chunks::seq)
-            .select(LogChunk::as_select())
-            .load(conn)
-    }
+/// Chunk `seq` of job `job`, if it was stored.
+pub fn find(conn: &mut PgConnection, job: JobId, seq: i32) -> QueryResult<Option<LogChunk>> {
+    log_chunks::table
+        .find((job, seq))
+        .select(COLUMNS)
+        .first::<Row>(conn)
+        .optional()
+        .map(|row| row.map(chunk_of))
+}
 
-    /// The sequence number the next chunk of a job gets.
-    pub fn next_seq(conn: &mut PgConnection, job: JobId) -> QueryResult<i32> {
-        log_chunks::table
-            .filter(log_chunks::job_id.eq(job))
-            .select(diesel::dsl::max(log_chunks::seq))
-            .first::<Option<i32>>(conn)
-            .map(|max| max.map_or(0, |m| m + 1))
-    }
+/// The chunks of a job from `from_seq` on, in order: the log so far, or
+/// what a follower has not read yet.
+pub fn from_seq(conn: &mut PgConnection, job: JobId, from_seq: i32) -> QueryResult<Vec<LogChunk>> {
+    log_chunks::table
+        .filter(log_chunks::job_id.eq(job))
+        .filter(log_chunks::seq.ge(from_seq))
+        .order(log_chunks::seq)
+        .select(COLUMNS)
+        .load::<Row>(conn)
+        .map(|rows| rows.into_iter().map(chunk_of).collect())
+}
+
+/// The sequence number the next chunk of a job gets.
+pub fn next_seq(conn: &mut PgConnection, job: JobId) -> QueryResult<i32> {
+    log_chunks::table
+        .filter(log_chunks::job_id.eq(job))
+        .select(diesel::dsl::max(log_chunks::seq))
+        .first::<Option<i32>>(conn)
+        .map(|max| max.map_or(0, |m| m + 1))
 }

@@ -82,25 +82,3 @@ impl NewPackage<'_> {
         Ok(rows.into_iter().map(|r| r.id).collect())
     }
 }
-
-impl Package {
-    pub fn find(conn: &mut PgConnection, id: PackageId) -> QueryResult<Package> {
-        packages::table
-            .find(id)
-            .select(Package::as_select())
-            .first(conn)
-    }
-
-    pub fn find_by_name_version(
-        conn: &mut PgConnection,
-        name: &str,
-        version: &str,
-    ) -> QueryResult<Option<Package>> {
-        packages::table
-            .filter(packages::name.eq(name))
-            .filter(packages::version.eq(version))
-            .select(Package::as_select())
-            .first(conn)
-            .optional()
-    }
-}

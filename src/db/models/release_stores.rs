@@ -43,20 +43,3 @@ impl NewReleaseStore<'_> {
         }
     }
 }
-
-impl ReleaseStore {
-    pub fn find(conn: &mut PgConnection, id: ReleaseStoreId) -> QueryResult<ReleaseStore> {
-        release_stores::table
-            .find(id)
-            .select(ReleaseStore::as_select())
-            .first(conn)
-    }
-
-    pub fn find_by_name(conn: &mut PgConnection, name: &str) -> QueryResult<Option<ReleaseStore>> {
-        release_stores::table
-            .filter(release_stores::name.eq(name))
-            .select(ReleaseStore::as_select())
-            .first(conn)
-            .optional()
-    }
-}

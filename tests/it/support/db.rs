@@ -1,6 +1,10 @@
-//! Databases for tests: each test gets a fresh database of its own on the
-//! test server, created through an admin URL (`KILN_TEST_DATABASE_URL`,
-//! default the local server's socket) and dropped when the test ends.
+//! Databases for tests, the one fixture of them ([`TestDb`]): each test
+//! gets a fresh database of its own on the test server, created through an
+//! admin URL (`KILN_TEST_DATABASE_URL`, default the local server's socket)
+//! and dropped when the test ends. Where PostgreSQL cannot be reached,
+//! [`TestDb::new`] returns `None` with a printed note, except under
+//! `CI=true`, where it panics so that the test fails instead of passing
+//! without having run.
 
 use std::process::Command;
 
@@ -71,6 +75,14 @@ impl TestDb {
         let mut cmd = sandbox.kiln();
         cmd.arg("--database-url").arg(&self.url);
         cmd
+    }
+
+    /// Runs SQL statements (separated by `;`) in the test's database.
+    pub fn execute(&self, sql: &str) {
+        use diesel::connection::SimpleConnection;
+        self.connect()
+            .batch_execute(sql)
+            .unwrap_or_else(|e| panic!("running SQL in the test database: {e}\n{sql}"));
     }
 
     /// The database with its schema applied through the library.

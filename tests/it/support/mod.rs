@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 pub mod cluster;
-pub mod db_fixture;
 pub mod docker;
 pub mod engine;
 pub mod http;

@@ -9,12 +9,13 @@ use diesel::pg::PgConnection;
 use diesel::prelude::*;
 use kiln::db::models::artifacts::Artifact;
 use kiln::db::models::jobs::Job;
-use kiln::db::models::log_chunks::LogChunk;
+use kiln::db::models::log_chunks;
 use kiln::db::models::submits::Submit;
 use kiln::db::schema::{
     artifacts, env_vars, git_hashes, job_dependencies, job_envs, job_input_artifacts, jobs,
-    log_chunks, packages, submit_envs, submits,
+    packages, submit_envs, submits,
 };
+use kiln::log::LogChunk;
 use kiln::log::StoredLine;
 
 /// A job row with its package's name and version.
@@ -135,12 +136,7 @@ pub fn env_of_submit(conn: &mut PgConnection, submit: &Submit) -> BTreeMap<Strin
 
 /// The job's stored log chunks, in order.
 pub fn chunks_of(conn: &mut PgConnection, job: &Job) -> Vec<LogChunk> {
-    log_chunks::table
-        .filter(log_chunks::job_id.eq(job.id))
-        .order(log_chunks::seq)
-        .select(LogChunk::as_select())
-        .load(conn)
-        .expect("reading log chunks")
+    log_chunks::from_seq(conn, job.id, 0).expect("reading log chunks")
 }
 
 /// The job's stored log, decoded, after checking that the chunks are
