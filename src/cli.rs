@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::db::listings::{parse_limit, EnvPair, PackageSpec, TimeSpec, UuidPrefix};
+use crate::db::models::{JobStatus, SubmitStatus};
 
 /// Build trees of Linux packages inside Docker containers, and record
 /// everything about every build in PostgreSQL.
@@ -1452,7 +1453,7 @@ pub struct DbSubmitsArgs {
 
     /// Only submits in this status.
     #[arg(long, value_enum)]
-    pub status: Option<SubmitStatusArg>,
+    pub status: Option<SubmitStatus>,
 
     #[command(flatten)]
     pub time: TimeFilter,
@@ -1517,7 +1518,7 @@ pub struct DbJobsArgs {
 
     /// Only jobs in this status.
     #[arg(long, value_enum)]
-    pub status: Option<JobStatusArg>,
+    pub status: Option<JobStatus>,
 
     /// Only jobs that ran with this variable set to this value (repeatable; all must match).
     #[arg(long = "env", short = 'E', value_name = "NAME=VALUE")]
@@ -1719,31 +1720,6 @@ pub struct DbStatsArgs {
     /// Output format.
     #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
-}
-
-/// The status of a submit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SubmitStatusArg {
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
-    Lost,
-}
-
-/// The status of a job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum JobStatusArg {
-    Queued,
-    Running,
-    Succeeded,
-    Failed,
-    TimedOut,
-    Cancelled,
-    Lost,
-    Reused,
-    DepFailed,
 }
 
 /// What `db stats` groups jobs by.

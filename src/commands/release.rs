@@ -35,7 +35,7 @@ fn new(ctx: &Context, args: ReleaseNewArgs) -> Result<Outcome> {
     let (id, uuid) = submits::resolve(&mut conn, &args.submit)?;
     let items = releasing::releasable(
         &mut conn,
-        db::models::SubmitId(id),
+        id,
         args.name.as_deref(),
         args.version.as_deref(),
     )

@@ -41,7 +41,7 @@ pub struct Original {
 }
 
 /// The submit with id `id`, for a reproduction.
-pub fn original(conn: &mut Conn, id: i32) -> QueryResult<Original> {
+pub fn original(conn: &mut Conn, id: SubmitId) -> QueryResult<Original> {
     let (uuid, status, dirty, diff_sha256, kiln_version, commit, package, version, image) =
         submits::table
             .find(id)
@@ -70,7 +70,6 @@ pub fn original(conn: &mut Conn, id: i32) -> QueryResult<Original> {
                 String,
                 String,
             )>(conn)?;
-    let id = SubmitId(id);
     let image_digest = jobs::table
         .filter(jobs::submit_id.eq(id))
         .filter(jobs::image_digest.is_not_null())
