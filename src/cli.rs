@@ -1786,6 +1786,44 @@ mod tests {
         }
     }
 
+    /// The `--status` filters take exactly the statuses of the model enums,
+    /// spelled as stored: a status added to the enum is a filter value.
+    #[test]
+    fn status_filters_take_every_model_status() {
+        let parse = |line: &str| {
+            Cli::try_parse_from(line.split_whitespace()).unwrap_or_else(|e| panic!("{line}: {e}"))
+        };
+        for status in JobStatus::ALL {
+            let Command::Db(DbCommand::Jobs(jobs)) =
+                parse(&format!("kiln db jobs --status {status}")).command
+            else {
+                panic!("not db jobs")
+            };
+            assert_eq!(jobs.status, Some(*status));
+        }
+        for status in SubmitStatus::ALL {
+            let Command::Db(DbCommand::Submits(submits)) =
+                parse(&format!("kiln db submits --status {status}")).command
+            else {
+                panic!("not db submits")
+            };
+            assert_eq!(submits.status, Some(*status));
+        }
+        assert!(Cli::try_parse_from(["kiln", "db", "jobs", "--status", "done"]).is_err());
+        assert!(Cli::try_parse_from(["kiln", "db", "submits", "--status", "reused"]).is_err());
+        let shown: Vec<String> = Cli::command()
+            .find_subcommand("db")
+            .and_then(|db| db.find_subcommand("jobs"))
+            .and_then(|jobs| jobs.get_arguments().find(|a| a.get_id() == "status"))
+            .expect("db jobs --status")
+            .get_possible_values()
+            .iter()
+            .map(|v| v.get_name().to_owned())
+            .collect();
+        let stored: Vec<&str> = JobStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(shown, stored);
+    }
+
     #[test]
     fn butido_flags_mean_what_kiln_flags_do() {
         let parse = |line: &str| {

@@ -20,9 +20,9 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::db::models::JobStatus;
 use crate::db::listings::jobs::EnvVar;
 use crate::db::listings::provenance::{AttestedJob, ProvenanceRecords, SubmitRecord};
+use crate::db::models::JobStatus;
 
 /// `_type` of an in-toto Statement v1.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";

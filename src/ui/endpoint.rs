@@ -11,8 +11,8 @@ use serde_json::{json, Value as Json};
 
 use super::listing::{self, Listing};
 use crate::cli::OutputFormat;
-use crate::endpoint::{EngineImage, EngineStats};
 use crate::db::models::SubmitStatus;
+use crate::endpoint::{EngineImage, EngineStats};
 
 /// One endpoint's pings.
 #[derive(Debug, Clone)]

@@ -453,3 +453,45 @@ pub fn for_each_log_chunk(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(status: JobStatus) -> JobRow {
+        let at = DateTime::from_timestamp(1_000, 0).expect("valid time");
+        JobRow {
+            id: JobId(7),
+            uuid: Uuid::from_u128(1),
+            submit_uuid: Uuid::from_u128(2),
+            queued_at: at,
+            started_at: None,
+            finished_at: None,
+            duration_seconds: None,
+            endpoint: None,
+            status,
+            exit_status: None,
+            package_name: "a".into(),
+            package_version: "1".into(),
+            image: "busybox:1".into(),
+            image_digest: None,
+        }
+    }
+
+    /// Every job status is listed as it is stored, and read back from the
+    /// listing as the same status; the id is not listed.
+    #[test]
+    fn rows_list_every_status_as_stored() {
+        for status in JobStatus::ALL {
+            let json = serde_json::to_value(row(*status)).expect("json");
+            assert_eq!(json["status"], status.as_str());
+            let listed: JobStatus = json["status"]
+                .as_str()
+                .expect("a string")
+                .parse()
+                .expect("a status");
+            assert_eq!(listed, *status);
+            assert!(json.get("id").is_none());
+        }
+    }
+}

@@ -490,9 +490,7 @@ pub fn submit_detail(
         .order((env_vars::name, env_vars::value))
         .select(super::jobs::EnvVar::as_select())
         .load(conn)?;
-    let job_counts = job_counts(conn, &[id.0])?
-        .remove(&id)
-        .unwrap_or_default();
+    let job_counts = job_counts(conn, &[id.0])?.remove(&id).unwrap_or_default();
     let mut artifacts = match staging {
         Some(root) => Some(artifacts_of_submit(
             conn,
@@ -524,4 +522,25 @@ pub fn submit_detail(
         plan,
         jobs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Job counts are listed by status name, in name order (as `db submit`
+    /// lists them), with the names as stored.
+    #[test]
+    fn job_counts_are_keyed_by_status_name() {
+        let counts: JobCounts = JobStatus::ALL.iter().map(|s| (*s, 1)).collect();
+        let mut names: Vec<&str> = JobStatus::ALL.iter().map(|s| s.as_str()).collect();
+        names.sort_unstable();
+        let listed: Vec<&str> = counts.keys().map(|s| s.as_str()).collect();
+        assert_eq!(listed, names);
+        let expected: Vec<String> = names.iter().map(|n| format!("\"{n}\":1")).collect();
+        assert_eq!(
+            serde_json::to_string(&counts).expect("json"),
+            format!("{{{}}}", expected.join(","))
+        );
+    }
 }
