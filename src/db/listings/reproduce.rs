@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::Conn;
 use crate::db::models::submit_changes::SubmitChanges;
-use crate::db::models::{JobStatus, SubmitId, SubmitStatus};
+use crate::db::models::{JobId, JobStatus, SubmitId, SubmitStatus};
 use crate::db::schema::{
     artifacts, env_vars, git_hashes, images, jobs, packages, submit_envs, submits,
 };
@@ -129,7 +129,7 @@ pub struct BuiltJob {
 /// artifacts.
 pub fn built_jobs(conn: &mut Conn, id: SubmitId) -> QueryResult<Vec<BuiltJob>> {
     let rows: Vec<(
-        i32,
+        JobId,
         Uuid,
         String,
         String,
@@ -150,8 +150,8 @@ pub fn built_jobs(conn: &mut Conn, id: SubmitId) -> QueryResult<Vec<BuiltJob>> {
             jobs::build_key_inputs,
         ))
         .load(conn)?;
-    let mut by_job: BTreeMap<i32, BTreeMap<String, String>> = BTreeMap::new();
-    let files: Vec<(i32, String, String)> = artifacts::table
+    let mut by_job: BTreeMap<JobId, BTreeMap<String, String>> = BTreeMap::new();
+    let files: Vec<(JobId, String, String)> = artifacts::table
         .inner_join(jobs::table)
         .filter(jobs::submit_id.eq(id))
         .select((artifacts::job_id, artifacts::path, artifacts::sha256))
