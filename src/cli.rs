@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::db::listings::{parse_limit, EnvPair, PackageSpec, TimeSpec, UuidPrefix};
+use crate::db::models::{JobStatus, SubmitStatus};
 
 /// Build trees of Linux packages inside Docker containers, and record
 /// everything about every build in PostgreSQL.
@@ -1452,7 +1453,7 @@ pub struct DbSubmitsArgs {
 
     /// Only submits in this status.
     #[arg(long, value_enum)]
-    pub status: Option<SubmitStatusArg>,
+    pub status: Option<SubmitStatus>,
 
     #[command(flatten)]
     pub time: TimeFilter,
@@ -1517,7 +1518,7 @@ pub struct DbJobsArgs {
 
     /// Only jobs in this status.
     #[arg(long, value_enum)]
-    pub status: Option<JobStatusArg>,
+    pub status: Option<JobStatus>,
 
     /// Only jobs that ran with this variable set to this value (repeatable; all must match).
     #[arg(long = "env", short = 'E', value_name = "NAME=VALUE")]
@@ -1721,31 +1722,6 @@ pub struct DbStatsArgs {
     pub output: OutputFormat,
 }
 
-/// The status of a submit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum SubmitStatusArg {
-    Running,
-    Succeeded,
-    Failed,
-    Cancelled,
-    Lost,
-}
-
-/// The status of a job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum JobStatusArg {
-    Queued,
-    Running,
-    Succeeded,
-    Failed,
-    TimedOut,
-    Cancelled,
-    Lost,
-    Reused,
-    DepFailed,
-}
-
 /// What `db stats` groups jobs by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum StatsByArg {
@@ -1808,6 +1784,44 @@ mod tests {
                 Err(e) => panic!("{}: {e}", form.join(" ")),
             }
         }
+    }
+
+    /// The `--status` filters take exactly the statuses of the model enums,
+    /// spelled as stored: a status added to the enum is a filter value.
+    #[test]
+    fn status_filters_take_every_model_status() {
+        let parse = |line: &str| {
+            Cli::try_parse_from(line.split_whitespace()).unwrap_or_else(|e| panic!("{line}: {e}"))
+        };
+        for status in JobStatus::ALL {
+            let Command::Db(DbCommand::Jobs(jobs)) =
+                parse(&format!("kiln db jobs --status {status}")).command
+            else {
+                panic!("not db jobs")
+            };
+            assert_eq!(jobs.status, Some(*status));
+        }
+        for status in SubmitStatus::ALL {
+            let Command::Db(DbCommand::Submits(submits)) =
+                parse(&format!("kiln db submits --status {status}")).command
+            else {
+                panic!("not db submits")
+            };
+            assert_eq!(submits.status, Some(*status));
+        }
+        assert!(Cli::try_parse_from(["kiln", "db", "jobs", "--status", "done"]).is_err());
+        assert!(Cli::try_parse_from(["kiln", "db", "submits", "--status", "reused"]).is_err());
+        let shown: Vec<String> = Cli::command()
+            .find_subcommand("db")
+            .and_then(|db| db.find_subcommand("jobs"))
+            .and_then(|jobs| jobs.get_arguments().find(|a| a.get_id() == "status"))
+            .expect("db jobs --status")
+            .get_possible_values()
+            .iter()
+            .map(|v| v.get_name().to_owned())
+            .collect();
+        let stored: Vec<&str> = JobStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(shown, stored);
     }
 
     #[test]

@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use crate::db::listings::jobs::EnvVar;
 use crate::db::listings::provenance::{AttestedJob, ProvenanceRecords, SubmitRecord};
+use crate::db::models::JobStatus;
 
 /// `_type` of an in-toto Statement v1.
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
@@ -138,7 +139,7 @@ pub struct BuildMetadata {
     pub finished_on: Option<String>,
     /// The status of the submit or job the invocation is.
     #[serde(rename = "kiln_status")]
-    pub status: String,
+    pub status: &'static str,
     /// `user@host` of whoever ran `kiln submit`.
     #[serde(rename = "kiln_submittedBy")]
     pub submitted_by: String,
@@ -153,7 +154,7 @@ pub struct JobRun {
     pub job: Uuid,
     pub package: String,
     pub version: String,
-    pub status: String,
+    pub status: JobStatus,
     /// The job that ran the build: `job` itself, or the job it reused.
     pub built_by: Uuid,
     /// The submit of `built_by`.
@@ -203,7 +204,7 @@ pub fn statement(records: &ProvenanceRecords, kiln_version: &str) -> Statement {
                     invocation_id: invocation.id,
                     started_on: invocation.started.map(timestamp),
                     finished_on: invocation.finished.map(timestamp),
-                    status: invocation.status.to_owned(),
+                    status: invocation.status,
                     submitted_by: format!(
                         "{}@{}",
                         invocation.submit.submitter_user, invocation.submit.submitter_host
@@ -221,7 +222,7 @@ pub fn statement(records: &ProvenanceRecords, kiln_version: &str) -> Statement {
 struct Invocation<'a> {
     id: Uuid,
     submit: &'a SubmitRecord,
-    status: &'a str,
+    status: &'static str,
     started: Option<DateTime<Utc>>,
     finished: Option<DateTime<Utc>>,
 }
@@ -232,7 +233,7 @@ impl<'a> Invocation<'a> {
             ProvenanceRecords::Submit { submit, .. } => Invocation {
                 id: submit.uuid,
                 submit,
-                status: &submit.status,
+                status: submit.status.as_str(),
                 started: Some(submit.started_at),
                 finished: submit.ended_at,
             },
@@ -241,7 +242,7 @@ impl<'a> Invocation<'a> {
                 Invocation {
                     id: build.job,
                     submit: &build.submit,
-                    status: &build.status,
+                    status: build.status.as_str(),
                     started: build.started_at,
                     finished: build.finished_at,
                 }
@@ -324,7 +325,7 @@ fn job_run(job: &AttestedJob) -> JobRun {
         job: job.uuid,
         package: job.package_name.clone(),
         version: job.package_version.clone(),
-        status: job.status.clone(),
+        status: job.status,
         built_by: build.job,
         submit: build.submit.uuid,
         endpoint: build.endpoint.clone(),
@@ -415,6 +416,7 @@ fn lower_hex(hex: &str, lengths: &[usize]) -> Option<String> {
 mod tests {
     use super::*;
     use crate::db::listings::provenance::{ArtifactDigest, BuildRecord};
+    use crate::db::models::SubmitStatus;
     use crate::plan::build_key::BuildKeyInputs;
 
     const COMMIT: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -442,7 +444,7 @@ mod tests {
     fn submit(n: u128, commit: &str, kiln: &str) -> SubmitRecord {
         SubmitRecord {
             uuid: uuid(n),
-            status: "succeeded".into(),
+            status: SubmitStatus::Succeeded,
             started_at: at(1_000),
             ended_at: Some(at(2_000)),
             package_name: "b".into(),
@@ -490,11 +492,11 @@ mod tests {
             uuid: uuid(10),
             package_name: "a".into(),
             package_version: "1".into(),
-            status: "succeeded".into(),
+            status: JobStatus::Succeeded,
             artifacts: vec![artifact("a.txt", 'a')],
             build: BuildRecord {
                 job: uuid(10),
-                status: "succeeded".into(),
+                status: JobStatus::Succeeded,
                 submit: this.clone(),
                 endpoint: Some("local".into()),
                 started_at: Some(at(1_100)),
@@ -515,11 +517,11 @@ mod tests {
             uuid: uuid(11),
             package_name: "b".into(),
             package_version: "1".into(),
-            status: "reused".into(),
+            status: JobStatus::Reused,
             artifacts: vec![artifact("b.txt", 'b'), artifact("doc/b.1", 'c')],
             build: BuildRecord {
                 job: uuid(20),
-                status: "succeeded".into(),
+                status: JobStatus::Succeeded,
                 submit: earlier,
                 endpoint: Some("other".into()),
                 started_at: Some(at(500)),

@@ -6,7 +6,7 @@ use chrono::Utc;
 
 use crate::cli::{
     DbArtifactsArgs, DbCommand, DbJobsArgs, DbReleasesArgs, DbStatsArgs, DbSubmitsArgs,
-    JobStatusArg, ListOptions, StatsByArg, SubmitStatusArg, TimeFilter,
+    ListOptions, StatsByArg, TimeFilter,
 };
 use crate::config::Config;
 use crate::db;
@@ -14,7 +14,7 @@ use crate::db::listings::artifacts::{self, ArtifactFilter, ReleaseFilter, Releas
 use crate::db::listings::jobs::{self, JobFilter};
 use crate::db::listings::stats::{self, StatsBy};
 use crate::db::listings::submits::{self, SubmitFilter};
-use crate::db::listings::{lookups, HexPrefix, JobStatus, Limit, SubmitStatus, TimeWindow};
+use crate::db::listings::{lookups, HexPrefix, Limit, TimeWindow};
 use crate::error::Outcome;
 use crate::ui::tabular::{self as listing, DisplayNames};
 
@@ -107,13 +107,7 @@ fn submits_listing(
             .as_deref()
             .map(|c| HexPrefix::parse(c, "commit hash", 64))
             .transpose()?,
-        status: args.status.map(|s| match s {
-            SubmitStatusArg::Running => SubmitStatus::Running,
-            SubmitStatusArg::Succeeded => SubmitStatus::Succeeded,
-            SubmitStatusArg::Failed => SubmitStatus::Failed,
-            SubmitStatusArg::Cancelled => SubmitStatus::Cancelled,
-            SubmitStatusArg::Lost => SubmitStatus::Lost,
-        }),
+        status: args.status,
         window: window(&args.time),
     };
     let rows = submits::list_submits(conn, &filter, limit(config, &args.list))
@@ -135,26 +129,12 @@ fn jobs_listing(
         package: args.package,
         image: args.image.as_deref().map(|i| image_name(config, i)),
         endpoint: args.endpoint,
-        status: args.status.map(job_status),
+        status: args.status,
         env: args.env,
         window: window(&args.time),
     };
     let rows = jobs::list_jobs(conn, &filter, limit(config, &args.list)).context("listing jobs")?;
     Ok((rows, args.list))
-}
-
-fn job_status(s: JobStatusArg) -> JobStatus {
-    match s {
-        JobStatusArg::Queued => JobStatus::Queued,
-        JobStatusArg::Running => JobStatus::Running,
-        JobStatusArg::Succeeded => JobStatus::Succeeded,
-        JobStatusArg::Failed => JobStatus::Failed,
-        JobStatusArg::TimedOut => JobStatus::TimedOut,
-        JobStatusArg::Cancelled => JobStatus::Cancelled,
-        JobStatusArg::Lost => JobStatus::Lost,
-        JobStatusArg::Reused => JobStatus::Reused,
-        JobStatusArg::DepFailed => JobStatus::DepFailed,
-    }
 }
 
 fn artifacts_listing(

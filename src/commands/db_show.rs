@@ -10,6 +10,7 @@ use crate::cli::{DbJobArgs, DbLogOfArgs, DbSubmitArgs, OutputFormat};
 use crate::config::Config;
 use crate::db::listings::jobs::{self, LogReadError};
 use crate::db::listings::{submits, Conn};
+use crate::db::models::JobId;
 use crate::error::Outcome;
 use crate::input_error;
 use crate::ui::records::{self, JobSections};
@@ -120,7 +121,7 @@ pub fn log_of(config: &Config, args: DbLogOfArgs) -> Result<Outcome> {
 /// for new chunks while the job is queued or running.
 fn stream_log(
     conn: &mut Conn,
-    id: i32,
+    id: JobId,
     uuid: uuid::Uuid,
     out: &mut impl Write,
     follow: bool,

@@ -149,7 +149,7 @@ fn container_row(
         submit: c.submit,
         job: c.job,
         package: job.map(|j| (j.package_name.clone(), j.package_version.clone())),
-        submit_status: job.map(|j| j.submit_status.as_str().to_owned()),
+        submit_status: job.map(|j| j.submit_status),
     }
 }
 

@@ -33,13 +33,8 @@ fn new(ctx: &Context, args: ReleaseNewArgs) -> Result<Outcome> {
     let store = config.release_store(&args.to)?;
     let mut conn = db::connect(&config)?;
     let (id, uuid) = submits::resolve(&mut conn, &args.submit)?;
-    let items = releasing::releasable(
-        &mut conn,
-        db::models::SubmitId(id),
-        args.name.as_deref(),
-        args.version.as_deref(),
-    )
-    .with_context(|| format!("reading the artifacts of submit {uuid}"))?;
+    let items = releasing::releasable(&mut conn, id, args.name.as_deref(), args.version.as_deref())
+        .with_context(|| format!("reading the artifacts of submit {uuid}"))?;
     if items.is_empty() {
         return Err(crate::input_error!(
             "submit {uuid} has no artifacts{} to release (only those of succeeded and reused jobs are released)",

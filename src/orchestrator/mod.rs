@@ -271,7 +271,7 @@ impl<'a> Run<'a> {
         let mut reports: Vec<JobReport> = (0..n).map(|_| JobReport::queued()).collect();
         for (index, _) in done.iter().enumerate().filter(|(_, d)| **d) {
             reports[index].status = JobStatus::Reused;
-            progress.finished(index, JobStatus::Reused.as_str(), true);
+            progress.finished(index, JobStatus::Reused);
         }
         Self {
             ctx,
@@ -857,7 +857,7 @@ impl<'a> Run<'a> {
         report.finished = Some(wall_clock(at));
         report.failure = failure;
         let ok = status == FinalJobStatus::Succeeded;
-        self.progress.finished(index, job_status.as_str(), ok);
+        self.progress.finished(index, job_status);
         let finish = if ok {
             Finish::Succeeded
         } else {
@@ -934,7 +934,7 @@ impl<'a> Run<'a> {
         for index in indices {
             self.reports[index].status = job_status;
             self.reports[index].finished = Some(wall_clock(at));
-            self.progress.finished(index, job_status.as_str(), false);
+            self.progress.finished(index, job_status);
         }
     }
 

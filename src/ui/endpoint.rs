@@ -11,6 +11,7 @@ use serde_json::{json, Value as Json};
 
 use super::listing::{self, Listing};
 use crate::cli::OutputFormat;
+use crate::db::models::SubmitStatus;
 use crate::endpoint::{EngineImage, EngineStats};
 
 /// One endpoint's pings.
@@ -33,8 +34,8 @@ pub struct ContainerRow {
     pub submit: Option<uuid::Uuid>,
     pub job: Option<uuid::Uuid>,
     pub package: Option<(String, String)>,
-    /// The submit's status in the database (`running`, `lost`, ...).
-    pub submit_status: Option<String>,
+    /// The submit's status in the database.
+    pub submit_status: Option<SubmitStatus>,
 }
 
 /// What a `containers stop` or `prune` did on one endpoint.

@@ -9,6 +9,8 @@ use std::time::Duration;
 
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
+use crate::db::models::JobStatus;
+
 /// The default template of a job's bar (the `progress_format` key overrides it).
 pub const DEFAULT_JOB_TEMPLATE: &str =
     "{spinner} [{elapsed_precise}] {prefix:30!} {bar:30.cyan/blue} {pos:>3}% {msg}";
@@ -139,9 +141,10 @@ impl Progress {
         }
     }
 
-    /// A job reached a final state (`status` as recorded).
-    pub fn finished(&mut self, job: usize, status: &str, ok: bool) {
-        if !ok {
+    /// A job reached a final state (`status` as recorded); one that did not
+    /// succeed counts as failed in the overall bar.
+    pub fn finished(&mut self, job: usize, status: JobStatus) {
+        if !status.is_success() {
             self.failures += 1;
             self.total.set_message(format!("{} failed", self.failures));
         }

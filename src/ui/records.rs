@@ -9,6 +9,8 @@ use crate::db::listings::jobs::{EnvVar, JobDetail, JobRow};
 use crate::db::listings::lookups::{EndpointRow, EnvVarRow, ImageRow, PackageRow};
 use crate::db::listings::stats::StatsRow;
 use crate::db::listings::submits::{SubmitDetail, SubmitListItem};
+use crate::db::models::job_attempts::AttemptOutcome;
+use crate::db::models::JobStatus;
 
 use super::tabular::{
     human_duration, human_size, opt, rfc3339, rfc3339_opt, seconds_opt, short_time, short_time_opt,
@@ -44,7 +46,7 @@ impl Tabular for SubmitListItem {
             rfc3339(&s.started_at),
             rfc3339_opt(&s.ended_at),
             seconds_opt(s.duration_seconds),
-            s.status.clone(),
+            s.status.to_string(),
             s.package_name.clone(),
             s.package_version.clone(),
             s.image.clone(),
@@ -63,7 +65,7 @@ impl Tabular for SubmitListItem {
         vec![
             short_uuid(&s.uuid),
             short_time(&s.started_at),
-            s.status.clone(),
+            s.status.to_string(),
             s.package_name.clone(),
             s.package_version.clone(),
             names.image(&s.image).to_owned(),
@@ -104,7 +106,7 @@ impl Tabular for JobRow {
             rfc3339_opt(&self.started_at),
             rfc3339_opt(&self.finished_at),
             opt(&self.endpoint),
-            self.status.clone(),
+            self.status.to_string(),
             opt(&self.exit_status),
             self.package_name.clone(),
             self.package_version.clone(),
@@ -120,7 +122,7 @@ impl Tabular for JobRow {
             short_uuid(&self.uuid),
             short_time(&self.started_at.unwrap_or(self.queued_at)),
             self.endpoint.clone().unwrap_or_else(|| "-".into()),
-            self.status.clone(),
+            self.status.to_string(),
             self.package_name.clone(),
             self.package_version.clone(),
             names.image(&self.image).to_owned(),
@@ -366,7 +368,8 @@ impl Tabular for PackageRow {
             self.name.clone(),
             self.version.clone(),
             short_time_opt(&self.last_job_at),
-            self.last_job_status.clone().unwrap_or_else(|| "-".into()),
+            self.last_job_status
+                .map_or_else(|| "-".into(), |s| s.to_string()),
         ]
     }
 }
@@ -453,7 +456,7 @@ pub fn submit_text(d: &SubmitDetail, names: &DisplayNames) -> String {
     };
     let mut out = fields(&[
         ("submit", s.uuid.to_string()),
-        ("status", s.status.clone()),
+        ("status", s.status.to_string()),
         ("started", rfc3339(&s.started_at)),
         ("ended", rfc3339_opt(&s.ended_at)),
         ("duration", human_duration(s.duration_seconds)),
@@ -532,7 +535,7 @@ pub fn job_text(d: &JobDetail, sections: JobSections, names: &DisplayNames) -> S
             "package",
             format!("{}@{}", j.package_name, j.package_version),
         ),
-        ("status", j.status.clone()),
+        ("status", j.status.to_string()),
         (
             "image",
             match &j.image_digest {
@@ -587,7 +590,7 @@ pub fn job_text(d: &JobDetail, sections: JobSections, names: &DisplayNames) -> S
                 vec![
                     short_uuid(&dep.uuid),
                     format!("{}@{}", dep.package_name, dep.package_version),
-                    dep.kind.clone(),
+                    dep.kind.to_string(),
                 ]
             }),
         ));
@@ -613,7 +616,9 @@ pub fn job_text(d: &JobDetail, sections: JobSections, names: &DisplayNames) -> S
                         .map_or_else(|| "-".into(), |c| c.chars().take(12).collect()),
                     rfc3339(&a.started_at),
                     rfc3339_opt(&a.finished_at),
-                    a.outcome.clone().unwrap_or_else(|| "running".into()),
+                    a.outcome
+                        .map_or(JobStatus::Running.as_str(), AttemptOutcome::as_str)
+                        .to_owned(),
                     table_cell(a.error_message.as_deref().unwrap_or("")).into_owned(),
                 ]
             }),

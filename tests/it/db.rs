@@ -1477,3 +1477,92 @@ fn run_moves_database_work_off_the_async_workers() {
         assert!(text.contains("packages_name_check"), "{text}");
     });
 }
+
+#[derive(diesel::QueryableByName)]
+struct CheckDefinition {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    definition: String,
+}
+
+/// The values the live schema's CHECK constraint on `table.column` allows:
+/// the one constraint on that column alone listing values, which
+/// PostgreSQL keeps as `column = ANY (ARRAY['a'::text, ...])`.
+fn allowed_values(conn: &mut diesel::PgConnection, table: &str, column: &str) -> Vec<String> {
+    let checks: Vec<CheckDefinition> = diesel::sql_query(
+        "SELECT pg_get_constraintdef(c.oid) AS definition \
+           FROM pg_constraint c \
+           JOIN pg_attribute a ON a.attrelid = c.conrelid AND c.conkey = ARRAY[a.attnum] \
+          WHERE c.contype = 'c' AND c.conrelid = to_regclass($1) AND a.attname = $2",
+    )
+    .bind::<diesel::sql_types::Text, _>(table)
+    .bind::<diesel::sql_types::Text, _>(column)
+    .load(conn)
+    .expect("reading the constraints");
+    let lists: Vec<&CheckDefinition> = checks
+        .iter()
+        .filter(|c| c.definition.contains("ANY (ARRAY["))
+        .collect();
+    let [list] = lists.as_slice() else {
+        panic!(
+            "{table}.{column}: expected one CHECK listing values, found {checks:?}",
+            checks = checks.iter().map(|c| &c.definition).collect::<Vec<_>>()
+        );
+    };
+    let mut values: Vec<String> = list
+        .definition
+        .split('\'')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect();
+    values.sort();
+    values
+}
+
+/// The sorted stored texts of an enum's values.
+fn texts<T: Copy>(all: &[T], as_str: fn(T) -> &'static str) -> Vec<String> {
+    let mut texts: Vec<String> = all.iter().map(|v| as_str(*v).to_owned()).collect();
+    texts.sort();
+    texts
+}
+
+/// Adding a status is the enum and the migration: the constraints of the
+/// migrated database allow exactly the values of the model enums (which the
+/// CLI's filters, the listings and the progress display all use).
+#[test]
+fn check_constraints_allow_exactly_the_enum_values() {
+    use kiln::db::models::job_attempts::AttemptOutcome;
+    use kiln::db::models::job_dependencies::DependencyKind;
+    use kiln::db::models::releases::Removal;
+    use kiln::db::models::{JobStatus, SubmitStatus};
+
+    let Some(db) = TestDb::new() else { return };
+    let db = db.migrated();
+    let mut conn = db.connect();
+    let cases = [
+        ("jobs", "status", texts(JobStatus::ALL, JobStatus::as_str)),
+        (
+            "submits",
+            "status",
+            texts(SubmitStatus::ALL, SubmitStatus::as_str),
+        ),
+        (
+            "job_attempts",
+            "outcome",
+            texts(AttemptOutcome::ALL, AttemptOutcome::as_str),
+        ),
+        (
+            "job_dependencies",
+            "kind",
+            texts(DependencyKind::ALL, DependencyKind::as_str),
+        ),
+        ("releases", "removal", texts(Removal::ALL, Removal::as_str)),
+    ];
+    for (table, column, enum_values) in cases {
+        assert_eq!(
+            allowed_values(&mut conn, table, column),
+            enum_values,
+            "{table}.{column}: the CHECK constraint and the enum differ"
+        );
+    }
+}

@@ -14,6 +14,7 @@ use super::{
     PackageSpec, PageKey, TimeWindow,
 };
 use crate::db::models::releases::Removal;
+use crate::db::models::{ArtifactId, JobId, ReleaseId, SubmitId};
 use crate::db::schema::{artifacts, jobs, packages, release_stores, releases};
 
 /// Whether artifacts were copied into a release store.
@@ -29,9 +30,9 @@ pub enum Released {
 #[derive(Debug, Clone, Default)]
 pub struct ArtifactFilter {
     /// `--job`: the producing job's id (see [`super::jobs::resolve`]).
-    pub job: Option<i32>,
+    pub job: Option<JobId>,
     /// `--submit`: the submit's id (see [`super::submits::resolve`]).
-    pub submit: Option<i32>,
+    pub submit: Option<SubmitId>,
     pub package: Option<PackageSpec>,
     pub released: Option<Released>,
     pub sha256: Option<HexPrefix>,
@@ -42,7 +43,7 @@ pub struct ArtifactFilter {
 #[diesel(table_name = artifacts, check_for_backend(diesel::pg::Pg))]
 pub struct ArtifactRow {
     #[serde(skip)]
-    pub id: i32,
+    pub id: ArtifactId,
     pub path: String,
     pub size: i64,
     pub sha256: String,
@@ -125,11 +126,12 @@ pub fn list_artifacts(
             })
             .collect())
     })?;
+    let page: Vec<ArtifactId> = page.into_iter().map(ArtifactId).collect();
     artifacts_by_id(conn, &page)
 }
 
 /// The given artifacts, in the given order, with their release stores.
-pub fn artifacts_by_id(conn: &mut Conn, page: &[i32]) -> QueryResult<Vec<ArtifactItem>> {
+pub fn artifacts_by_id(conn: &mut Conn, page: &[ArtifactId]) -> QueryResult<Vec<ArtifactItem>> {
     if page.is_empty() {
         return Ok(Vec::new());
     }
@@ -138,11 +140,12 @@ pub fn artifacts_by_id(conn: &mut Conn, page: &[i32]) -> QueryResult<Vec<Artifac
         .filter(artifacts::id.eq_any(page))
         .select(ArtifactRow::as_select())
         .load(conn)?;
-    with_stores(conn, in_page_order(page, rows, |r| r.id))
+    let page: Vec<i32> = page.iter().map(|id| id.0).collect();
+    with_stores(conn, in_page_order(&page, rows, |r| r.id.0))
 }
 
 /// The artifacts a job produced, by path.
-pub fn artifacts_of_job(conn: &mut Conn, job_id: i32) -> QueryResult<Vec<ArtifactItem>> {
+pub fn artifacts_of_job(conn: &mut Conn, job_id: JobId) -> QueryResult<Vec<ArtifactItem>> {
     let rows = artifacts::table
         .inner_join(jobs::table.inner_join(packages::table))
         .filter(artifacts::job_id.eq(job_id))
@@ -154,15 +157,15 @@ pub fn artifacts_of_job(conn: &mut Conn, job_id: i32) -> QueryResult<Vec<Artifac
 
 /// Adds the names of the stores each artifact is released into now.
 fn with_stores(conn: &mut Conn, rows: Vec<ArtifactRow>) -> QueryResult<Vec<ArtifactItem>> {
-    let ids: Vec<i32> = rows.iter().map(|r| r.id).collect();
-    let stores: Vec<(i32, String)> = releases::table
+    let ids: Vec<ArtifactId> = rows.iter().map(|r| r.id).collect();
+    let stores: Vec<(ArtifactId, String)> = releases::table
         .inner_join(release_stores::table)
         .filter(releases::artifact_id.eq_any(ids))
         .filter(releases::removed_at.is_null())
         .order((releases::released_at, releases::id))
         .select((releases::artifact_id, release_stores::name))
         .load(conn)?;
-    let mut by_artifact: BTreeMap<i32, Vec<String>> = BTreeMap::new();
+    let mut by_artifact: BTreeMap<ArtifactId, Vec<String>> = BTreeMap::new();
     for (artifact, store) in stores {
         by_artifact.entry(artifact).or_default().push(store);
     }
@@ -192,7 +195,7 @@ pub struct ReleaseFilter {
 #[diesel(table_name = releases, check_for_backend(diesel::pg::Pg))]
 pub struct ReleaseRow {
     #[serde(skip)]
-    pub id: i32,
+    pub id: ReleaseId,
     pub released_at: DateTime<Utc>,
     #[diesel(select_expression = release_stores::name)]
     pub store: String,
@@ -276,5 +279,5 @@ pub fn list_releases(
         .filter(releases::id.eq_any(&page))
         .select(ReleaseRow::as_select())
         .load(conn)?;
-    Ok(in_page_order(&page, rows, |r| r.id))
+    Ok(in_page_order(&page, rows, |r| r.id.0))
 }

@@ -80,10 +80,10 @@ pub struct EarlierChange {
 
 /// Explains job `id`: against `other` when given, else against the
 /// nearest earlier job of its package and version.
-pub fn explain(conn: &mut Conn, id: i32, other: Option<i32>) -> anyhow::Result<Explanation> {
-    let job = facts(conn, JobId(id))?;
+pub fn explain(conn: &mut Conn, id: JobId, other: Option<JobId>) -> anyhow::Result<Explanation> {
+    let job = facts(conn, id)?;
     let earlier = match (other, job.status, job.reused_from) {
-        (Some(other), _, _) => Some(facts(conn, JobId(other))?),
+        (Some(other), _, _) => Some(facts(conn, other)?),
         (None, JobStatus::Reused, Some(from)) => Job::find_by_uuid(conn, from)?
             .map(|j| facts(conn, j.id))
             .transpose()?,

@@ -13,7 +13,7 @@ use diesel::sql_types::Bool;
 use uuid::Uuid;
 
 use super::{Conn, Limit};
-use crate::db::models::JobStatus;
+use crate::db::models::{ArtifactId, JobStatus};
 use crate::db::schema::{
     artifacts, env_vars, images, job_envs, jobs, packages, release_stores, releases, submits,
 };
@@ -62,7 +62,7 @@ pub fn regex_problem(conn: &mut Conn, regex: &str) -> QueryResult<Option<String>
 /// A row of the search: artifact id, path, SHA-256, size, package, version,
 /// image, job, submit, when the job finished.
 type Row = (
-    i32,
+    ArtifactId,
     String,
     String,
     i64,
@@ -121,9 +121,9 @@ pub fn find(conn: &mut Conn, wanted: &Wanted, limit: Limit) -> QueryResult<Vec<C
             jobs::finished_at,
         ))
         .load(conn)?;
-    let ids: Vec<i32> = rows.iter().map(|r| r.0).collect();
-    let mut stores: BTreeMap<i32, Vec<String>> = BTreeMap::new();
-    let released: Vec<(i32, String)> = releases::table
+    let ids: Vec<ArtifactId> = rows.iter().map(|r| r.0).collect();
+    let mut stores: BTreeMap<ArtifactId, Vec<String>> = BTreeMap::new();
+    let released: Vec<(ArtifactId, String)> = releases::table
         .inner_join(release_stores::table)
         .filter(releases::artifact_id.eq_any(&ids))
         .filter(releases::removed_at.is_null())

@@ -15,6 +15,9 @@ use super::{
     filter_in, in_page_order, lookups, matches_nothing, newest_page, unique_by_prefix, Conn,
     EnvPair, IdSet, JobStatus, Limit, Order, PackageSpec, PageKey, TimeWindow, UuidPrefix,
 };
+use crate::db::models::job_attempts::AttemptOutcome;
+use crate::db::models::job_dependencies::DependencyKind;
+use crate::db::models::{ArtifactId, JobId, SubmitId};
 use crate::db::schema::{
     endpoints, env_vars, images, job_attempts, job_dependencies, job_envs, job_input_artifacts,
     jobs, log_chunks, packages, submits,
@@ -24,7 +27,7 @@ use crate::db::schema::{
 #[derive(Debug, Clone, Default)]
 pub struct JobFilter {
     /// `--submit`: the submit's id (see [`super::submits::resolve`]).
-    pub submit: Option<i32>,
+    pub submit: Option<SubmitId>,
     pub package: Option<PackageSpec>,
     /// `--image`: the image's full name.
     pub image: Option<String>,
@@ -41,7 +44,7 @@ pub struct JobFilter {
 #[diesel(table_name = jobs, check_for_backend(diesel::pg::Pg))]
 pub struct JobRow {
     #[serde(skip)]
-    pub id: i32,
+    pub id: JobId,
     pub uuid: Uuid,
     #[diesel(select_expression = submits::uuid)]
     pub submit_uuid: Uuid,
@@ -55,7 +58,7 @@ pub struct JobRow {
     #[diesel(select_expression = endpoints::name.nullable())]
     #[diesel(select_expression_type = diesel::dsl::Nullable<endpoints::name>)]
     pub endpoint: Option<String>,
-    pub status: String,
+    pub status: JobStatus,
     pub exit_status: Option<i32>,
     #[diesel(select_expression = packages::name)]
     pub package_name: String,
@@ -116,7 +119,7 @@ pub fn list_jobs(conn: &mut Conn, filter: &JobFilter, limit: Limit) -> QueryResu
             q = filter_in!(q, jobs::endpoint_id, ids.as_slice());
         }
         if let Some(status) = filter.status {
-            q = q.filter(jobs::status.eq(status.as_str()));
+            q = q.filter(jobs::status.eq(status));
         }
         for ids in env.iter().flatten() {
             let with = job_envs::table.select(job_envs::job_id).into_boxed();
@@ -158,11 +161,11 @@ fn load_rows(conn: &mut Conn, page: &[i32]) -> QueryResult<Vec<JobRow>> {
         .filter(jobs::id.eq_any(page))
         .select(JobRow::as_select())
         .load(conn)?;
-    Ok(in_page_order(page, rows, |r| r.id))
+    Ok(in_page_order(page, rows, |r| r.id.0))
 }
 
 /// Every job of a submit, in the order they were planned.
-pub fn jobs_of_submit(conn: &mut Conn, submit_id: i32) -> QueryResult<Vec<JobRow>> {
+pub fn jobs_of_submit(conn: &mut Conn, submit_id: SubmitId) -> QueryResult<Vec<JobRow>> {
     jobs::table
         .inner_join(submits::table)
         .inner_join(packages::table)
@@ -175,7 +178,7 @@ pub fn jobs_of_submit(conn: &mut Conn, submit_id: i32) -> QueryResult<Vec<JobRow
 }
 
 /// Finds the one job whose UUID starts with a prefix.
-pub fn resolve(conn: &mut Conn, prefix: &UuidPrefix) -> anyhow::Result<(i32, Uuid)> {
+pub fn resolve(conn: &mut Conn, prefix: &UuidPrefix) -> anyhow::Result<(JobId, Uuid)> {
     unique_by_prefix(
         conn,
         "job",
@@ -200,12 +203,11 @@ pub fn resolve(conn: &mut Conn, prefix: &UuidPrefix) -> anyhow::Result<(i32, Uui
 
 /// The job whose artifacts a reused job took (id and UUID); `None` for a
 /// job that was not reused.
-pub fn reused_source(conn: &mut Conn, id: i32) -> QueryResult<Option<(i32, Uuid)>> {
-    let source: Option<i32> = jobs::table
+pub fn reused_source(conn: &mut Conn, id: JobId) -> QueryResult<Option<(JobId, Uuid)>> {
+    let source: Option<JobId> = jobs::table
         .find(id)
         .select(jobs::reused_job_id)
-        .first::<Option<crate::db::models::JobId>>(conn)?
-        .map(|j| j.0);
+        .first(conn)?;
     match source {
         Some(source) => jobs::table
             .find(source)
@@ -222,8 +224,7 @@ pub struct Dependency {
     pub uuid: Uuid,
     pub package_name: String,
     pub package_version: String,
-    /// `build` or `runtime`.
-    pub kind: String,
+    pub kind: DependencyKind,
 }
 
 /// Everything recorded about one job (its log is read separately).
@@ -264,12 +265,12 @@ pub struct AttemptItem {
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     /// `None` while it runs.
-    pub outcome: Option<String>,
+    pub outcome: Option<AttemptOutcome>,
     pub error_message: Option<String>,
 }
 
 /// Every attempt of a job, first first.
-fn attempts_of(conn: &mut Conn, job: i32) -> QueryResult<Vec<AttemptItem>> {
+fn attempts_of(conn: &mut Conn, job: JobId) -> QueryResult<Vec<AttemptItem>> {
     job_attempts::table
         .inner_join(endpoints::table)
         .filter(job_attempts::job_id.eq(job))
@@ -287,8 +288,8 @@ fn attempts_of(conn: &mut Conn, job: i32) -> QueryResult<Vec<AttemptItem>> {
 }
 
 /// `db job UUID`.
-pub fn job_detail(conn: &mut Conn, id: i32) -> QueryResult<JobDetail> {
-    let job = load_rows(conn, &[id])?
+pub fn job_detail(conn: &mut Conn, id: JobId) -> QueryResult<JobDetail> {
+    let job = load_rows(conn, &[id.0])?
         .into_iter()
         .next()
         .ok_or(diesel::result::Error::NotFound)?;
@@ -297,7 +298,7 @@ pub fn job_detail(conn: &mut Conn, id: i32) -> QueryResult<JobDetail> {
         Option<String>,
         Option<String>,
         String,
-        Option<i32>,
+        Option<JobId>,
         i64,
         bool,
         String,
@@ -352,7 +353,7 @@ pub fn job_detail(conn: &mut Conn, id: i32) -> QueryResult<JobDetail> {
             packages::version,
             job_dependencies::kind,
         ))
-        .load::<(Uuid, String, String, String)>(conn)?
+        .load::<(Uuid, String, String, DependencyKind)>(conn)?
         .into_iter()
         .map(|(uuid, package_name, package_version, kind)| Dependency {
             uuid,
@@ -361,7 +362,7 @@ pub fn job_detail(conn: &mut Conn, id: i32) -> QueryResult<JobDetail> {
             kind,
         })
         .collect();
-    let input_ids: Vec<i32> = job_input_artifacts::table
+    let input_ids: Vec<ArtifactId> = job_input_artifacts::table
         .filter(job_input_artifacts::job_id.eq(id))
         .select(job_input_artifacts::artifact_id)
         .load(conn)?;
@@ -390,9 +391,8 @@ pub fn job_detail(conn: &mut Conn, id: i32) -> QueryResult<JobDetail> {
 }
 
 /// A job's current status (for following a running job's log).
-pub fn job_status(conn: &mut Conn, id: i32) -> anyhow::Result<JobStatus> {
-    let status: String = jobs::table.find(id).select(jobs::status).first(conn)?;
-    Ok(status.parse()?)
+pub fn job_status(conn: &mut Conn, id: JobId) -> QueryResult<JobStatus> {
+    jobs::table.find(id).select(jobs::status).first(conn)
 }
 
 /// How many log chunks one round trip reads: bounds the memory of reading a
@@ -420,7 +420,7 @@ pub enum LogReadError {
 /// [`CHUNKS_PER_READ`] chunks, however long the log.
 pub fn for_each_log_chunk(
     conn: &mut Conn,
-    job_id: i32,
+    job_id: JobId,
     from: i32,
     mut sink: impl FnMut(&[u8]) -> std::io::Result<()>,
 ) -> Result<i32, LogReadError> {
@@ -450,6 +450,48 @@ pub fn for_each_log_chunk(
         }
         if !full {
             return Ok(next);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(status: JobStatus) -> JobRow {
+        let at = DateTime::from_timestamp(1_000, 0).expect("valid time");
+        JobRow {
+            id: JobId(7),
+            uuid: Uuid::from_u128(1),
+            submit_uuid: Uuid::from_u128(2),
+            queued_at: at,
+            started_at: None,
+            finished_at: None,
+            duration_seconds: None,
+            endpoint: None,
+            status,
+            exit_status: None,
+            package_name: "a".into(),
+            package_version: "1".into(),
+            image: "busybox:1".into(),
+            image_digest: None,
+        }
+    }
+
+    /// Every job status is listed as it is stored, and read back from the
+    /// listing as the same status; the id is not listed.
+    #[test]
+    fn rows_list_every_status_as_stored() {
+        for status in JobStatus::ALL {
+            let json = serde_json::to_value(row(*status)).expect("json");
+            assert_eq!(json["status"], status.as_str());
+            let listed: JobStatus = json["status"]
+                .as_str()
+                .expect("a string")
+                .parse()
+                .expect("a status");
+            assert_eq!(listed, *status);
+            assert!(json.get("id").is_none());
         }
     }
 }

@@ -7,7 +7,8 @@ use diesel::dsl::max;
 use diesel::prelude::*;
 use serde::Serialize;
 
-use super::{Conn, EnvPair, HexPrefix, Limit, PackageSpec};
+use super::{Conn, EnvPair, HexPrefix, JobStatus, Limit, PackageSpec};
+use crate::db::models::{ImageId, JobId};
 use crate::db::schema::{
     endpoints, env_vars, git_hashes, image_digests, images, job_envs, jobs, packages,
     release_stores,
@@ -90,7 +91,7 @@ struct EnvVarPage {
         .select(max(job_envs::job_id))
         .single_value())]
     #[diesel(select_expression_type = NewestJob<job_envs::table, job_envs::env_id, env_vars::id, job_envs::job_id>)]
-    last_job_id: Option<i32>,
+    last_job_id: Option<JobId>,
 }
 
 /// One variable with one value, and when a job last ran with it.
@@ -132,12 +133,12 @@ pub fn list_env_vars(
 /// When the given jobs were queued, and their status.
 fn queued_times(
     conn: &mut Conn,
-    job_ids: Vec<i32>,
-) -> QueryResult<std::collections::HashMap<i32, (DateTime<Utc>, String)>> {
+    job_ids: Vec<JobId>,
+) -> QueryResult<std::collections::HashMap<JobId, (DateTime<Utc>, JobStatus)>> {
     Ok(jobs::table
         .filter(jobs::id.eq_any(job_ids))
         .select((jobs::id, jobs::queued_at, jobs::status))
-        .load::<(i32, DateTime<Utc>, String)>(conn)?
+        .load::<(JobId, DateTime<Utc>, JobStatus)>(conn)?
         .into_iter()
         .map(|(id, at, status)| (id, (at, status)))
         .collect())
@@ -152,7 +153,7 @@ fn queued_times(
 #[diesel(table_name = image_digests, check_for_backend(diesel::pg::Pg))]
 pub struct DigestSeen {
     #[serde(skip)]
-    pub image_id: i32,
+    pub image_id: ImageId,
     pub digest: String,
     pub first_seen: DateTime<Utc>,
     pub last_seen: DateTime<Utc>,
@@ -162,7 +163,7 @@ pub struct DigestSeen {
 #[derive(Debug, Serialize)]
 pub struct ImageRow {
     #[serde(skip)]
-    pub id: i32,
+    pub id: ImageId,
     pub name: String,
     pub digests: Vec<DigestSeen>,
 }
@@ -175,8 +176,8 @@ pub fn list_images(conn: &mut Conn, limit: Limit) -> QueryResult<Vec<ImageRow>> 
     if let Some(n) = limit.as_sql() {
         q = q.limit(n);
     }
-    let page: Vec<(i32, String)> = q.order(images::id.desc()).load(conn)?;
-    let ids: Vec<i32> = page.iter().map(|(id, _)| *id).collect();
+    let page: Vec<(ImageId, String)> = q.order(images::id.desc()).load(conn)?;
+    let ids: Vec<ImageId> = page.iter().map(|(id, _)| *id).collect();
     let digests: Vec<DigestSeen> = image_digests::table
         .filter(image_digests::image_id.eq_any(ids))
         .order((image_digests::image_id, image_digests::last_seen.desc()))
@@ -242,7 +243,7 @@ struct PackagePage {
         .select(max(jobs::id))
         .single_value())]
     #[diesel(select_expression_type = NewestJob<jobs::table, jobs::package_id, packages::id, jobs::id>)]
-    last_job_id: Option<i32>,
+    last_job_id: Option<JobId>,
 }
 
 /// A package version, and its newest job.
@@ -253,7 +254,7 @@ pub struct PackageRow {
     /// When its newest job was queued.
     pub last_job_at: Option<DateTime<Utc>>,
     /// The status of its newest job.
-    pub last_job_status: Option<String>,
+    pub last_job_status: Option<JobStatus>,
 }
 
 /// `db packages [--name NAME]`: package versions, newest first.

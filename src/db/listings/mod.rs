@@ -181,13 +181,13 @@ fn matches_nothing(sets: &[&IdSet]) -> bool {
 
 /// Resolves a UUID prefix to the single row it names in a table with a
 /// `uuid` column and a `(uuid::text) text_pattern_ops` index.
-fn unique_by_prefix(
+fn unique_by_prefix<Id: Copy>(
     conn: &mut Conn,
     what: &'static str,
     prefix: &UuidPrefix,
-    exact: impl FnOnce(&mut Conn, uuid::Uuid) -> QueryResult<Option<(i32, uuid::Uuid)>>,
-    by_prefix: impl FnOnce(&mut Conn, &str, i64) -> QueryResult<Vec<(i32, uuid::Uuid)>>,
-) -> anyhow::Result<(i32, uuid::Uuid)> {
+    exact: impl FnOnce(&mut Conn, uuid::Uuid) -> QueryResult<Option<(Id, uuid::Uuid)>>,
+    by_prefix: impl FnOnce(&mut Conn, &str, i64) -> QueryResult<Vec<(Id, uuid::Uuid)>>,
+) -> anyhow::Result<(Id, uuid::Uuid)> {
     const SHOWN: usize = 10;
     let found = match prefix.full() {
         Some(uuid) => exact(conn, uuid)?.into_iter().collect::<Vec<_>>(),

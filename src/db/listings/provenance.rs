@@ -17,7 +17,8 @@ use uuid::Uuid;
 use super::artifacts::ArtifactItem;
 use super::jobs::{self, EnvVar, JobDetail};
 use super::submits::{self, SubmitDetail};
-use super::{Conn, FilterError, JobStatus, UuidPrefix};
+use super::{Conn, FilterError, JobStatus, SubmitStatus, UuidPrefix};
+use crate::db::models::{ArtifactId, JobId, SubmitId};
 use crate::db::schema::{artifacts, jobs as job_rows, submits as submit_rows};
 use crate::input_error;
 use crate::plan::build_key::BuildKeyInputs;
@@ -25,9 +26,9 @@ use crate::plan::build_key::BuildKeyInputs;
 /// What `kiln provenance` was asked about, by id.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
-    Submit(i32),
-    Job(i32),
-    Artifact(i32),
+    Submit(SubmitId),
+    Job(JobId),
+    Artifact(ArtifactId),
 }
 
 /// Everything recorded that the provenance of the attested artifacts says.
@@ -57,7 +58,7 @@ impl ProvenanceRecords {
 #[derive(Debug, Clone)]
 pub struct SubmitRecord {
     pub uuid: Uuid,
-    pub status: String,
+    pub status: SubmitStatus,
     pub started_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
     pub package_name: String,
@@ -80,7 +81,7 @@ pub struct AttestedJob {
     pub uuid: Uuid,
     pub package_name: String,
     pub package_version: String,
-    pub status: String,
+    pub status: JobStatus,
     /// The artifacts attested: all the job's, or the one asked about.
     pub artifacts: Vec<ArtifactDigest>,
     /// The build that made them: the job's own, or that of the job it reused.
@@ -91,7 +92,7 @@ pub struct AttestedJob {
 #[derive(Debug, Clone)]
 pub struct BuildRecord {
     pub job: Uuid,
-    pub status: String,
+    pub status: JobStatus,
     /// The submit the build ran in.
     pub submit: SubmitRecord,
     pub endpoint: Option<String>,
@@ -157,7 +158,7 @@ fn submit_or_job(conn: &mut Conn, prefix: &UuidPrefix) -> anyhow::Result<Option<
 }
 
 /// A resolved record, `None` when nothing had the UUID prefix.
-fn unless_not_found(found: anyhow::Result<(i32, Uuid)>) -> anyhow::Result<Option<(i32, Uuid)>> {
+fn unless_not_found<Id>(found: anyhow::Result<(Id, Uuid)>) -> anyhow::Result<Option<(Id, Uuid)>> {
     match found {
         Ok(found) => Ok(Some(found)),
         Err(e) if matches!(e.downcast_ref(), Some(FilterError::NotFound { .. })) => Ok(None),
@@ -168,8 +169,8 @@ fn unless_not_found(found: anyhow::Result<(i32, Uuid)>) -> anyhow::Result<Option
 /// The one artifact whose path is `given`, else the artifact at
 /// `SUBMIT/PATH` (`SUBMIT` a submit's UUID or a unique start of it); an
 /// error when several artifacts have the path `given`.
-fn artifact_by_path(conn: &mut Conn, given: &str) -> anyhow::Result<Option<i32>> {
-    let found: Vec<(i32, Uuid)> = artifacts::table
+fn artifact_by_path(conn: &mut Conn, given: &str) -> anyhow::Result<Option<ArtifactId>> {
+    let found: Vec<(ArtifactId, Uuid)> = artifacts::table
         .inner_join(job_rows::table.inner_join(submit_rows::table))
         .filter(artifacts::path.eq(given))
         .order(artifacts::id.desc())
@@ -220,15 +221,10 @@ pub fn provenance_records(conn: &mut Conn, target: Target) -> anyhow::Result<Pro
     match target {
         Target::Submit(id) => {
             let detail = submits::submit_detail(conn, id, None)?;
-            let attested_ids: Vec<i32> = detail
+            let attested_ids: Vec<JobId> = detail
                 .jobs
                 .iter()
-                .filter(|j| {
-                    matches!(
-                        j.job.status.parse(),
-                        Ok(JobStatus::Succeeded | JobStatus::Reused)
-                    )
-                })
+                .filter(|j| j.job.status.is_success())
                 .map(|j| j.job.id)
                 .collect();
             let submit = submits.insert(submit_record(detail));
@@ -250,7 +246,7 @@ pub fn provenance_records(conn: &mut Conn, target: Target) -> anyhow::Result<Pro
         }
         Target::Job(id) => job_records(conn, &mut submits, id, None),
         Target::Artifact(id) => {
-            let job: i32 = artifacts::table
+            let job: JobId = artifacts::table
                 .find(id)
                 .select(artifacts::job_id)
                 .first(conn)?;
@@ -263,8 +259,8 @@ pub fn provenance_records(conn: &mut Conn, target: Target) -> anyhow::Result<Pro
 fn job_records(
     conn: &mut Conn,
     submits: &mut SubmitCache,
-    id: i32,
-    artifact: Option<i32>,
+    id: JobId,
+    artifact: Option<ArtifactId>,
 ) -> anyhow::Result<ProvenanceRecords> {
     let job = attested_job(conn, submits, id, artifact)?;
     if job.artifacts.is_empty() {
@@ -283,8 +279,8 @@ fn job_records(
 fn attested_job(
     conn: &mut Conn,
     submits: &mut SubmitCache,
-    id: i32,
-    artifact: Option<i32>,
+    id: JobId,
+    artifact: Option<ArtifactId>,
 ) -> anyhow::Result<AttestedJob> {
     let detail = jobs::job_detail(conn, id)?;
     let artifacts = detail
@@ -293,7 +289,7 @@ fn attested_job(
         .filter(|a| artifact.is_none_or(|only| a.artifact.id == only))
         .map(digest)
         .collect();
-    let (uuid, status) = (detail.job.uuid, detail.job.status.clone());
+    let (uuid, status) = (detail.job.uuid, detail.job.status);
     let (package_name, package_version) = (
         detail.job.package_name.clone(),
         detail.job.package_version.clone(),

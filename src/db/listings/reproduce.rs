@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::Conn;
 use crate::db::models::submit_changes::SubmitChanges;
-use crate::db::models::{JobStatus, SubmitId, SubmitStatus};
+use crate::db::models::{JobId, JobStatus, SubmitId, SubmitStatus};
 use crate::db::schema::{
     artifacts, env_vars, git_hashes, images, jobs, packages, submit_envs, submits,
 };
@@ -41,7 +41,7 @@ pub struct Original {
 }
 
 /// The submit with id `id`, for a reproduction.
-pub fn original(conn: &mut Conn, id: i32) -> QueryResult<Original> {
+pub fn original(conn: &mut Conn, id: SubmitId) -> QueryResult<Original> {
     let (uuid, status, dirty, diff_sha256, kiln_version, commit, package, version, image) =
         submits::table
             .find(id)
@@ -70,7 +70,6 @@ pub fn original(conn: &mut Conn, id: i32) -> QueryResult<Original> {
                 String,
                 String,
             )>(conn)?;
-    let id = SubmitId(id);
     let image_digest = jobs::table
         .filter(jobs::submit_id.eq(id))
         .filter(jobs::image_digest.is_not_null())
@@ -130,7 +129,7 @@ pub struct BuiltJob {
 /// artifacts.
 pub fn built_jobs(conn: &mut Conn, id: SubmitId) -> QueryResult<Vec<BuiltJob>> {
     let rows: Vec<(
-        i32,
+        JobId,
         Uuid,
         String,
         String,
@@ -151,8 +150,8 @@ pub fn built_jobs(conn: &mut Conn, id: SubmitId) -> QueryResult<Vec<BuiltJob>> {
             jobs::build_key_inputs,
         ))
         .load(conn)?;
-    let mut by_job: BTreeMap<i32, BTreeMap<String, String>> = BTreeMap::new();
-    let files: Vec<(i32, String, String)> = artifacts::table
+    let mut by_job: BTreeMap<JobId, BTreeMap<String, String>> = BTreeMap::new();
+    let files: Vec<(JobId, String, String)> = artifacts::table
         .inner_join(jobs::table)
         .filter(jobs::submit_id.eq(id))
         .select((artifacts::job_id, artifacts::path, artifacts::sha256))

@@ -7,7 +7,7 @@ use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Nullable, Text, Timestamptz};
 use serde::Serialize;
 
-use super::{Conn, Limit};
+use super::{Conn, JobStatus, Limit};
 
 /// What the statistics are grouped by.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,10 +33,10 @@ impl StatsBy {
 /// Statistics of one group of jobs.
 ///
 /// Counted are all jobs queued in the window; the success rate is
-/// `succeeded / (succeeded + failed)` where failed counts `failed`,
-/// `timed_out` and `lost` jobs (cancelled, reused and not-run jobs say
-/// nothing about the build); durations are those of succeeded jobs, from
-/// start to finish.
+/// `succeeded / (succeeded + failed)` where failed counts the jobs whose
+/// status [`JobStatus::is_failure`] (`failed`, `timed_out` and `lost`:
+/// cancelled, reused and not-run jobs say nothing about the build);
+/// durations are those of succeeded jobs, from start to finish.
 #[derive(Debug, QueryableByName, Serialize)]
 pub struct StatsRow {
     /// The package, endpoint or image name (none for jobs that never reached an endpoint).
@@ -70,18 +70,26 @@ pub fn job_stats(
         None => String::new(),
     };
     let (key, join) = by.key_sql();
+    let succeeded = sql_list([JobStatus::Succeeded]);
+    let failed = sql_list(JobStatus::ALL.iter().copied().filter(|s| s.is_failure()));
+    let ended = sql_list(
+        JobStatus::ALL
+            .iter()
+            .copied()
+            .filter(|s| *s == JobStatus::Succeeded || s.is_failure()),
+    );
     let query = format!(
         "SELECT {key} AS name,
                 count(*) AS jobs,
-                count(*) FILTER (WHERE j.status = 'succeeded') AS succeeded,
-                count(*) FILTER (WHERE j.status IN ('failed', 'timed_out', 'lost')) AS failed,
-                (count(*) FILTER (WHERE j.status = 'succeeded'))::float8
-                    / NULLIF(count(*) FILTER (WHERE j.status IN ('succeeded', 'failed', 'timed_out', 'lost')), 0)
+                count(*) FILTER (WHERE j.status IN ({succeeded})) AS succeeded,
+                count(*) FILTER (WHERE j.status IN ({failed})) AS failed,
+                (count(*) FILTER (WHERE j.status IN ({succeeded})))::float8
+                    / NULLIF(count(*) FILTER (WHERE j.status IN ({ended})), 0)
                     AS success_rate,
                 percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (j.finished_at - j.started_at))::float8)
-                    FILTER (WHERE j.status = 'succeeded') AS median_seconds,
+                    FILTER (WHERE j.status IN ({succeeded})) AS median_seconds,
                 percentile_cont(0.95) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM (j.finished_at - j.started_at))::float8)
-                    FILTER (WHERE j.status = 'succeeded') AS p95_seconds
+                    FILTER (WHERE j.status IN ({succeeded})) AS p95_seconds
            FROM jobs j
            {join}
           WHERE j.queued_at >= $1
@@ -95,4 +103,14 @@ pub fn job_stats(
     diesel::sql_query(query)
         .bind::<Timestamptz, _>(since)
         .load(conn)
+}
+
+/// Statuses as an SQL list of literals (`'failed', 'lost'`). Their text is
+/// the enum's own, never input.
+fn sql_list(statuses: impl IntoIterator<Item = JobStatus>) -> String {
+    statuses
+        .into_iter()
+        .map(|s| format!("'{}'", s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -15,6 +15,7 @@ use super::{
     filter_in, in_page_order, lookups, matches_nothing, newest_page, unique_by_prefix, Conn,
     HexPrefix, IdSet, Limit, Order, PackageSpec, PageKey, SubmitStatus, TimeWindow, UuidPrefix,
 };
+use crate::db::models::{JobId, JobStatus, SubmitId};
 use crate::db::schema::{
     env_vars, git_hashes, images, jobs as jobs_t, packages, submit_changes, submit_envs, submits,
 };
@@ -40,7 +41,7 @@ pub struct SubmitFilter {
 #[diesel(table_name = submits, check_for_backend(diesel::pg::Pg))]
 pub struct SubmitRow {
     #[serde(skip)]
-    pub id: i32,
+    pub id: SubmitId,
     pub uuid: Uuid,
     pub started_at: DateTime<Utc>,
     pub ended_at: Option<DateTime<Utc>>,
@@ -48,7 +49,7 @@ pub struct SubmitRow {
         "EXTRACT(EPOCH FROM (submits.ended_at - submits.started_at))::float8"))]
     #[diesel(select_expression_type = diesel::expression::SqlLiteral<Nullable<Double>>)]
     pub duration_seconds: Option<f64>,
-    pub status: String,
+    pub status: SubmitStatus,
     #[diesel(select_expression = packages::name)]
     pub package_name: String,
     #[diesel(select_expression = packages::version)]
@@ -148,9 +149,9 @@ pub fn list_submits(
             let total = of.map(|c| c.values().sum()).unwrap_or(0);
             let failed = of
                 .map(|c| {
-                    ["failed", "timed_out", "lost"]
-                        .iter()
-                        .filter_map(|s| c.get(*s))
+                    c.iter()
+                        .filter(|(status, _)| status.is_failure())
+                        .map(|(_, n)| n)
                         .sum()
                 })
                 .unwrap_or(0);
@@ -186,7 +187,7 @@ fn page_query<'a>(
         q = filter_in!(q, submits::requested_image_id, ids);
     }
     if let Some(status) = filter.status {
-        q = q.filter(submits::status.eq(status.as_str()));
+        q = q.filter(submits::status.eq(status));
     }
     if let Some(after) = filter.window.after {
         q = q.filter(submits::started_at.gt(after));
@@ -299,17 +300,20 @@ fn load_rows(conn: &mut Conn, page: &[i32]) -> QueryResult<Vec<SubmitRow>> {
         .filter(submits::id.eq_any(page))
         .select(SubmitRow::as_select())
         .load(conn)?;
-    Ok(in_page_order(page, rows, |r| r.id))
+    Ok(in_page_order(page, rows, |r| r.id.0))
 }
 
+/// How many jobs of a submit are in each status.
+pub type JobCounts = BTreeMap<JobStatus, i64>;
+
 /// Per submit of the page, how many of its jobs are in each status.
-fn job_counts(conn: &mut Conn, page: &[i32]) -> QueryResult<BTreeMap<i32, BTreeMap<String, i64>>> {
-    let counts: Vec<(i32, String, i64)> = jobs_t::table
+fn job_counts(conn: &mut Conn, page: &[i32]) -> QueryResult<BTreeMap<SubmitId, JobCounts>> {
+    let counts: Vec<(SubmitId, JobStatus, i64)> = jobs_t::table
         .filter(jobs_t::submit_id.eq_any(page))
         .group_by((jobs_t::submit_id, jobs_t::status))
         .select((jobs_t::submit_id, jobs_t::status, count_star()))
         .load(conn)?;
-    let mut by_submit: BTreeMap<i32, BTreeMap<String, i64>> = BTreeMap::new();
+    let mut by_submit: BTreeMap<SubmitId, JobCounts> = BTreeMap::new();
     for (submit, status, n) in counts {
         by_submit.entry(submit).or_default().insert(status, n);
     }
@@ -317,7 +321,7 @@ fn job_counts(conn: &mut Conn, page: &[i32]) -> QueryResult<BTreeMap<i32, BTreeM
 }
 
 /// Finds the one submit whose UUID starts with a prefix.
-pub fn resolve(conn: &mut Conn, prefix: &UuidPrefix) -> anyhow::Result<(i32, Uuid)> {
+pub fn resolve(conn: &mut Conn, prefix: &UuidPrefix) -> anyhow::Result<(SubmitId, Uuid)> {
     unique_by_prefix(
         conn,
         "submit",
@@ -362,7 +366,7 @@ pub struct SubmitDetail {
     /// The command-line environment recorded for the submit.
     pub env: Vec<super::jobs::EnvVar>,
     /// The number of its jobs in each status.
-    pub job_counts: BTreeMap<String, i64>,
+    pub job_counts: JobCounts,
     /// The resolved package tree.
     pub tree: serde_json::Value,
     /// The build plan.
@@ -384,7 +388,7 @@ pub struct JobEntry {
 #[derive(Debug, Clone, Serialize)]
 pub struct StagedArtifact {
     #[serde(skip)]
-    pub job_id: i32,
+    pub job_id: JobId,
     pub path: String,
     pub size: i64,
     pub sha256: String,
@@ -396,11 +400,11 @@ pub struct StagedArtifact {
 /// under `dir` (the submit's staging directory).
 fn artifacts_of_submit(
     conn: &mut Conn,
-    id: i32,
+    id: SubmitId,
     dir: &std::path::Path,
-) -> QueryResult<BTreeMap<i32, Vec<StagedArtifact>>> {
+) -> QueryResult<BTreeMap<JobId, Vec<StagedArtifact>>> {
     use crate::db::schema::{artifacts, jobs as job_rows};
-    let rows: Vec<(i32, String, i64, String)> = artifacts::table
+    let rows: Vec<(JobId, String, i64, String)> = artifacts::table
         .inner_join(job_rows::table)
         .filter(job_rows::submit_id.eq(id))
         .order((artifacts::job_id, artifacts::path))
@@ -411,7 +415,7 @@ fn artifacts_of_submit(
             artifacts::sha256,
         ))
         .load(conn)?;
-    let mut out: BTreeMap<i32, Vec<StagedArtifact>> = BTreeMap::new();
+    let mut out: BTreeMap<JobId, Vec<StagedArtifact>> = BTreeMap::new();
     for (job_id, path, size, sha256) in rows {
         let staged_path = crate::store::RelPath::new(&path)
             .ok()
@@ -428,7 +432,7 @@ fn artifacts_of_submit(
 }
 
 /// The id of the submit with this UUID.
-pub fn find(conn: &mut Conn, uuid: Uuid) -> QueryResult<i32> {
+pub fn find(conn: &mut Conn, uuid: Uuid) -> QueryResult<SubmitId> {
     submits::table
         .filter(submits::uuid.eq(uuid))
         .select(submits::id)
@@ -439,10 +443,10 @@ pub fn find(conn: &mut Conn, uuid: Uuid) -> QueryResult<i32> {
 /// artifacts and their paths under it.
 pub fn submit_detail(
     conn: &mut Conn,
-    id: i32,
+    id: SubmitId,
     staging: Option<&std::path::Path>,
 ) -> QueryResult<SubmitDetail> {
-    let submit = load_rows(conn, &[id])?
+    let submit = load_rows(conn, &[id.0])?
         .into_iter()
         .next()
         .ok_or(diesel::result::Error::NotFound)?;
@@ -460,7 +464,7 @@ pub fn submit_detail(
             String,
             serde_json::Value,
             serde_json::Value,
-            Option<i32>,
+            Option<SubmitId>,
         )>(conn)?;
     let (status_set_at, status_set_by) = submits::table
         .find(id)
@@ -486,7 +490,7 @@ pub fn submit_detail(
         .order((env_vars::name, env_vars::value))
         .select(super::jobs::EnvVar::as_select())
         .load(conn)?;
-    let job_counts = job_counts(conn, &[id])?.remove(&id).unwrap_or_default();
+    let job_counts = job_counts(conn, &[id.0])?.remove(&id).unwrap_or_default();
     let mut artifacts = match staging {
         Some(root) => Some(artifacts_of_submit(
             conn,
@@ -518,4 +522,25 @@ pub fn submit_detail(
         plan,
         jobs,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Job counts are listed by status name, in name order (as `db submit`
+    /// lists them), with the names as stored.
+    #[test]
+    fn job_counts_are_keyed_by_status_name() {
+        let counts: JobCounts = JobStatus::ALL.iter().map(|s| (*s, 1)).collect();
+        let mut names: Vec<&str> = JobStatus::ALL.iter().map(|s| s.as_str()).collect();
+        names.sort_unstable();
+        let listed: Vec<&str> = counts.keys().map(|s| s.as_str()).collect();
+        assert_eq!(listed, names);
+        let expected: Vec<String> = names.iter().map(|n| format!("\"{n}\":1")).collect();
+        assert_eq!(
+            serde_json::to_string(&counts).expect("json"),
+            format!("{{{}}}", expected.join(","))
+        );
+    }
 }

@@ -49,6 +49,21 @@ impl JobStatus {
     pub fn is_final(self) -> bool {
         !matches!(self, JobStatus::Queued | JobStatus::Running)
     }
+
+    /// Whether the job ended well: built, or reused.
+    pub fn is_success(self) -> bool {
+        matches!(self, JobStatus::Succeeded | JobStatus::Reused)
+    }
+
+    /// Whether the job's build failed: it failed, timed out or was lost.
+    /// (Cancelled, reused and not-run jobs say nothing about the build.)
+    /// `db submits` counts these as failed jobs, `db stats` as failures.
+    pub fn is_failure(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Failed | JobStatus::TimedOut | JobStatus::Lost
+        )
+    }
 }
 
 /// The last state of a job that was queued or ran.

@@ -154,6 +154,11 @@ macro_rules! id_type {
 
 /// Declares an enum stored as one of a fixed set of strings in a TEXT column
 /// (the set its CHECK constraint allows).
+///
+/// The enum is the one spelling of its values: the database column, JSON and
+/// CSV (`serde`, `Display`), and the command line (`clap::ValueEnum`, for
+/// `--status` filters) all use [`as_str`](#method.as_str). Values sort by
+/// that text, as `ORDER BY` on the column sorts them.
 macro_rules! text_enum {
     (
         $(#[$meta:meta])*
@@ -184,8 +189,31 @@ macro_rules! text_enum {
         }
 
         impl std::fmt::Display for $name {
+            /// The stored text, padded as the format asks (`{:<9}`).
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str(self.as_str())
+                f.pad(self.as_str())
+            }
+        }
+
+        impl PartialOrd for $name {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
+
+        impl Ord for $name {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                self.as_str().cmp(other.as_str())
+            }
+        }
+
+        impl clap::ValueEnum for $name {
+            fn value_variants<'a>() -> &'a [Self] {
+                Self::ALL
+            }
+
+            fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+                Some(clap::builder::PossibleValue::new(self.as_str()))
             }
         }
 

@@ -127,13 +127,13 @@ pub fn resolve(
     let as_job = given.parse::<UuidPrefix>().ok();
     if let (Some(prefix), None, None) = (&as_job, job, sha256) {
         match jobs::resolve(conn, prefix) {
-            Ok((id, _)) => return Ok(Target::Job(id)),
+            Ok((id, _)) => return Ok(Target::Job(id.0)),
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(e),
         }
     }
     let job = job.map(|p| jobs::resolve(conn, p)).transpose()?;
-    let found = artifacts_at(conn, given, job.map(|(id, _)| id), sha256)?;
+    let found = artifacts_at(conn, given, job.map(|(id, _)| id.0), sha256)?;
     match found.as_slice() {
         [] => Err(FilterError::NoArtifact {
             path: given.to_owned(),
