@@ -31,7 +31,7 @@ use support::{ensure_image, local_engine, package, setup, Bench, Package};
 
 /// The integration tests' support, for its second engine.
 #[path = "../tests/it/support/mod.rs"]
-#[allow(dead_code, unused_imports, unused_macros)]
+#[allow(unused_imports, unused_macros)]
 mod it_support;
 use it_support::engine::SecondEngine;
 
