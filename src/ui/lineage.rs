@@ -20,6 +20,7 @@ use crate::db::listings::lineage::{
     ArtifactFacts, ChainStep, DescendantJob, Descendants, FoundRelease, JobFacts, JobLineage,
     Lineage, ReusedFrom,
 };
+use crate::db::models::{ArtifactId, JobId};
 
 /// Digits of a SHA-256 or commit a text shows.
 const SHORT_HASH: usize = 12;
@@ -66,9 +67,9 @@ fn artifact_line(a: &ArtifactFacts) -> String {
 fn write_job(
     out: &mut String,
     lineage: &Lineage,
-    id: i32,
+    id: JobId,
     prefix: &str,
-    shown: &mut HashSet<i32>,
+    shown: &mut HashSet<JobId>,
     names: &DisplayNames,
 ) {
     let Some(node) = lineage.jobs.get(&id) else {
@@ -225,7 +226,7 @@ pub fn tree_json(lineage: &Lineage) -> TreeJson<'_> {
     }
 }
 
-fn job_json<'a>(lineage: &'a Lineage, id: i32, shown: &mut HashSet<i32>) -> JobJson<'a> {
+fn job_json<'a>(lineage: &'a Lineage, id: JobId, shown: &mut HashSet<JobId>) -> JobJson<'a> {
     let Some(node) = lineage.jobs.get(&id) else {
         return JobJson::Missing { shown_above: false };
     };
@@ -448,7 +449,7 @@ fn label_of(lines: &[&str]) -> String {
 /// jobs make artifacts (`built`), a reused job's source is linked to it.
 pub fn tree_dot(lineage: &Lineage) -> String {
     let mut dot = Dot::default();
-    let mut ids: HashMap<i32, String> = HashMap::new();
+    let mut ids: HashMap<JobId, String> = HashMap::new();
     for (&id, node) in &lineage.jobs {
         let j = &node.job;
         ids.insert(id, dot.job(j.uuid, &j.package_name, &j.package_version));
@@ -476,10 +477,10 @@ pub fn tree_dot(lineage: &Lineage) -> String {
 
 /// What was built from it, as a graph: `inputs` are the (job id, artifact
 /// id) input edges among its jobs and artifacts.
-pub fn descendants_dot(d: &Descendants, inputs: &[(i32, i32)]) -> String {
+pub fn descendants_dot(d: &Descendants, inputs: &[(JobId, ArtifactId)]) -> String {
     let mut dot = Dot::default();
-    let mut jobs: HashMap<i32, String> = HashMap::new();
-    let mut artifacts: HashMap<i32, String> = HashMap::new();
+    let mut jobs: HashMap<JobId, String> = HashMap::new();
+    let mut artifacts: HashMap<ArtifactId, String> = HashMap::new();
     let by_uuid: HashMap<Uuid, String> = d
         .jobs
         .iter()
@@ -549,7 +550,7 @@ mod tests {
 
     fn facts(id: i32, package: &str, status: JobStatus) -> JobFacts {
         JobFacts {
-            id,
+            id: JobId(id),
             uuid: uuid(id as u8),
             package_name: package.into(),
             package_version: "1".into(),
@@ -566,8 +567,8 @@ mod tests {
 
     fn artifact(id: i32, job: i32, path: &str) -> ArtifactFacts {
         ArtifactFacts {
-            id,
-            job_id: job,
+            id: ArtifactId(id),
+            job_id: JobId(job),
             path: path.into(),
             size: 2048,
             sha256: format!("{id:02}").repeat(32),
@@ -591,11 +592,11 @@ mod tests {
         let b = artifact(12, 2, "b.txt");
         Lineage {
             artifact: Some(artifact(13, 3, "c.txt")),
-            root: 3,
+            root: JobId(3),
             jobs: BTreeMap::from([
-                (1, node(1, "a", vec![])),
-                (2, node(2, "b", vec![a.clone()])),
-                (3, node(3, "c", vec![a, b])),
+                (JobId(1), node(1, "a", vec![])),
+                (JobId(2), node(2, "b", vec![a.clone()])),
+                (JobId(3), node(3, "c", vec![a, b])),
             ]),
         }
     }
@@ -640,8 +641,8 @@ job 03030303  c@1  succeeded  2027-01-15 08:00
             env: vec![],
             inputs: vec![artifact(12, 2, "b.txt"), artifact(13, 3, "c.txt")],
         };
-        lineage.jobs.insert(4, d);
-        lineage.root = 4;
+        lineage.jobs.insert(JobId(4), d);
+        lineage.root = JobId(4);
         lineage.artifact = None;
         let text = tree_text(&lineage, &DisplayNames::default());
         assert_eq!(text.matches("job 02020202  b@1").count(), 2, "{text}");
@@ -702,7 +703,7 @@ job 03030303  c@1  succeeded  2027-01-15 08:00
 
     fn release(job: &JobFacts, chain: &[&JobFacts]) -> FoundRelease {
         FoundRelease {
-            artifact_id: 13,
+            artifact_id: ArtifactId(13),
             job_id: job.id,
             store: "stable".into(),
             path: "c.txt".into(),
@@ -777,7 +778,7 @@ job 03030303  c@1  succeeded  2027-01-15 08:00
             "{text}"
         );
         assert!(text.contains("current releases:"), "{text}");
-        let dot = descendants_dot(&d, &[(3, 11)]);
+        let dot = descendants_dot(&d, &[(JobId(3), ArtifactId(11))]);
         assert!(
             dot.contains(&format!(
                 "\"artifact 11\" -> \"job {}\" [label=\"input of\"];",

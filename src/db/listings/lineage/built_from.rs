@@ -16,7 +16,7 @@ use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Bool, Integer};
+use diesel::sql_types::{Array, Integer, Nullable};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -26,6 +26,7 @@ use super::{
     StartSet,
 };
 use crate::db::listings::Conn;
+use crate::db::models::{ArtifactId, JobId, ReleaseId};
 use crate::db::schema::{
     artifacts, job_input_artifacts, jobs as jobs_t, packages, release_stores, releases,
 };
@@ -34,9 +35,9 @@ use crate::db::schema::{
 #[derive(Debug, Clone, Serialize)]
 pub struct FoundRelease {
     #[serde(skip)]
-    pub artifact_id: i32,
+    pub artifact_id: ArtifactId,
     #[serde(skip)]
-    pub job_id: i32,
+    pub job_id: JobId,
     pub store: String,
     /// Its path in the store.
     pub path: String,
@@ -90,13 +91,13 @@ pub struct Descendants {
 }
 
 /// A row of [`WALK_FORWARD`]: a start artifact (or a copy of one), or a
-/// job built from (or reusing) the start.
+/// job built from (or reusing) the start; the other column is null.
 #[derive(QueryableByName)]
 struct ForwardRow {
-    #[diesel(sql_type = Integer)]
-    id: i32,
-    #[diesel(sql_type = Bool)]
-    is_job: bool,
+    #[diesel(sql_type = Nullable<Integer>)]
+    artifact_id: Option<ArtifactId>,
+    #[diesel(sql_type = Nullable<Integer>)]
+    job_id: Option<JobId>,
 }
 
 /// From the start artifacts (`$1` jobs, `$2` only these of their
@@ -131,9 +132,9 @@ walk(job_id) AS (
           SELECT r.id FROM jobs r WHERE r.reused_job_id = w.job_id
       ) AS n(job_id)
 )
-SELECT artifact_id AS id, false AS is_job FROM seed
+SELECT artifact_id, NULL::integer AS job_id FROM seed
 UNION ALL
-SELECT job_id, true FROM walk";
+SELECT NULL, job_id FROM walk";
 
 /// Everything built from the start, with the current releases of it.
 /// Its time grows with what it finds (every job is listed).
@@ -149,29 +150,27 @@ pub fn descendants(conn: &mut Conn, start: &StartSet) -> QueryResult<Descendants
             .bind::<Array<Integer>, _>(&start.jobs)
             .bind::<Array<Integer>, _>(&start.artifacts)
             .load(conn)?;
-        let (walked, seed): (Vec<ForwardRow>, Vec<ForwardRow>) =
-            rows.into_iter().partition(|r| r.is_job);
-        let walked: Vec<i32> = walked.into_iter().map(|r| r.id).collect();
-        let seed: Vec<i32> = seed.into_iter().map(|r| r.id).collect();
+        let walked: Vec<JobId> = rows.iter().filter_map(|r| r.job_id).collect();
+        let seed: Vec<ArtifactId> = rows.iter().filter_map(|r| r.artifact_id).collect();
         let mut found = artifacts_by_id(conn, &seed)?;
         found.extend(artifacts_of_jobs(conn, &walked)?);
         found.sort_by_key(|a| (a.job_id, a.id));
         found.dedup_by_key(|a| a.id);
-        let artifact_ids: Vec<i32> = found.iter().map(|a| a.id).collect();
+        let artifact_ids: Vec<ArtifactId> = found.iter().map(|a| a.id).collect();
         let releases = current_releases_of(conn, &artifact_ids, start)?;
         let jobs = descendant_jobs(conn, start, found, &releases)?;
         Ok(Descendants { jobs, releases })
     })
 }
 
-fn artifacts_by_id(conn: &mut Conn, ids: &[i32]) -> QueryResult<Vec<ArtifactFacts>> {
+fn artifacts_by_id(conn: &mut Conn, ids: &[ArtifactId]) -> QueryResult<Vec<ArtifactFacts>> {
     artifacts::table
         .filter(artifacts::id.eq_any(ids))
         .select(ArtifactFacts::as_select())
         .load(conn)
 }
 
-fn artifacts_of_jobs(conn: &mut Conn, jobs: &[i32]) -> QueryResult<Vec<ArtifactFacts>> {
+fn artifacts_of_jobs(conn: &mut Conn, jobs: &[JobId]) -> QueryResult<Vec<ArtifactFacts>> {
     artifacts::table
         .filter(artifacts::job_id.eq_any(jobs))
         .select(ArtifactFacts::as_select())
@@ -185,11 +184,11 @@ fn descendant_jobs(
     found: Vec<ArtifactFacts>,
     releases: &[FoundRelease],
 ) -> QueryResult<Vec<DescendantJob>> {
-    let ids: BTreeSet<i32> = found.iter().map(|a| a.job_id).collect();
+    let ids: BTreeSet<JobId> = found.iter().map(|a| a.job_id).collect();
     let facts = job_facts(conn, &ids.into_iter().collect::<Vec<_>>())?;
     let reused = reused_sources(conn, &facts)?;
     let mut by_job = artifacts_by_job(found, releases);
-    let starts: HashSet<i32> = start.jobs.iter().copied().collect();
+    let starts: HashSet<JobId> = start.jobs.iter().copied().collect();
     let mut jobs: Vec<DescendantJob> = facts
         .into_iter()
         .map(|job| DescendantJob {
@@ -207,8 +206,8 @@ fn descendant_jobs(
 fn artifacts_by_job(
     found: Vec<ArtifactFacts>,
     releases: &[FoundRelease],
-) -> HashMap<i32, Vec<DescendantArtifact>> {
-    let mut placements: HashMap<i32, Vec<Placement>> = HashMap::new();
+) -> HashMap<JobId, Vec<DescendantArtifact>> {
+    let mut placements: HashMap<ArtifactId, Vec<Placement>> = HashMap::new();
     for r in releases {
         let place = Placement {
             store: r.store.clone(),
@@ -216,7 +215,7 @@ fn artifacts_by_job(
         };
         placements.entry(r.artifact_id).or_default().push(place);
     }
-    let mut by_job: HashMap<i32, Vec<DescendantArtifact>> = HashMap::new();
+    let mut by_job: HashMap<JobId, Vec<DescendantArtifact>> = HashMap::new();
     for artifact in found {
         let releases = placements.remove(&artifact.id).unwrap_or_default();
         by_job
@@ -229,9 +228,9 @@ fn artifacts_by_job(
 
 /// The input edges (job id, artifact id) among the jobs and artifacts of
 /// a reverse lineage, for drawing it.
-pub fn descendant_edges(conn: &mut Conn, d: &Descendants) -> QueryResult<Vec<(i32, i32)>> {
-    let jobs: Vec<i32> = d.jobs.iter().map(|j| j.job.id).collect();
-    let artifacts: Vec<i32> = d
+pub fn descendant_edges(conn: &mut Conn, d: &Descendants) -> QueryResult<Vec<(JobId, ArtifactId)>> {
+    let jobs: Vec<JobId> = d.jobs.iter().map(|j| j.job.id).collect();
+    let artifacts: Vec<ArtifactId> = d
         .jobs
         .iter()
         .flat_map(|j| j.artifacts.iter().map(|a| a.artifact.id))
@@ -290,10 +289,10 @@ pub fn releases_reaching(conn: &mut Conn, start: &StartSet) -> QueryResult<Vec<F
         return Ok(Vec::new());
     }
     read_without_jit(conn, |conn| {
-        let ids: Vec<i32> = diesel::sql_query(RELEASES_REACHING)
+        let ids: Vec<ReleaseId> = diesel::sql_query(RELEASES_REACHING)
             .bind::<Array<Integer>, _>(&start.jobs)
             .bind::<Array<Integer>, _>(&start.artifacts)
-            .load::<Reached>(conn)?
+            .load::<Reached<ReleaseId>>(conn)?
             .into_iter()
             .map(|r| r.id)
             .collect();
@@ -304,10 +303,10 @@ pub fn releases_reaching(conn: &mut Conn, start: &StartSet) -> QueryResult<Vec<F
 /// The current releases of the given artifacts, with their chains.
 fn current_releases_of(
     conn: &mut Conn,
-    artifact_ids: &[i32],
+    artifact_ids: &[ArtifactId],
     start: &StartSet,
 ) -> QueryResult<Vec<FoundRelease>> {
-    let ids: Vec<i32> = releases::table
+    let ids: Vec<ReleaseId> = releases::table
         .filter(releases::artifact_id.eq_any(artifact_ids))
         .filter(releases::removed_at.is_null())
         .select(releases::id)
@@ -317,8 +316,8 @@ fn current_releases_of(
 
 /// A release as [`releases_with_chains`] reads it.
 type ReleaseRow = (
-    i32,
-    i32,
+    ArtifactId,
+    JobId,
     String,
     String,
     String,
@@ -332,7 +331,7 @@ type ReleaseRow = (
 /// The given releases, newest first, each with its chain.
 fn releases_with_chains(
     conn: &mut Conn,
-    ids: &[i32],
+    ids: &[ReleaseId],
     start: &StartSet,
 ) -> QueryResult<Vec<FoundRelease>> {
     let rows: Vec<ReleaseRow> = releases::table
@@ -354,7 +353,7 @@ fn releases_with_chains(
             jobs_t::uuid,
         ))
         .load(conn)?;
-    let ends: Vec<i32> = rows.iter().map(|r| r.1).collect();
+    let ends: Vec<JobId> = rows.iter().map(|r| r.1).collect();
     let chains = chains_to(conn, &ends, start)?;
     Ok(rows
         .into_iter()

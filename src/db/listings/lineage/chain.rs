@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::StartSet;
 use crate::db::listings::Conn;
-use crate::db::models::JobStatus;
+use crate::db::models::{JobId, JobStatus};
 use crate::db::schema::{job_dependencies, jobs as jobs_t, packages};
 
 /// One job of a [`FoundRelease::via`] chain.
@@ -31,10 +31,10 @@ const MAX_CHAIN: usize = 256;
 /// query per level of the search, over just the jobs it reaches.
 pub(super) fn chains_to(
     conn: &mut Conn,
-    ends: &[i32],
+    ends: &[JobId],
     start: &StartSet,
-) -> QueryResult<HashMap<i32, Vec<ChainStep>>> {
-    let goals: HashSet<i32> = start.jobs.iter().copied().collect();
+) -> QueryResult<HashMap<JobId, Vec<ChainStep>>> {
+    let goals: HashSet<JobId> = start.jobs.iter().copied().collect();
     let mut search = ChainSearch::new(ends, &goals);
     for _ in 0..MAX_CHAIN {
         let frontier = search.frontier();
@@ -45,14 +45,14 @@ pub(super) fn chains_to(
         search.advance(&edges);
     }
     let chains = search.chains();
-    let ids: Vec<i32> = chains
+    let ids: Vec<JobId> = chains
         .values()
         .flatten()
         .copied()
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let steps: HashMap<i32, ChainStep> = jobs_t::table
+    let steps: HashMap<JobId, ChainStep> = jobs_t::table
         .inner_join(packages::table)
         .filter(jobs_t::id.eq_any(ids))
         .select((
@@ -62,7 +62,7 @@ pub(super) fn chains_to(
             packages::version,
             jobs_t::status,
         ))
-        .load::<(i32, Uuid, String, String, JobStatus)>(conn)?
+        .load::<(JobId, Uuid, String, String, JobStatus)>(conn)?
         .into_iter()
         .map(|(id, job_uuid, package_name, package_version, status)| {
             let step = ChainStep {
@@ -88,20 +88,20 @@ pub(super) fn chains_to(
 
 /// Where the chain search may go from each job of `from`: its direct
 /// dependencies, and for a reused job the job it reused.
-fn edges_from(conn: &mut Conn, from: &[i32]) -> QueryResult<BTreeMap<i32, Vec<i32>>> {
-    let dependencies: Vec<(i32, i32)> = job_dependencies::table
+fn edges_from(conn: &mut Conn, from: &[JobId]) -> QueryResult<BTreeMap<JobId, Vec<JobId>>> {
+    let dependencies: Vec<(JobId, JobId)> = job_dependencies::table
         .filter(job_dependencies::job_id.eq_any(from))
         .select((
             job_dependencies::job_id,
             job_dependencies::dependency_job_id,
         ))
         .load(conn)?;
-    let sources: Vec<(i32, Option<i32>)> = jobs_t::table
+    let sources: Vec<(JobId, Option<JobId>)> = jobs_t::table
         .filter(jobs_t::id.eq_any(from))
         .filter(jobs_t::reused_job_id.is_not_null())
         .select((jobs_t::id, jobs_t::reused_job_id))
         .load(conn)?;
-    let mut edges: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+    let mut edges: BTreeMap<JobId, Vec<JobId>> = BTreeMap::new();
     let sources = sources
         .into_iter()
         .filter_map(|(job, source)| Some((job, source?)));
@@ -122,23 +122,23 @@ fn edges_from(conn: &mut Conn, from: &[i32]) -> QueryResult<BTreeMap<i32, Vec<i3
 /// ends on any graph, cycles included.
 #[derive(Debug)]
 struct ChainSearch<'a> {
-    goals: &'a HashSet<i32>,
+    goals: &'a HashSet<JobId>,
     searches: Vec<Search>,
 }
 
 /// The search from one job.
 #[derive(Debug)]
 struct Search {
-    origin: i32,
+    origin: JobId,
     /// Each job reached, with the job it was reached from.
-    came_from: HashMap<i32, i32>,
-    frontier: Vec<i32>,
+    came_from: HashMap<JobId, JobId>,
+    frontier: Vec<JobId>,
     /// The goal reached first.
-    found: Option<i32>,
+    found: Option<JobId>,
 }
 
 impl<'a> ChainSearch<'a> {
-    fn new(origins: &[i32], goals: &'a HashSet<i32>) -> Self {
+    fn new(origins: &[JobId], goals: &'a HashSet<JobId>) -> Self {
         let mut seen = HashSet::new();
         let searches = origins
             .iter()
@@ -154,8 +154,8 @@ impl<'a> ChainSearch<'a> {
     }
 
     /// The jobs whose edges the next level needs, sorted.
-    fn frontier(&self) -> Vec<i32> {
-        let all: BTreeSet<i32> = self
+    fn frontier(&self) -> Vec<JobId> {
+        let all: BTreeSet<JobId> = self
             .searches
             .iter()
             .filter(|s| s.found.is_none())
@@ -165,7 +165,7 @@ impl<'a> ChainSearch<'a> {
     }
 
     /// Takes one level of edges (from a job to the jobs one step further back).
-    fn advance(&mut self, edges: &BTreeMap<i32, Vec<i32>>) {
+    fn advance(&mut self, edges: &BTreeMap<JobId, Vec<JobId>>) {
         for search in self.searches.iter_mut().filter(|s| s.found.is_none()) {
             let mut next = Vec::new();
             for &job in &search.frontier {
@@ -185,7 +185,7 @@ impl<'a> ChainSearch<'a> {
     }
 
     /// For each origin that reached a goal, the chain from that goal to it.
-    fn chains(&self) -> HashMap<i32, Vec<i32>> {
+    fn chains(&self) -> HashMap<JobId, Vec<JobId>> {
         self.searches
             .iter()
             .filter_map(|s| {
@@ -203,32 +203,36 @@ impl<'a> ChainSearch<'a> {
 mod tests {
     use super::*;
 
-    fn edges(pairs: &[(i32, i32)]) -> BTreeMap<i32, Vec<i32>> {
-        let mut out: BTreeMap<i32, Vec<i32>> = BTreeMap::new();
+    fn ids(ids: &[i32]) -> Vec<JobId> {
+        ids.iter().copied().map(JobId).collect()
+    }
+
+    fn edges(pairs: &[(i32, i32)]) -> BTreeMap<JobId, Vec<JobId>> {
+        let mut out: BTreeMap<JobId, Vec<JobId>> = BTreeMap::new();
         for &(from, to) in pairs {
-            out.entry(from).or_default().push(to);
+            out.entry(JobId(from)).or_default().push(JobId(to));
         }
         out
     }
 
     /// Runs the search over a whole graph, level by level as the database does.
     fn check(graph: &[(i32, i32)], origins: &[i32], goals: &[i32], expected: &[(i32, &[i32])]) {
-        let goals: HashSet<i32> = goals.iter().copied().collect();
+        let goals: HashSet<JobId> = ids(goals).into_iter().collect();
         let graph = edges(graph);
-        let mut search = ChainSearch::new(origins, &goals);
+        let mut search = ChainSearch::new(&ids(origins), &goals);
         for _ in 0..MAX_CHAIN {
             let frontier = search.frontier();
             if frontier.is_empty() {
                 break;
             }
-            let level: BTreeMap<i32, Vec<i32>> = frontier
+            let level: BTreeMap<JobId, Vec<JobId>> = frontier
                 .iter()
                 .filter_map(|j| Some((*j, graph.get(j)?.clone())))
                 .collect();
             search.advance(&level);
         }
-        let expected: HashMap<i32, Vec<i32>> =
-            expected.iter().map(|(o, c)| (*o, c.to_vec())).collect();
+        let expected: HashMap<JobId, Vec<JobId>> =
+            expected.iter().map(|(o, c)| (JobId(*o), ids(c))).collect();
         assert_eq!(search.chains(), expected, "{origins:?} to {goals:?}");
     }
 

@@ -15,6 +15,7 @@ use super::{
 };
 use crate::db::listings::jobs::EnvVar;
 use crate::db::listings::Conn;
+use crate::db::models::JobId;
 use crate::db::schema::{artifacts, env_vars, job_envs, job_input_artifacts, jobs as jobs_t};
 use crate::plan::build_key::BuildKeyInputs;
 
@@ -41,9 +42,9 @@ pub struct Lineage {
     /// The artifact asked about, when one was.
     pub artifact: Option<ArtifactFacts>,
     /// The job the lineage starts at.
-    pub root: i32,
+    pub root: JobId,
     /// Every job of the lineage, by id.
-    pub jobs: BTreeMap<i32, JobLineage>,
+    pub jobs: BTreeMap<JobId, JobLineage>,
 }
 
 /// The jobs whose artifacts went into job `root`, directly or not, and
@@ -73,9 +74,9 @@ fn lineage_of(conn: &mut Conn, target: Target) -> QueryResult<Lineage> {
             (Some(a), job)
         }
     };
-    let walked: Vec<i32> = diesel::sql_query(WALK_BACK)
+    let walked: Vec<JobId> = diesel::sql_query(WALK_BACK)
         .bind::<Integer, _>(root)
-        .load::<Reached>(conn)?
+        .load::<Reached<JobId>>(conn)?
         .into_iter()
         .map(|r| r.id)
         .collect();
@@ -111,14 +112,14 @@ fn lineage_of(conn: &mut Conn, target: Target) -> QueryResult<Lineage> {
 }
 
 /// The input artifacts of each of the given jobs, by path.
-fn inputs_of(conn: &mut Conn, ids: &[i32]) -> QueryResult<HashMap<i32, Vec<ArtifactFacts>>> {
-    let rows: Vec<(i32, ArtifactFacts)> = job_input_artifacts::table
+fn inputs_of(conn: &mut Conn, ids: &[JobId]) -> QueryResult<HashMap<JobId, Vec<ArtifactFacts>>> {
+    let rows: Vec<(JobId, ArtifactFacts)> = job_input_artifacts::table
         .inner_join(artifacts::table)
         .filter(job_input_artifacts::job_id.eq_any(ids))
         .order((job_input_artifacts::job_id, artifacts::path, artifacts::id))
         .select((job_input_artifacts::job_id, ArtifactFacts::as_select()))
         .load(conn)?;
-    let mut by_job: HashMap<i32, Vec<ArtifactFacts>> = HashMap::new();
+    let mut by_job: HashMap<JobId, Vec<ArtifactFacts>> = HashMap::new();
     for (job, artifact) in rows {
         by_job.entry(job).or_default().push(artifact);
     }
@@ -126,14 +127,14 @@ fn inputs_of(conn: &mut Conn, ids: &[i32]) -> QueryResult<HashMap<i32, Vec<Artif
 }
 
 /// The recorded environment of each of the given jobs, by name.
-fn env_of(conn: &mut Conn, ids: &[i32]) -> QueryResult<HashMap<i32, Vec<EnvVar>>> {
-    let rows: Vec<(i32, EnvVar)> = job_envs::table
+fn env_of(conn: &mut Conn, ids: &[JobId]) -> QueryResult<HashMap<JobId, Vec<EnvVar>>> {
+    let rows: Vec<(JobId, EnvVar)> = job_envs::table
         .inner_join(env_vars::table)
         .filter(job_envs::job_id.eq_any(ids))
         .order((job_envs::job_id, env_vars::name, env_vars::value))
         .select((job_envs::job_id, EnvVar::as_select()))
         .load(conn)?;
-    let mut by_job: HashMap<i32, Vec<EnvVar>> = HashMap::new();
+    let mut by_job: HashMap<JobId, Vec<EnvVar>> = HashMap::new();
     for (job, var) in rows {
         by_job.entry(job).or_default().push(var);
     }
@@ -141,8 +142,8 @@ fn env_of(conn: &mut Conn, ids: &[i32]) -> QueryResult<HashMap<i32, Vec<EnvVar>>
 }
 
 /// The build key inputs of each of the given jobs that has readable ones.
-fn key_inputs_of(conn: &mut Conn, ids: &[i32]) -> QueryResult<HashMap<i32, BuildKeyInputs>> {
-    let rows: Vec<(i32, serde_json::Value)> = jobs_t::table
+fn key_inputs_of(conn: &mut Conn, ids: &[JobId]) -> QueryResult<HashMap<JobId, BuildKeyInputs>> {
+    let rows: Vec<(JobId, serde_json::Value)> = jobs_t::table
         .filter(jobs_t::id.eq_any(ids))
         .select((jobs_t::id, jobs_t::build_key_inputs))
         .load(conn)?;

@@ -22,7 +22,7 @@ use uuid::Uuid;
 
 use super::jobs;
 use super::{lookups, ArtifactCandidate, Conn, FilterError, HexPrefix, PackageSpec, UuidPrefix};
-use crate::db::models::JobStatus;
+use crate::db::models::{ArtifactId, JobId, JobStatus};
 use crate::db::schema::{artifacts, git_hashes, images, jobs as jobs_t, packages, submits};
 
 mod built_from;
@@ -40,18 +40,18 @@ pub use inputs::{lineage, JobLineage, Lineage};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Target {
     /// A job, by id.
-    Job(i32),
+    Job(JobId),
     /// An artifact, by id.
-    Artifact(i32),
+    Artifact(ArtifactId),
 }
 
 /// What a walk forward starts from: the artifacts of some jobs, or some
 /// artifacts of them.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StartSet {
-    pub jobs: Vec<i32>,
+    pub jobs: Vec<JobId>,
     /// Only these artifacts of `jobs`; empty for all of their artifacts.
-    pub artifacts: Vec<i32>,
+    pub artifacts: Vec<ArtifactId>,
 }
 
 impl StartSet {
@@ -65,10 +65,10 @@ impl StartSet {
 #[diesel(table_name = artifacts, check_for_backend(diesel::pg::Pg))]
 pub struct ArtifactFacts {
     #[serde(skip)]
-    pub id: i32,
+    pub id: ArtifactId,
     /// The job that made it.
     #[serde(skip)]
-    pub job_id: i32,
+    pub job_id: JobId,
     pub path: String,
     pub size: i64,
     pub sha256: String,
@@ -79,7 +79,7 @@ pub struct ArtifactFacts {
 #[diesel(table_name = jobs_t, check_for_backend(diesel::pg::Pg))]
 pub struct JobFacts {
     #[serde(skip)]
-    pub id: i32,
+    pub id: JobId,
     pub uuid: Uuid,
     #[diesel(select_expression = packages::name)]
     pub package_name: String,
@@ -99,7 +99,7 @@ pub struct JobFacts {
     pub image_digest: Option<String>,
     pub finished_at: Option<DateTime<Utc>>,
     #[serde(skip)]
-    pub reused_job_id: Option<i32>,
+    pub reused_job_id: Option<JobId>,
 }
 
 /// The job whose artifacts a reused job took.
@@ -127,13 +127,13 @@ pub fn resolve(
     let as_job = given.parse::<UuidPrefix>().ok();
     if let (Some(prefix), None, None) = (&as_job, job, sha256) {
         match jobs::resolve(conn, prefix) {
-            Ok((id, _)) => return Ok(Target::Job(id.0)),
+            Ok((id, _)) => return Ok(Target::Job(id)),
             Err(e) if is_not_found(&e) => {}
             Err(e) => return Err(e),
         }
     }
     let job = job.map(|p| jobs::resolve(conn, p)).transpose()?;
-    let found = artifacts_at(conn, given, job.map(|(id, _)| id.0), sha256)?;
+    let found = artifacts_at(conn, given, job.map(|(id, _)| id), sha256)?;
     match found.as_slice() {
         [] => Err(FilterError::NoArtifact {
             path: given.to_owned(),
@@ -168,9 +168,9 @@ fn is_not_found(e: &anyhow::Error) -> bool {
 fn artifacts_at(
     conn: &mut Conn,
     path: &str,
-    job: Option<i32>,
+    job: Option<JobId>,
     sha256: Option<&HexPrefix>,
-) -> QueryResult<Vec<(i32, ArtifactCandidate)>> {
+) -> QueryResult<Vec<(ArtifactId, ArtifactCandidate)>> {
     let mut q = artifacts::table
         .inner_join(jobs_t::table.inner_join(packages::table))
         .filter(artifacts::path.eq(path))
@@ -190,7 +190,7 @@ fn artifacts_at(
     if let Some(prefix) = sha256 {
         q = q.filter(artifacts::sha256.like(prefix.like_pattern()));
     }
-    let rows: Vec<(i32, Uuid, String, String, String)> = q.load(conn)?;
+    let rows: Vec<(ArtifactId, Uuid, String, String, String)> = q.load(conn)?;
     Ok(rows
         .into_iter()
         .map(|(id, job, package, version, sha256)| {
@@ -250,22 +250,22 @@ pub fn start_of_package(
     })
 }
 
-fn artifact(conn: &mut Conn, id: i32) -> QueryResult<ArtifactFacts> {
+fn artifact(conn: &mut Conn, id: ArtifactId) -> QueryResult<ArtifactFacts> {
     artifacts::table
         .find(id)
         .select(ArtifactFacts::as_select())
         .first(conn)
 }
 
-/// A job id a walk reached.
+/// The id of a row a walk reached: a job's or a release's.
 #[derive(QueryableByName)]
-struct Reached {
+struct Reached<Id> {
     #[diesel(sql_type = diesel::sql_types::Integer)]
-    id: i32,
+    id: Id,
 }
 
 /// The facts of the given jobs, by id.
-fn job_facts(conn: &mut Conn, ids: &[i32]) -> QueryResult<Vec<JobFacts>> {
+fn job_facts(conn: &mut Conn, ids: &[JobId]) -> QueryResult<Vec<JobFacts>> {
     jobs_t::table
         .inner_join(packages::table)
         .inner_join(images::table)
@@ -277,9 +277,9 @@ fn job_facts(conn: &mut Conn, ids: &[i32]) -> QueryResult<Vec<JobFacts>> {
 }
 
 /// The source of each reused job among `jobs`, by the source's id.
-fn reused_sources(conn: &mut Conn, jobs: &[JobFacts]) -> QueryResult<HashMap<i32, ReusedFrom>> {
-    let ids: BTreeSet<i32> = jobs.iter().filter_map(|j| j.reused_job_id).collect();
-    let rows: Vec<(i32, Uuid, Uuid, String)> = jobs_t::table
+fn reused_sources(conn: &mut Conn, jobs: &[JobFacts]) -> QueryResult<HashMap<JobId, ReusedFrom>> {
+    let ids: BTreeSet<JobId> = jobs.iter().filter_map(|j| j.reused_job_id).collect();
+    let rows: Vec<(JobId, Uuid, Uuid, String)> = jobs_t::table
         .inner_join(submits::table.inner_join(git_hashes::table))
         .filter(jobs_t::id.eq_any(ids))
         .select((jobs_t::id, jobs_t::uuid, submits::uuid, git_hashes::hash))
