@@ -398,15 +398,16 @@ impl SlotSession {
     fn serve(self, commands: std_mpsc::Receiver<Command>) {
         let mut conn: Option<PgConnection> = None;
         while let Ok(command) = commands.recv() {
-            let report = match self.connection(&mut conn) {
+            let (report, keep) = match self.connection(&mut conn) {
                 Err(err) => match command {
-                    Command::Release => Report::Released,
-                    _ => Report::Took(Err(err)),
+                    Command::Release => (Report::Released, false),
+                    _ => (Report::Took(Err(err)), false),
                 },
                 Ok(c) => self.execute(c, command),
             };
-            if matches!(&report, Report::Took(Err(_))) {
-                // A failed session may hold nothing: start afresh.
+            if !keep {
+                // A session whose statement failed ends, and the server
+                // releases whatever it held; the next starts afresh.
                 conn = None;
             }
             if self.reports.send(Msg::Session(self.index, report)).is_err() {
@@ -432,7 +433,8 @@ impl SlotSession {
         conn.as_mut().ok_or_else(|| "no connection".to_owned())
     }
 
-    fn execute(&self, conn: &mut PgConnection, command: Command) -> Report {
+    /// What the command found, and whether the session may be kept.
+    fn execute(&self, conn: &mut PgConnection, command: Command) -> (Report, bool) {
         let lock = |sql: &str, conn: &mut PgConnection| {
             diesel::sql_query(sql)
                 .bind::<Integer, _>(SLOT_CLASS)
@@ -441,21 +443,28 @@ impl SlotSession {
                 .map(|t| t.taken)
                 .map_err(|e| e.to_string())
         };
+        let took = |taken: Result<bool, String>| {
+            let keep = taken.is_ok();
+            (Report::Took(taken), keep)
+        };
         match command {
-            Command::Try => {
-                Report::Took(lock("SELECT pg_try_advisory_lock($1, $2) AS taken", conn))
-            }
-            Command::Wait => Report::Took(lock(
+            Command::Try => took(lock("SELECT pg_try_advisory_lock($1, $2) AS taken", conn)),
+            Command::Wait => took(lock(
                 "SELECT pg_advisory_lock($1, $2) IS NOT NULL AS taken",
                 conn,
             )),
-            // A session that cannot unlock has lost its connection, and
-            // with it the lock.
+            // Everything the session holds (it only ever locks its one key,
+            // maybe twice). When that fails (a cancel meant for a wait came
+            // late, or the connection is gone), the session ends, which
+            // releases it as surely.
             Command::Release => {
-                if let Err(err) = lock("SELECT pg_advisory_unlock($1, $2) AS taken", conn) {
-                    tracing::debug!("releasing a slot: {err}");
+                match diesel::sql_query("SELECT pg_advisory_unlock_all()").execute(conn) {
+                    Ok(_) => (Report::Released, true),
+                    Err(err) => {
+                        tracing::debug!("releasing a slot: {err}");
+                        (Report::Released, false)
+                    }
                 }
-                Report::Released
             }
         }
     }
